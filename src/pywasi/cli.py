@@ -1,0 +1,93 @@
+"""`pywasi run`: run a WASI module from the command line, in the conventions of `wasmtime run`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Sequence
+
+import wasmtime
+
+from .engine.wasmtime_engine import instantiate, load_module
+from .errors import GuestTrap, PyWasiError
+from .wasi import WASI
+
+TRAP_EXIT_STATUS = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
+
+
+def _dir_mapping(text: str) -> tuple[str, str]:
+    host, sep, guest = text.partition("::")
+    return host, guest if sep else host
+
+
+def _env_pair(text: str) -> tuple[str, str | None]:
+    name, sep, value = text.partition("=")
+    if not name:
+        raise argparse.ArgumentTypeError(f"bad --env {text!r}: expected NAME=VALUE or NAME")
+    return name, value if sep else os.environ.get(name)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pywasi", description="Run WASI programs on wasmtime.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="run a WASI module (.wasm or .wat); with no module, a built-in demo",
+        description="Run MODULE as a WASI command. Everything after MODULE goes to the guest.",
+    )
+    run.add_argument("--dir", action="append", default=[], type=_dir_mapping,
+                     metavar="HOST[::GUEST]",
+                     help="give the guest the host directory HOST, seen at GUEST (default HOST)")
+    run.add_argument("--env", action="append", default=[], type=_env_pair,
+                     metavar="NAME[=VALUE]",
+                     help="set NAME in the guest's environment; NAME alone copies the host's")
+    run.add_argument("--argv0", metavar="NAME", help="argv[0] for the guest (default: MODULE)")
+    run.add_argument("--wasi-version", choices=["preview1", "unstable"],
+                     help="WASI ABI to provide (default: what the module imports)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="do not use the compiled-module cache (or set PYWASI_CACHE=0)")
+    run.add_argument("module", nargs="?", metavar="MODULE")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    return parser
+
+
+def _guest_version(module: wasmtime.Module) -> str:
+    if any(item.module == "wasi_unstable" for item in module.imports):
+        return "unstable"
+    return "preview1"
+
+
+def run(options: argparse.Namespace) -> int:
+    if options.module is None:
+        source: str | bytes = files("pywasi").joinpath("demo.wat").read_bytes()
+        name = "demo.wat"
+    else:
+        source = name = options.module
+    module = load_module(Path(source) if isinstance(source, str) else source,
+                         cache=not options.no_cache)
+    wasi = WASI(
+        version=options.wasi_version or _guest_version(module),
+        args=[options.argv0 or name, *options.args],
+        env={key: value for key, value in options.env if value is not None},
+        preopens={guest: host for host, guest in options.dir},
+    )
+    return wasi.start(instantiate(wasi, module))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = _parser().parse_args(argv)
+    try:
+        return run(options)
+    except GuestTrap as trap:
+        print(f"Error: failed to run main module `{options.module or 'demo.wat'}`\n\n"
+              f"Caused by:\n    {trap}", file=sys.stderr)
+        return TRAP_EXIT_STATUS
+    except PyWasiError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Engine bindings: everything that knows about a particular WebAssembly engine."""

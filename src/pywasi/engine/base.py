@@ -1,0 +1,27 @@
+"""What the `WASI` class needs from an engine's instance: the seam for a second engine."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from ..memory import GuestMemory
+
+ExportKind = Literal["func", "memory", "table", "global", "tag"]
+
+
+@runtime_checkable
+class BoundInstance(Protocol):
+    """An instantiated module, together with whatever its engine needs to run it."""
+
+    def export_kind(self, name: str) -> ExportKind | None:
+        """What the export `name` is, or None when there is no such export."""
+
+    def guest_memory(self, memory: object | None = None) -> GuestMemory | None:
+        """Access to `memory` (default: the `memory` export); None if it is not a memory."""
+
+    def call(self, name: str) -> None:
+        """Call the exported function `name` with no arguments.
+
+        A `ProcExit` or other exception raised inside a host call comes out as itself; a trap
+        as `GuestTrap`.
+        """

@@ -1,0 +1,257 @@
+"""The wasmtime binding: the fast host-call path, guest memory access, instantiation.
+
+Host calls are registered with ``wasmtime_linker_define_func_unchecked``: wasmtime hands the
+callback a pointer to an array of raw 16-byte values, which we read and write with one
+precompiled `struct` each, through a single memoryview spanning the process address space.
+Guest memory is read through the same view at the memory's base address, so a call allocates
+no ctypes objects. This is the only module (with `cache`) that touches ctypes or wasmtime.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from struct import Struct
+from typing import Any, Callable, Final, Mapping
+
+import wasmtime
+from wasmtime import _bindings as ffi
+
+from ..abi.signatures import Signature
+from ..errors import GuestTrap, ModuleLoadError
+from ..memory import GuestMemory
+from .base import ExportKind
+from .cache import ModuleCache, cache_enabled
+
+# Every address of this process, as bytes. Only ever indexed at addresses wasmtime gave us
+# (the raw argument array) or inside a guest memory after a bounds check.
+_ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0))
+
+_RAW_VALUE_SIZE: Final = 16  # sizeof(wasmtime_val_raw_t)
+_RESULT: Final = Struct("<i")
+_CALLBACK: Final = ctypes.CFUNCTYPE(
+    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
+)
+
+# Our own prototypes of the C functions, taking and returning plain integers.
+_define_unchecked: Final = ffi.dll["wasmtime_linker_define_func_unchecked"]
+_define_unchecked.restype = ctypes.c_void_p
+_define_unchecked.argtypes = [
+    ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+    ctypes.c_void_p, _CALLBACK, ctypes.c_void_p, ctypes.c_void_p,
+]
+_memory_data: Final = ffi.dll["wasmtime_memory_data"]
+_memory_data.restype = ctypes.c_size_t
+_memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_memory_data_size: Final = ffi.dll["wasmtime_memory_data_size"]
+_memory_data_size.restype = ctypes.c_size_t
+_memory_data_size.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+
+_I32 = wasmtime.ValType.i32()
+_I64 = wasmtime.ValType.i64()
+
+# Engine settings pywasi relies on; also part of the compiled-module cache key.
+ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
+    "memory_may_move": False,  # a memory's base address is fixed: no per-call lookup needed
+    "wasm_exceptions": True,  # emitted by current toolchains (e.g. recent yowasp builds)
+    "wasm_tail_call": True,
+    "wasm_function_references": True,
+}
+
+
+def make_engine() -> wasmtime.Engine:
+    config = wasmtime.Config()
+    for name, value in ENGINE_SETTINGS.items():
+        setattr(config, name, value)
+    return wasmtime.Engine(config)
+
+
+def _params_layout(signature: Signature) -> Struct:
+    return Struct("<" + "".join(code + ("12x" if code == "I" else "8x") for code in signature.params))
+
+
+def _func_type(signature: Signature) -> wasmtime.FuncType:
+    params = [_I32 if code == "I" else _I64 for code in signature.params]
+    return wasmtime.FuncType(params, [_I32] if signature.returns_errno else [])
+
+
+def _new_trap(message: str) -> int:
+    data = message.encode()
+    trap = ffi.wasmtime_trap_new(ctypes.create_string_buffer(data), len(data))
+    return ctypes.cast(trap, ctypes.c_void_p).value or 0
+
+
+@dataclass
+class _HostCalls:
+    """The host functions linked into one store, and what they left behind."""
+
+    # An exception raised by a host function; it becomes a trap, then re-raised by `call`.
+    pending: BaseException | None = None
+    # Memories whose base must be looked up on every call (engines that may move memory).
+    movable: list[GuestMemory] = field(default_factory=list)
+    callbacks: list[Any] = field(default_factory=list)  # keeps the C callbacks alive
+
+    def callback(self, function: Callable[..., int | None], signature: Signature) -> Any:
+        unpack = _params_layout(signature).unpack_from
+        store_result = _RESULT.pack_into if signature.returns_errno else None
+        space = _ADDRESS_SPACE
+        movable = self.movable
+
+        def host_call(env: int, caller: int, raw: int, count: int) -> int:
+            try:
+                for memory in movable:
+                    memory.relocate()
+                result = function(*unpack(space, raw))
+                if store_result is not None:
+                    store_result(space, raw, result)
+                return 0
+            except BaseException as error:  # noqa: BLE001 - every exception must become a trap
+                self.pending = error
+                return _new_trap(f"host call {function.__name__} raised {type(error).__name__}")
+
+        c_callback = _CALLBACK(host_call)
+        self.callbacks.append(c_callback)
+        return c_callback
+
+
+def define_imports(
+    linker: wasmtime.Linker,
+    import_object: Mapping[str, Mapping[str, Callable[..., int | None]]],
+    signatures: Mapping[str, Signature],
+) -> _HostCalls:
+    """Define every function of `import_object` in `linker` on the fast path."""
+    calls = _HostCalls()
+    linker_ptr = ctypes.addressof(linker.ptr().contents)
+    for module, functions in import_object.items():
+        module_name = module.encode()
+        for name, function in functions.items():
+            signature = signatures[name]
+            func_type = _func_type(signature)
+            error = _define_unchecked(
+                linker_ptr, module_name, len(module_name), name.encode(), len(name.encode()),
+                ctypes.addressof(func_type.ptr().contents), calls.callback(function, signature),
+                None, None,
+            )
+            if error:
+                raise ModuleLoadError(
+                    str(wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))))
+                )
+    return calls
+
+
+_EXPORT_KINDS: Final[dict[type, ExportKind]] = {
+    wasmtime.Func: "func",
+    wasmtime.Memory: "memory",
+    wasmtime.Table: "table",
+    wasmtime.Global: "global",
+}
+
+
+class WasmtimeInstance:
+    """A wasmtime instance with its store: what `WASI.start()` and friends accept."""
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
+                 host_calls: _HostCalls, memory_may_move: bool) -> None:
+        self.store = store
+        self.instance = instance
+        self.exports = instance.exports(store)
+        self._host_calls = host_calls
+        self._memory_may_move = memory_may_move
+
+    def export_kind(self, name: str) -> ExportKind | None:
+        item = self.exports.get(name)
+        if item is None:
+            return None
+        return _EXPORT_KINDS.get(type(item), "tag")
+
+    def guest_memory(self, memory: object | None = None) -> GuestMemory | None:
+        if memory is None:
+            memory = self.exports.get("memory")
+        if not isinstance(memory, wasmtime.Memory):
+            return None
+        context = ctypes.addressof(self.store._context().contents)
+        handle = ctypes.addressof(memory._memory)
+        keep_alive = memory  # the wasmtime_memory_t lives inside this object
+
+        def locate() -> tuple[int, int]:
+            assert keep_alive is not None
+            return _memory_data(context, handle), _memory_data_size(context, handle)
+
+        guest = GuestMemory(_ADDRESS_SPACE, locate)
+        if self._memory_may_move:
+            self._host_calls.movable.append(guest)
+        return guest
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call an exported function, turning traps into `GuestTrap` and re-raising what a
+        host call raised (such as `ProcExit`)."""
+        func = self.exports[name]
+        if not isinstance(func, wasmtime.Func):
+            raise TypeError(f"export {name!r} is not a function")
+        try:
+            return func(self.store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+            pending, self._host_calls.pending = self._host_calls.pending, None
+            if pending is not None:
+                raise pending from None
+            raise GuestTrap(str(trap)) from None
+
+
+_default_engine: wasmtime.Engine | None = None
+
+
+def default_engine() -> wasmtime.Engine:
+    """One engine per process, configured with `ENGINE_SETTINGS`, shared by all modules."""
+    global _default_engine
+    if _default_engine is None:
+        _default_engine = make_engine()
+    return _default_engine
+
+
+def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = None, *,
+                cache: bool = True) -> wasmtime.Module:
+    """Compile a module from a `.wasm`/`.wat` path or bytes, through the on-disk cache
+    (unless `cache` is False or ``PYWASI_CACHE=0``)."""
+    engine = engine or default_engine()
+    if isinstance(source, (str, Path)):
+        try:
+            wasm = Path(source).read_bytes()
+        except OSError as error:
+            raise ModuleLoadError(f"cannot read module {str(source)!r}: {error.strerror}") from None
+    else:
+        wasm = source
+    try:
+        if not wasm.startswith(b"\0asm"):
+            wasm = wasmtime.wat2wasm(wasm.decode("utf-8", "replace"))
+        if cache and cache_enabled() and engine is _default_engine:
+            return ModuleCache().load(engine, wasm, ENGINE_SETTINGS)
+        return wasmtime.Module(engine, wasm)
+    except wasmtime.WasmtimeError as error:
+        raise ModuleLoadError(f"cannot compile module: {error}") from None
+
+
+def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
+                store: wasmtime.Store | None = None, cache: bool = True) -> WasmtimeInstance:
+    """Compile (if need be) and instantiate `module` with `wasi`'s imports on wasmtime.
+
+    With no `store`, pywasi's own engine is used: its memories never move, which saves a
+    lookup per host call. A store on another engine works too, at that small cost; a
+    `wasmtime.Module` passed in must come from the store's engine.
+    """
+    engine = store.engine if store is not None else default_engine()
+    if not isinstance(module, wasmtime.Module):
+        module = load_module(module, engine, cache=cache)
+    if store is None:
+        store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    host_calls = define_imports(linker, wasi.get_import_object(), wasi.signatures)
+    try:
+        instance = linker.instantiate(store, module)
+    except wasmtime.Trap as trap:
+        raise GuestTrap(str(trap)) from None
+    except wasmtime.WasmtimeError as error:
+        raise ModuleLoadError(f"cannot instantiate module: {error}") from None
+    return WasmtimeInstance(store, instance, host_calls,
+                            memory_may_move=engine is not _default_engine)

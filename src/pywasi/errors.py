@@ -1,0 +1,80 @@
+"""Exceptions pywasi raises to the embedding Python program.
+
+Misuse of the API raises the same checks as Node's ``node:wasi``, in the same order; each
+exception carries Node's error code as `code` and subclasses the matching built-in, so
+``except TypeError`` works as well as ``except InvalidArgTypeError``.
+"""
+
+from __future__ import annotations
+
+
+class PyWasiError(Exception):
+    """Base of every exception pywasi raises on purpose."""
+
+    code: str = "ERR_PYWASI"
+
+
+class InvalidArgTypeError(PyWasiError, TypeError):
+    code = "ERR_INVALID_ARG_TYPE"
+
+
+class InvalidArgValueError(PyWasiError, ValueError):
+    code = "ERR_INVALID_ARG_VALUE"
+
+
+class OutOfRangeError(PyWasiError, ValueError):
+    code = "ERR_OUT_OF_RANGE"
+
+
+class PreopenError(PyWasiError, ValueError):
+    """A preopen's host directory is missing or is not a directory."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AlreadyStartedError(PyWasiError, RuntimeError):
+    code = "ERR_WASI_ALREADY_STARTED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "WASI instance has already started: start(), initialize() and "
+            "finalize_bindings() may be called once, on a fresh WASI object"
+        )
+
+
+class NotStartedError(PyWasiError, RuntimeError):
+    code = "ERR_WASI_NOT_STARTED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "wasi.start() has not been called: call start(), initialize() or "
+            "finalize_bindings() with the instance before making system calls"
+        )
+
+
+class GuestTrap(PyWasiError, RuntimeError):
+    """The guest trapped (unreachable, out-of-bounds access, stack overflow...)."""
+
+    code = "ERR_WASM_TRAP"
+
+
+class ModuleLoadError(PyWasiError, ValueError):
+    """A module file could not be read, parsed, compiled or linked."""
+
+    code = "ERR_WASM_MODULE"
+
+
+class ProcExit(PyWasiError):
+    """The guest called proc_exit (or was ended by proc_raise) with exit code `code`.
+
+    `start()` turns this into its return value; it reaches the caller only from a reactor's
+    `initialize()` or from calls into an instance's exports.
+    """
+
+    code = "ERR_WASI_PROC_EXIT"
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"the guest exited with code {exit_code}")
+        self.exit_code = exit_code

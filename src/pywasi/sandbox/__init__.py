@@ -1,0 +1,9 @@
+"""The sandbox: the fd table, the objects fds name, and safe path resolution.
+
+Nothing here knows about guest memory or the engine; it works on Python bytes and ints.
+"""
+
+from .fdtable import Descriptor, FdTable
+from .files import Dirent, Filestat, WasiFile
+
+__all__ = ["Descriptor", "Dirent", "FdTable", "Filestat", "WasiFile"]

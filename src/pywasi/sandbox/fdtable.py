@@ -1,0 +1,106 @@
+"""The guest's file descriptor table: numbers, the rights each number carries, preopen names.
+
+Rights belong to the descriptor, not the file: two numbers can name one open file with
+different rights (after `fd_renumber`), and rights can only ever shrink.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from ..abi.errno import WasiErrno
+from ..abi.types import Errno
+from .files import WasiFile
+
+
+@dataclass(slots=True)
+class Descriptor:
+    file: WasiFile
+    rights_base: int
+    rights_inheriting: int
+    preopen: bytes | None = None  # the guest path, for preopened directories
+
+
+class FdTable:
+    """Maps guest fd numbers to descriptors; new numbers are the lowest free ones."""
+
+    def __init__(self) -> None:
+        self._fds: dict[int, Descriptor] = {}
+        self._free: list[int] = []  # heap of released numbers below `_next`
+        self._next = 0
+        self._refs: dict[int, int] = {}  # id(file) -> how many numbers name it
+
+    def __contains__(self, fd: int) -> bool:
+        return fd in self._fds
+
+    def __len__(self) -> int:
+        return len(self._fds)
+
+    def get(self, fd: int, rights: int = 0) -> Descriptor:
+        """The descriptor for `fd`, which must carry all of `rights` (else ENOTCAPABLE)."""
+        desc = self._fds.get(fd)
+        if desc is None:
+            raise WasiErrno(Errno.BADF)
+        if desc.rights_base & rights != rights:
+            raise WasiErrno(Errno.NOTCAPABLE)
+        return desc
+
+    def add(self, desc: Descriptor) -> int:
+        fd = self._lowest_free()
+        self._fds[fd] = desc
+        self._refs[id(desc.file)] = self._refs.get(id(desc.file), 0) + 1
+        return fd
+
+    def _lowest_free(self) -> int:
+        # `_free` may hold stale numbers (taken again by `renumber`); skip them lazily.
+        while self._free:
+            fd = heapq.heappop(self._free)
+            if fd not in self._fds:
+                return fd
+        fd = self._next
+        while fd in self._fds:  # numbers claimed above `_next` by `renumber`
+            fd += 1
+        self._next = fd + 1
+        return fd
+
+    def _unref(self, file: WasiFile) -> None:
+        left = self._refs[id(file)] - 1
+        if left:
+            self._refs[id(file)] = left
+        else:
+            del self._refs[id(file)]
+            file.close()
+
+    def close(self, fd: int) -> None:
+        desc = self._fds.pop(fd, None)
+        if desc is None:
+            raise WasiErrno(Errno.BADF)
+        if fd < self._next:
+            heapq.heappush(self._free, fd)
+        self._unref(desc.file)
+
+    def renumber(self, fd: int, to: int) -> None:
+        """Move `fd` to number `to`, closing what `to` named; `to` may also be a free number."""
+        desc = self.get(fd)
+        if fd == to:
+            return
+        replaced = self._fds.get(to)
+        self._fds[to] = self._fds.pop(fd)
+        if fd < self._next:
+            heapq.heappush(self._free, fd)
+        if replaced is not None:
+            self._unref(replaced.file)
+
+    def close_all(self) -> None:
+        """End of the run: close every open file once, leaving no host descriptor behind."""
+        files = {id(desc.file): desc.file for desc in self._fds.values()}
+        self._fds.clear()
+        self._free.clear()
+        self._refs.clear()
+        self._next = 0
+        for file in files.values():
+            file.close()
+
+    def items(self) -> list[tuple[int, Descriptor]]:
+        return sorted(self._fds.items())

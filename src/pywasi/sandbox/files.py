@@ -1,0 +1,151 @@
+"""The one interface every guest-visible file, directory, stream or socket implements.
+
+A file descriptor in the guest names a `WasiFile`. System calls only ever talk to this
+interface, so host files, in-memory trees, read-only wrappers and Python streams all slot in
+by subclassing it. Every method defaults to the errno WASI gives for an object that cannot do
+the operation, so an implementation only writes what it supports.
+
+Paths handed to the ``*_at`` methods are guest bytes relative to the directory, already checked
+to hold no NUL; resolving them safely is the implementation's job (see `resolver`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from ..abi.errno import WasiErrno
+from ..abi.types import Errno, Filetype, Whence
+
+
+@dataclass(frozen=True, slots=True)
+class Filestat:
+    dev: int
+    ino: int
+    filetype: Filetype
+    nlink: int
+    size: int
+    atim: int
+    mtim: int
+    ctim: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dirent:
+    """One directory entry; `next` is the cookie that resumes after it."""
+
+    next: int
+    ino: int
+    name: bytes
+    filetype: Filetype
+
+
+def fail(errno: Errno) -> WasiErrno:
+    return WasiErrno(errno)
+
+
+class WasiFile:
+    """Base of all guest-visible objects: override what the object supports."""
+
+    filetype: Filetype = Filetype.UNKNOWN
+    fdflags: int = 0
+
+    def close(self) -> None:
+        """Release host resources; called once, when the last guest fd naming it goes away."""
+
+    def fileno(self) -> int | None:
+        """A host descriptor to wait on in poll_oneoff, if there is one."""
+        return None
+
+    # -- byte streams and files -------------------------------------------------------------
+    def read(self, bufs: Sequence[memoryview]) -> int:
+        raise fail(Errno.BADF)
+
+    def write(self, bufs: Sequence[memoryview]) -> int:
+        raise fail(Errno.BADF)
+
+    def pread(self, bufs: Sequence[memoryview], offset: int) -> int:
+        raise fail(Errno.SPIPE)
+
+    def pwrite(self, bufs: Sequence[memoryview], offset: int) -> int:
+        raise fail(Errno.SPIPE)
+
+    def seek(self, offset: int, whence: Whence) -> int:
+        raise fail(Errno.SPIPE)
+
+    def tell(self) -> int:
+        return self.seek(0, Whence.CUR)
+
+    def set_fdflags(self, flags: int) -> None:
+        raise fail(Errno.NOTSUP)
+
+    def stat(self) -> Filestat:
+        return Filestat(0, 0, self.filetype, 1, 0, 0, 0, 0)
+
+    def set_size(self, size: int) -> None:
+        raise fail(Errno.INVAL)
+
+    def set_times(self, atim: int | None, mtim: int | None) -> None:
+        """Set timestamps in ns; None leaves one as it is. `*_NOW` is resolved by the caller."""
+        raise fail(Errno.INVAL)
+
+    def advise(self, offset: int, length: int, advice: int) -> None:
+        raise fail(Errno.BADF)
+
+    def allocate(self, offset: int, length: int) -> None:
+        raise fail(Errno.BADF)
+
+    def sync(self) -> None:
+        raise fail(Errno.INVAL)
+
+    def datasync(self) -> None:
+        raise fail(Errno.INVAL)
+
+    # -- directories ------------------------------------------------------------------------
+    def readdir(self, cookie: int) -> Iterable[Dirent]:
+        """Entries from `cookie` on, `.` and `..` included."""
+        raise fail(Errno.NOTDIR)
+
+    def open_at(self, path: bytes, follow: bool, oflags: int, fdflags: int,
+                read: bool, write: bool) -> WasiFile:
+        raise fail(Errno.NOTDIR)
+
+    def mkdir_at(self, path: bytes) -> None:
+        raise fail(Errno.NOTDIR)
+
+    def stat_at(self, path: bytes, follow: bool) -> Filestat:
+        raise fail(Errno.NOTDIR)
+
+    def set_times_at(self, path: bytes, follow: bool, atim: int | None, mtim: int | None) -> None:
+        raise fail(Errno.NOTDIR)
+
+    def link_at(self, old_path: bytes, follow: bool, new_dir: WasiFile, new_path: bytes) -> None:
+        raise fail(Errno.NOTDIR)
+
+    def readlink_at(self, path: bytes) -> bytes:
+        raise fail(Errno.NOTDIR)
+
+    def rmdir_at(self, path: bytes) -> None:
+        raise fail(Errno.NOTDIR)
+
+    def unlink_at(self, path: bytes) -> None:
+        raise fail(Errno.NOTDIR)
+
+    def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
+        raise fail(Errno.NOTDIR)
+
+    def symlink_at(self, target: bytes, path: bytes) -> None:
+        raise fail(Errno.NOTDIR)
+
+    # -- sockets ----------------------------------------------------------------------------
+    def sock_accept(self, fdflags: int) -> WasiFile:
+        raise fail(Errno.NOTSOCK)
+
+    def sock_recv(self, bufs: Sequence[memoryview], riflags: int) -> tuple[int, int]:
+        raise fail(Errno.NOTSOCK)
+
+    def sock_send(self, bufs: Sequence[memoryview], siflags: int) -> int:
+        raise fail(Errno.NOTSOCK)
+
+    def sock_shutdown(self, how: int) -> None:
+        raise fail(Errno.NOTSOCK)

@@ -1,0 +1,25 @@
+"""Which rights make sense for which kind of object: the most a descriptor can carry."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..abi.types import Rights as R
+
+REGULAR_FILE: Final = int(
+    R.FD_DATASYNC | R.FD_READ | R.FD_SEEK | R.FD_FDSTAT_SET_FLAGS | R.FD_SYNC | R.FD_TELL
+    | R.FD_WRITE | R.FD_ADVISE | R.FD_ALLOCATE | R.FD_FILESTAT_GET | R.FD_FILESTAT_SET_SIZE
+    | R.FD_FILESTAT_SET_TIMES | R.POLL_FD_READWRITE
+)
+
+DIRECTORY: Final = int(
+    R.FD_FDSTAT_SET_FLAGS | R.FD_SYNC | R.FD_DATASYNC | R.PATH_CREATE_DIRECTORY
+    | R.PATH_CREATE_FILE | R.PATH_LINK_SOURCE | R.PATH_LINK_TARGET | R.PATH_OPEN | R.FD_READDIR
+    | R.PATH_READLINK | R.PATH_RENAME_SOURCE | R.PATH_RENAME_TARGET | R.PATH_FILESTAT_GET
+    | R.PATH_FILESTAT_SET_SIZE | R.PATH_FILESTAT_SET_TIMES | R.FD_FILESTAT_GET
+    | R.FD_FILESTAT_SET_TIMES | R.PATH_SYMLINK | R.PATH_REMOVE_DIRECTORY | R.PATH_UNLINK_FILE
+    | R.POLL_FD_READWRITE
+)
+
+# What a directory passes on to what is opened beneath it.
+DIRECTORY_INHERITING: Final = DIRECTORY | REGULAR_FILE

@@ -1,0 +1,19 @@
+"""The state every system call works on: the ABI, guest memory, fd table, args and env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..abi.layouts import Abi
+from ..memory import UNBOUND_MEMORY, GuestMemory
+from ..sandbox.fdtable import FdTable
+
+
+@dataclass
+class WasiContext:
+    abi: Abi
+    args: list[bytes]
+    env: list[bytes]  # "NAME=value" entries
+    fds: FdTable = field(default_factory=FdTable)
+    # Set by `WASI.finalize_bindings`; system calls made before then fail as "not started".
+    memory: GuestMemory = UNBOUND_MEMORY
