@@ -27,7 +27,7 @@ from .cache import ModuleCache, cache_enabled
 
 # Every address of this process, as bytes. Only ever indexed at addresses wasmtime gave us
 # (the raw argument array) or inside a guest memory after a bounds check.
-_ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0))
+_ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0)).cast("B")
 
 _RAW_VALUE_SIZE: Final = 16  # sizeof(wasmtime_val_raw_t)
 _RESULT: Final = Struct("<i")
