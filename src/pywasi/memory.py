@@ -7,8 +7,8 @@ size is always valid; only a pointer beyond it makes us ask the engine for the n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from struct import Struct
-from typing import Callable
 
 from .abi.errno import WasiErrno
 from .abi.layouts import U32, U32_PAIR, U64

@@ -8,7 +8,8 @@ that follows `BoundInstance` (what `pywasi.instantiate` returns for wasmtime).
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature

@@ -6,9 +6,10 @@ holds everything that differs between ``wasi_snapshot_preview1`` and ``wasi_unst
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from struct import Struct
-from typing import Final, Mapping
+from typing import Final
 
 from .signatures import PREVIEW1_SIGNATURES, UNSTABLE_SIGNATURES, Signature
 from .types import ALL_RIGHTS, Rights, Whence

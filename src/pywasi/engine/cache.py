@@ -13,9 +13,10 @@ import hashlib
 import os
 import platform
 import tempfile
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
-from typing import Final, Mapping
+from typing import Final
 
 import wasmtime
 
@@ -33,6 +34,12 @@ def default_cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "pywasi"
+
+
+def _split_entry(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """(magic, checksum, serialized code) of a cache file's contents."""
+    code_start = len(_MAGIC) + _DIGEST_SIZE
+    return data[: len(_MAGIC)], data[len(_MAGIC) : code_start], data[code_start:]
 
 
 class ModuleCache:
@@ -61,9 +68,8 @@ class ModuleCache:
             data = entry.read_bytes()
         except OSError:
             return None
-        header = len(_MAGIC) + _DIGEST_SIZE
-        code = data[header:]
-        if data[: len(_MAGIC)] != _MAGIC or data[len(_MAGIC):header] != hashlib.sha256(code).digest():
+        magic, digest, code = _split_entry(data)
+        if magic != _MAGIC or digest != hashlib.sha256(code).digest():
             return None
         try:
             return wasmtime.Module.deserialize(engine, code)

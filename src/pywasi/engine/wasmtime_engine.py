@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from struct import Struct
-from typing import Any, Callable, Final, Mapping
+from typing import Any, Final
 
 import wasmtime
 from wasmtime import _bindings as ffi
+from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 
 from ..abi.signatures import Signature
 from ..errors import GuestTrap, ModuleLoadError
@@ -36,16 +38,16 @@ _CALLBACK: Final = ctypes.CFUNCTYPE(
 )
 
 # Our own prototypes of the C functions, taking and returning plain integers.
-_define_unchecked: Final = ffi.dll["wasmtime_linker_define_func_unchecked"]
+_define_unchecked: Final = _dll["wasmtime_linker_define_func_unchecked"]
 _define_unchecked.restype = ctypes.c_void_p
 _define_unchecked.argtypes = [
     ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
     ctypes.c_void_p, _CALLBACK, ctypes.c_void_p, ctypes.c_void_p,
 ]
-_memory_data: Final = ffi.dll["wasmtime_memory_data"]
+_memory_data: Final = _dll["wasmtime_memory_data"]
 _memory_data.restype = ctypes.c_size_t
 _memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-_memory_data_size: Final = ffi.dll["wasmtime_memory_data_size"]
+_memory_data_size: Final = _dll["wasmtime_memory_data_size"]
 _memory_data_size.restype = ctypes.c_size_t
 _memory_data_size.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
@@ -69,7 +71,9 @@ def make_engine() -> wasmtime.Engine:
 
 
 def _params_layout(signature: Signature) -> Struct:
-    return Struct("<" + "".join(code + ("12x" if code == "I" else "8x") for code in signature.params))
+    # Each raw value is 16 bytes; an i32 fills the first 4, an i64 the first 8.
+    padded = (code + ("12x" if code == "I" else "8x") for code in signature.params)
+    return Struct("<" + "".join(padded))
 
 
 def _func_type(signature: Signature) -> wasmtime.FuncType:
@@ -81,6 +85,11 @@ def _new_trap(message: str) -> int:
     data = message.encode()
     trap = ffi.wasmtime_trap_new(ctypes.create_string_buffer(data), len(data))
     return ctypes.cast(trap, ctypes.c_void_p).value or 0
+
+
+def _error_message(error: int) -> str:
+    pointer = ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
+    return str(wasmtime.WasmtimeError._from_ptr(pointer))
 
 
 @dataclass
@@ -135,9 +144,7 @@ def define_imports(
                 None, None,
             )
             if error:
-                raise ModuleLoadError(
-                    str(wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))))
-                )
+                raise ModuleLoadError(f"cannot define {module}.{name}: {_error_message(error)}")
     return calls
 
 
@@ -217,14 +224,14 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
     engine = engine or default_engine()
     if isinstance(source, (str, Path)):
         try:
-            wasm = Path(source).read_bytes()
+            wasm: bytes = Path(source).read_bytes()
         except OSError as error:
             raise ModuleLoadError(f"cannot read module {str(source)!r}: {error.strerror}") from None
     else:
         wasm = source
     try:
         if not wasm.startswith(b"\0asm"):
-            wasm = wasmtime.wat2wasm(wasm.decode("utf-8", "replace"))
+            wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8", "replace")))
         if cache and cache_enabled() and engine is _default_engine:
             return ModuleCache().load(engine, wasm, ENGINE_SETTINGS)
         return wasmtime.Module(engine, wasm)

@@ -82,7 +82,7 @@ class FdTable:
 
     def renumber(self, fd: int, to: int) -> None:
         """Move `fd` to number `to`, closing what `to` named; `to` may also be a free number."""
-        desc = self.get(fd)
+        self.get(fd)  # EBADF for a closed `fd`, even when `fd == to`
         if fd == to:
             return
         replaced = self._fds.get(to)

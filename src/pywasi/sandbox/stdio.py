@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..abi.types import Fdflags, Filetype, Rights, Whence
 from .files import Filestat, WasiFile

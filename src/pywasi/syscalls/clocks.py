@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Final
+from collections.abc import Callable
+from typing import Final
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Clockid, Errno

@@ -7,7 +7,8 @@ It reads and writes guest memory through ``ctx.memory`` and signals failure by r
 
 from __future__ import annotations
 
-from typing import Callable, Final
+from collections.abc import Callable
+from typing import Final
 
 from ..abi.errno import WasiErrno, errno_from_os
 from ..abi.types import Errno
