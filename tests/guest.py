@@ -37,10 +37,12 @@ def build_c(name: str, *extra_flags: str) -> Path:
     if not output.exists():
         BUILD.mkdir(exist_ok=True)
         temp = output.with_suffix(".tmp")
-        subprocess.run(
+        compiler = subprocess.run(
             [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(temp)],
-            check=True, capture_output=True,
+            capture_output=True, text=True,
         )
+        if compiler.returncode:
+            raise RuntimeError(f"compiling {source.name} failed:\n{compiler.stderr}")
         os.replace(temp, output)
     return output
 

@@ -43,6 +43,11 @@ class GuestMemory:
                 raise WasiErrno(Errno.FAULT)
         return self._base + ptr
 
+    def check(self, ptr: int, length: int) -> None:
+        """Fail now with EFAULT if a result could not be stored later: a call must not act
+        (write a file, say) and then be unable to report it."""
+        self._at(ptr, length)
+
     def read(self, ptr: int, length: int) -> bytes:
         at = self._at(ptr, length)
         return self._buf[at : at + length].tobytes()

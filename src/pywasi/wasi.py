@@ -13,6 +13,7 @@ from typing import Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
+from .abi.types import Rights
 from .engine.base import BoundInstance
 from .errors import (
     AlreadyStartedError,
@@ -99,8 +100,8 @@ class WASI:
         self._started = False
         self._instance: BoundInstance | None = None
         fds = self._context.fds
-        for host_fd in stdio:
-            stream = HostStream(host_fd)
+        for host_fd, direction in zip(stdio, (Rights.FD_READ, Rights.FD_WRITE, Rights.FD_WRITE)):
+            stream = HostStream(host_fd, direction)
             fds.add(Descriptor(stream, stream.rights, 0))
         try:
             for guest_path, host_path in (preopens or {}).items():

@@ -10,8 +10,8 @@ from ..abi.types import Fdflags, Filetype, Rights, Whence
 from .files import Filestat, WasiFile
 
 _STREAM_RIGHTS = (
-    Rights.FD_READ | Rights.FD_WRITE | Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET
-    | Rights.POLL_FD_READWRITE | Rights.FD_SYNC | Rights.FD_DATASYNC | Rights.FD_ADVISE
+    Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE
+    | Rights.FD_SYNC | Rights.FD_DATASYNC | Rights.FD_ADVISE
 )
 _SEEK_RIGHTS = Rights.FD_SEEK | Rights.FD_TELL
 
@@ -43,8 +43,10 @@ def filestat_of(st: os.stat_result) -> Filestat:
 class HostStream(WasiFile):
     """A host descriptor lent to the guest; `close` only forgets it, the host keeps it open."""
 
-    def __init__(self, host_fd: int) -> None:
+    def __init__(self, host_fd: int, direction: Rights) -> None:
+        """`direction` is FD_READ for stdin, FD_WRITE for stdout and stderr."""
         self.host_fd = host_fd
+        self.direction = direction
         try:
             self.filetype = filetype_of_mode(os.fstat(host_fd).st_mode)
         except OSError:  # a closed host descriptor: calls on it report EBADF
@@ -55,8 +57,8 @@ class HostStream(WasiFile):
     def rights(self) -> int:
         """Seek and tell only where the host can seek, so isatty() and pipes look right."""
         if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
-            return int(_STREAM_RIGHTS | _SEEK_RIGHTS)
-        return int(_STREAM_RIGHTS)
+            return int(_STREAM_RIGHTS | self.direction | _SEEK_RIGHTS)
+        return int(_STREAM_RIGHTS | self.direction)
 
     def fileno(self) -> int | None:
         return self.host_fd

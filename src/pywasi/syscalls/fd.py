@@ -13,6 +13,7 @@ from .registry import syscall
 def fd_write(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, nwritten_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_WRITE).file
     memory = ctx.memory
+    memory.check(nwritten_out, 4)
     memory.store_u32(nwritten_out, file.write(memory.iovecs(iovs, iovs_len)))
     return 0
 
@@ -21,6 +22,7 @@ def fd_write(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, nwritten_out: 
 def fd_read(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, nread_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_READ).file
     memory = ctx.memory
+    memory.check(nread_out, 4)
     memory.store_u32(nread_out, file.read(memory.iovecs(iovs, iovs_len)))
     return 0
 
