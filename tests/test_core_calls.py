@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from guest import Run, build_c, run_guest
 
 
