@@ -12,7 +12,7 @@ from struct import Struct
 from typing import Final
 
 from .signatures import PREVIEW1_SIGNATURES, UNSTABLE_SIGNATURES, Signature
-from .types import ALL_RIGHTS, Rights, Whence
+from .types import Rights, Whence
 
 U8: Final = Struct("<B")
 U16: Final = Struct("<H")
@@ -62,7 +62,7 @@ PREVIEW1: Final = Abi(
     subscription_clock=Struct("<I4xQQH6x"),  # 32 bytes
     subscription_size=48,
     whence={0: Whence.SET, 1: Whence.CUR, 2: Whence.END},
-    all_rights=ALL_RIGHTS,
+    all_rights=Rights.ALL,
 )
 
 UNSTABLE: Final = Abi(
@@ -75,7 +75,7 @@ UNSTABLE: Final = Abi(
     subscription_clock=Struct("<8xI4xQQH6x"),  # 40 bytes
     subscription_size=56,
     whence={0: Whence.CUR, 1: Whence.END, 2: Whence.SET},
-    all_rights=ALL_RIGHTS & ~Rights.SOCK_ACCEPT,
+    all_rights=Rights.ALL & ~Rights.SOCK_ACCEPT,
 )
 
 ABIS: Final[Mapping[str, Abi]] = {abi.name: abi for abi in (PREVIEW1, UNSTABLE)}

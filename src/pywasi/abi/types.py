@@ -1,8 +1,13 @@
-"""WASI preview1 enumerations and flag sets, numbered exactly as in typenames.witx."""
+"""WASI preview1 enumerations and flag sets, numbered exactly as in typenames.witx.
+
+Enumerations are `IntEnum`s. Flag sets are classes of plain `int` constants, each with `ALL`,
+the union of its defined bits: `IntFlag` arithmetic costs about a microsecond an operation,
+too much for the host-call path.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum, IntFlag
+from enum import IntEnum
 
 
 class Errno(IntEnum):
@@ -85,7 +90,7 @@ class Errno(IntEnum):
     NOTCAPABLE = 76
 
 
-class Rights(IntFlag):
+class Rights:
     FD_DATASYNC = 1 << 0
     FD_READ = 1 << 1
     FD_SEEK = 1 << 2
@@ -116,9 +121,8 @@ class Rights(IntFlag):
     POLL_FD_READWRITE = 1 << 27
     SOCK_SHUTDOWN = 1 << 28
     SOCK_ACCEPT = 1 << 29
+    ALL = (1 << 30) - 1  # bits 0 to 29, as above
 
-
-ALL_RIGHTS = (1 << 30) - 1
 
 
 class Filetype(IntEnum):
@@ -156,30 +160,34 @@ class Advice(IntEnum):
     NOREUSE = 5
 
 
-class Fdflags(IntFlag):
+class Fdflags:
     APPEND = 1 << 0
     DSYNC = 1 << 1
     NONBLOCK = 1 << 2
     RSYNC = 1 << 3
     SYNC = 1 << 4
+    ALL = APPEND | DSYNC | NONBLOCK | RSYNC | SYNC
 
 
-class Fstflags(IntFlag):
+class Fstflags:
     ATIM = 1 << 0
     ATIM_NOW = 1 << 1
     MTIM = 1 << 2
     MTIM_NOW = 1 << 3
+    ALL = ATIM | ATIM_NOW | MTIM | MTIM_NOW
 
 
-class Lookupflags(IntFlag):
+class Lookupflags:
     SYMLINK_FOLLOW = 1 << 0
+    ALL = SYMLINK_FOLLOW
 
 
-class Oflags(IntFlag):
+class Oflags:
     CREAT = 1 << 0
     DIRECTORY = 1 << 1
     EXCL = 1 << 2
     TRUNC = 1 << 3
+    ALL = CREAT | DIRECTORY | EXCL | TRUNC
 
 
 class Eventtype(IntEnum):
@@ -188,26 +196,31 @@ class Eventtype(IntEnum):
     FD_WRITE = 2
 
 
-class Eventrwflags(IntFlag):
+class Eventrwflags:
     FD_READWRITE_HANGUP = 1 << 0
+    ALL = FD_READWRITE_HANGUP
 
 
-class Subclockflags(IntFlag):
+class Subclockflags:
     SUBSCRIPTION_CLOCK_ABSTIME = 1 << 0
+    ALL = SUBSCRIPTION_CLOCK_ABSTIME
 
 
-class Riflags(IntFlag):
+class Riflags:
     RECV_PEEK = 1 << 0
     RECV_WAITALL = 1 << 1
+    ALL = RECV_PEEK | RECV_WAITALL
 
 
-class Roflags(IntFlag):
+class Roflags:
     RECV_DATA_TRUNCATED = 1 << 0
+    ALL = RECV_DATA_TRUNCATED
 
 
-class Sdflags(IntFlag):
+class Sdflags:
     RD = 1 << 0
     WR = 1 << 1
+    ALL = RD | WR
 
 
 class Preopentype(IntEnum):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..abi.types import Filetype
 from ..abi.types import Rights as R
 
-REGULAR_FILE: Final = int(
+REGULAR_FILE: Final = (
     R.FD_DATASYNC | R.FD_READ | R.FD_SEEK | R.FD_FDSTAT_SET_FLAGS | R.FD_SYNC | R.FD_TELL
     | R.FD_WRITE | R.FD_ADVISE | R.FD_ALLOCATE | R.FD_FILESTAT_GET | R.FD_FILESTAT_SET_SIZE
     | R.FD_FILESTAT_SET_TIMES | R.POLL_FD_READWRITE
 )
 
-DIRECTORY: Final = int(
+DIRECTORY: Final = (
     R.FD_FDSTAT_SET_FLAGS | R.FD_SYNC | R.FD_DATASYNC | R.PATH_CREATE_DIRECTORY
     | R.PATH_CREATE_FILE | R.PATH_LINK_SOURCE | R.PATH_LINK_TARGET | R.PATH_OPEN | R.FD_READDIR
     | R.PATH_READLINK | R.PATH_RENAME_SOURCE | R.PATH_RENAME_TARGET | R.PATH_FILESTAT_GET
@@ -23,3 +24,17 @@ DIRECTORY: Final = int(
 
 # What a directory passes on to what is opened beneath it.
 DIRECTORY_INHERITING: Final = DIRECTORY | REGULAR_FILE
+
+# A FIFO, character device or socket reached by path_open: a stream, with no position.
+STREAM: Final = REGULAR_FILE & ~int(
+    R.FD_SEEK | R.FD_TELL | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE
+)
+
+
+def maximum(filetype: Filetype) -> tuple[int, int]:
+    """The (base, inheriting) rights that make sense for an object of `filetype`."""
+    if filetype == Filetype.DIRECTORY:
+        return DIRECTORY, DIRECTORY_INHERITING
+    if filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
+        return REGULAR_FILE, 0
+    return STREAM, 0

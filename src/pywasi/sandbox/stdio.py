@@ -43,7 +43,7 @@ def filestat_of(st: os.stat_result) -> Filestat:
 class HostStream(WasiFile):
     """A host descriptor lent to the guest; `close` only forgets it, the host keeps it open."""
 
-    def __init__(self, host_fd: int, direction: Rights) -> None:
+    def __init__(self, host_fd: int, direction: int) -> None:
         """`direction` is FD_READ for stdin, FD_WRITE for stdout and stderr."""
         self.host_fd = host_fd
         self.direction = direction
@@ -57,8 +57,8 @@ class HostStream(WasiFile):
     def rights(self) -> int:
         """Seek and tell only where the host can seek, so isatty() and pipes look right."""
         if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
-            return int(_STREAM_RIGHTS | self.direction | _SEEK_RIGHTS)
-        return int(_STREAM_RIGHTS | self.direction)
+            return _STREAM_RIGHTS | self.direction | _SEEK_RIGHTS
+        return _STREAM_RIGHTS | self.direction
 
     def fileno(self) -> int | None:
         return self.host_fd
@@ -80,7 +80,7 @@ class HostStream(WasiFile):
 
     def set_fdflags(self, flags: int) -> None:
         # The flags are the guest's view only: the host's own stdio is left as it is.
-        self.fdflags = flags & int(Fdflags.APPEND | Fdflags.NONBLOCK)
+        self.fdflags = flags & (Fdflags.APPEND | Fdflags.NONBLOCK)
 
     def stat(self) -> Filestat:
         return filestat_of(os.fstat(self.host_fd))
