@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from importlib.resources import files
@@ -30,6 +31,21 @@ def _env_pair(text: str) -> tuple[str, str | None]:
     return name, value if sep else os.environ.get(name)
 
 
+def _tcp_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"bad --tcplisten {text!r}: expected HOST:PORT")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        raise PyWasiError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pywasi", description="Run WASI programs on wasmtime.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--env", action="append", default=[], type=_env_pair,
                      metavar="NAME[=VALUE]",
                      help="set NAME in the guest's environment; NAME alone copies the host's")
+    run.add_argument("--tcplisten", action="append", default=[], type=_tcp_address,
+                     metavar="HOST:PORT",
+                     help="give the guest a TCP socket listening on HOST:PORT, as the fd after "
+                          "the preopened directories (repeatable)")
     run.add_argument("--argv0", metavar="NAME", help="argv[0] for the guest (default: MODULE)")
     run.add_argument("--wasi-version", choices=["preview1", "unstable"],
                      help="WASI ABI to provide (default: what the module imports)")
@@ -67,12 +87,19 @@ def run(options: argparse.Namespace) -> int:
         source = name = options.module
     module = load_module(Path(source) if isinstance(source, str) else source,
                          cache=not options.no_cache)
-    wasi = WASI(
-        version=options.wasi_version or _guest_version(module),
-        args=[options.argv0 or name, *options.args],
-        env={key: value for key, value in options.env if value is not None},
-        preopens={guest: host for host, guest in options.dir},
-    )
+    listeners: list[socket.socket] = []
+    try:
+        listeners += (_listen(host, port) for host, port in options.tcplisten)
+        wasi = WASI(
+            version=options.wasi_version or _guest_version(module),
+            args=[options.argv0 or name, *options.args],
+            env={key: value for key, value in options.env if value is not None},
+            preopens={guest: host for host, guest in options.dir},
+            sockets=listeners,
+        )
+    finally:
+        for listener in listeners:  # the guest has its own copies
+            listener.close()
     return wasi.start(instantiate(wasi, module))
 
 

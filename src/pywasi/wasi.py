@@ -8,6 +8,7 @@ that follows `BoundInstance` (what `pywasi.instantiate` returns for wasmtime).
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from .errors import (
 from .sandbox import rights
 from .sandbox.fdtable import Descriptor
 from .sandbox.host import HostDir
+from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
 from .syscalls import HostFunction, WasiContext, build_imports
 
@@ -59,7 +61,16 @@ def _encode(text: object) -> bytes:
 
 class WASI:
     """A WASI host for one guest instance: configure, link with `get_import_object()`, then
-    `start()` a command or `initialize()` a reactor."""
+    `start()` a command or `initialize()` a reactor.
+
+    Beyond Node's options, `sockets` hands the guest host sockets (WASI cannot create them):
+    a list of `socket.socket` objects or host descriptor numbers, typically listening TCP
+    sockets, which the guest sees as fds numbered after the preopened directories (as
+    ``wasmtime run --tcplisten`` does). Each is duplicated: the guest owns its copy and closes
+    it when done, the caller keeps (and closes) its own. Both copies share one open socket, so
+    the caller should leave it alone while the guest runs; pywasi never changes its blocking
+    mode.
+    """
 
     def __init__(
         self,
@@ -72,6 +83,7 @@ class WASI:
         stdin: int = 0,
         stdout: int = 1,
         stderr: int = 2,
+        sockets: Sequence[socket.socket | int] | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -90,6 +102,13 @@ class WASI:
         stdio = [_check_stdio_fd(fd, name)
                  for fd, name in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr"))]
         _check_type(return_on_exit, "return_on_exit", bool, "of type bool")
+        if sockets is not None:
+            _check_type(sockets, "sockets", (list, tuple),
+                        "a list or tuple of sockets or descriptor numbers")
+        for index, sock in enumerate(sockets or ()):
+            if not isinstance(sock, socket.socket):
+                _check_type(sock, f"sockets[{index}]", int, "a socket.socket or an int")
+                _check_stdio_fd(sock, f"sockets[{index}]")
 
         self._context = WasiContext(
             abi=abi,
@@ -107,7 +126,10 @@ class WASI:
             for guest_path, host_path in (preopens or {}).items():
                 fds.add(Descriptor(_open_preopen(host_path), rights.DIRECTORY,
                                    rights.DIRECTORY_INHERITING, preopen=_encode(guest_path)))
-        except PreopenError:
+            for index, sock in enumerate(sockets or ()):
+                fds.add(Descriptor(_take_socket(sock, f"sockets[{index}]"),
+                                   rights.SOCKET & abi.all_rights, 0))
+        except BaseException:
             fds.close_all()
             raise
         self.wasi_import: dict[str, HostFunction] = build_imports(self._context)
@@ -208,4 +230,22 @@ def _open_preopen(host_path: object) -> HostDir:
     except OSError as error:
         raise PreopenError(
             f"cannot open preopen host directory {path!r}: {error.strerror}", "UVWASI_EACCES"
+        ) from None
+
+
+def _take_socket(sock: socket.socket | int, name: str) -> HostSocket:
+    """The guest's own duplicate of a socket object or host descriptor number."""
+    host_fd = sock.fileno() if isinstance(sock, socket.socket) else sock
+    try:
+        duplicate = os.dup(host_fd)
+    except OSError:
+        raise InvalidArgValueError(
+            f"The option '{name}' is not an open socket: descriptor {host_fd}"
+        ) from None
+    try:
+        return HostSocket(socket.socket(fileno=duplicate))
+    except OSError:
+        os.close(duplicate)
+        raise InvalidArgValueError(
+            f"The option '{name}' is not a socket: descriptor {host_fd}"
         ) from None

@@ -38,3 +38,10 @@ def maximum(filetype: Filetype) -> tuple[int, int]:
     if filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
         return REGULAR_FILE, 0
     return STREAM, 0
+
+
+# Listening and connected sockets alike; the host answers EINVAL for what a kind cannot do.
+SOCKET: Final = (
+    R.FD_READ | R.FD_WRITE | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE
+    | R.SOCK_SHUTDOWN | R.SOCK_ACCEPT
+)
