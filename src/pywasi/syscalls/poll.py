@@ -133,12 +133,13 @@ class _Subscriptions:
 
     def _add_clock(self, userdata: int, clock_id: int, timeout: int, flags: int,
                    start: int) -> None:
-        absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
         try:
-            remaining = timeout - now(clock_id) if absolute else timeout
+            clock_now = now(clock_id)  # also rejects an unknown clock
         except WasiErrno as error:
             self.immediate.append(_Event(userdata, Eventtype.CLOCK, error.errno))
             return
+        absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
+        remaining = timeout - clock_now if absolute else timeout
         self.deadlines.append((start + max(0, remaining), userdata))
 
     def _add_fd(self, ctx: WasiContext, userdata: int, type_: Eventtype, fd: int) -> None:
