@@ -132,7 +132,8 @@ class WASI:
         except BaseException:
             fds.close_all()
             raise
-        self.wasi_import: dict[str, HostFunction] = build_imports(self._context)
+        self._system_calls = build_imports(self._context)
+        self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
 
     @property
     def version(self) -> str:
@@ -167,6 +168,8 @@ class WASI:
                 "export the guest's linear memory as `memory`, or pass memory=..."
             )
         self._context.memory = guest_memory
+        for system_call in self._system_calls.values():
+            system_call.enable()
         self._instance = instance
         self._started = True
 

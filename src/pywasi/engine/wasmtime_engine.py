@@ -24,14 +24,15 @@ from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 from ..abi.signatures import Signature
 from ..errors import GuestTrap, ModuleLoadError
 from ..memory import GuestMemory
+from ..syscalls import SystemCall, errno_of
 from .base import ExportKind
 from .cache import ModuleCache, cache_enabled
 
-# Every address of this process, as bytes. Only ever indexed at addresses wasmtime gave us
-# (the raw argument array) or inside a guest memory after a bounds check.
+# Every address of this process, as bytes. Only ever indexed at the raw argument arrays
+# wasmtime hands to host calls.
 _ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0)).cast("B")
 
-_RAW_VALUE_SIZE: Final = 16  # sizeof(wasmtime_val_raw_t)
+_MAX_MEMORY32: Final = 1 << 32
 _RESULT: Final = Struct("<i")
 _CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
@@ -103,22 +104,32 @@ class _HostCalls:
     callbacks: list[Any] = field(default_factory=list)  # keeps the C callbacks alive
 
     def callback(self, function: Callable[..., int | None], signature: Signature) -> Any:
+        """A C callback for `function`. A pywasi `SystemCall` is called through its `direct`
+        entry, with its exceptions turned into errno values here; any other callable is
+        called as it is. An exception that is no errno becomes a trap, re-raised by `call`."""
         unpack = _params_layout(signature).unpack_from
         store_result = _RESULT.pack_into if signature.returns_errno else None
         space = _ADDRESS_SPACE
         movable = self.movable
+        system_call = function if isinstance(function, SystemCall) else None
+        name = getattr(function, "__name__", repr(function))
 
         def host_call(env: int, caller: int, raw: int, count: int) -> int:
             try:
                 for memory in movable:
                     memory.relocate()
-                result = function(*unpack(space, raw))
-                if store_result is not None:
-                    store_result(space, raw, result)
-                return 0
+                if system_call is not None:
+                    result = system_call.direct(*unpack(space, raw))
+                else:
+                    result = function(*unpack(space, raw))
             except BaseException as error:  # noqa: BLE001 - every exception must become a trap
-                self.pending = error
-                return _new_trap(f"host call {function.__name__} raised {type(error).__name__}")
+                result = errno_of(error) if system_call is not None else None
+                if result is None:
+                    self.pending = error
+                    return _new_trap(f"host call {name} raised {type(error).__name__}")
+            if store_result is not None:
+                store_result(space, raw, result)
+            return 0
 
         c_callback = _CALLBACK(host_call)
         self.callbacks.append(c_callback)
@@ -181,12 +192,20 @@ class WasmtimeInstance:
         context = ctypes.addressof(self.store._context().contents)
         handle = ctypes.addressof(memory._memory)
         keep_alive = memory  # the wasmtime_memory_t lives inside this object
+        window: list[Any] = [None, memoryview(b"")]  # (base address, view starting there)
 
-        def locate() -> tuple[int, int]:
+        def locate() -> tuple[memoryview, int]:
             assert keep_alive is not None
-            return _memory_data(context, handle), _memory_data_size(context, handle)
+            base = _memory_data(context, handle)
+            size = _memory_data_size(context, handle)
+            if base != window[0]:
+                # A view as long as the largest 32-bit memory: GuestMemory checks every access
+                # against `size`, so the unmapped part past it is never touched.
+                span = ctypes.c_ubyte * max(size, _MAX_MEMORY32)
+                window[:] = [base, memoryview(span.from_address(base)).cast("B")]
+            return window[1], size
 
-        guest = GuestMemory(_ADDRESS_SPACE, locate)
+        guest = GuestMemory(locate)
         if self._memory_may_move:
             self._host_calls.movable.append(guest)
         return guest

@@ -2,6 +2,8 @@
 
 from . import args_env, clocks, fd, path, poll, proc, random, sockets  # noqa: F401  (registration)
 from .context import WasiContext
-from .registry import IMPLEMENTATIONS, HostFunction, build_imports
+from .registry import IMPLEMENTATIONS, HostFunction, SystemCall, build_imports, errno_of
 
-__all__ = ["IMPLEMENTATIONS", "HostFunction", "WasiContext", "build_imports"]
+__all__ = [
+    "IMPLEMENTATIONS", "HostFunction", "SystemCall", "WasiContext", "build_imports", "errno_of",
+]

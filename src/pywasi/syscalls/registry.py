@@ -2,18 +2,19 @@
 
 An implementation is a plain function ``(ctx, *args) -> errno`` named after its WASI import.
 It reads and writes guest memory through ``ctx.memory`` and signals failure by raising
-`WasiErrno`; a host `OSError` is translated to the matching WASI errno here, in one place.
+`WasiErrno`; a host `OSError` is translated to the matching WASI errno here, in one place
+(`errno_of`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from ..abi.errno import WasiErrno, errno_from_os
 from ..abi.types import Errno
 from ..errors import NotStartedError
-from ..memory import UNBOUND_MEMORY
 from .context import WasiContext
 
 Implementation = Callable[..., int]
@@ -32,29 +33,58 @@ def _not_implemented(ctx: WasiContext, *args: int) -> int:
     return Errno.NOSYS
 
 
-def bind(ctx: WasiContext, name: str, impl: Implementation) -> HostFunction:
-    """A callable taking the guest's raw arguments and returning the errno as an int."""
+def _not_started(*args: int) -> int:
+    raise NotStartedError()
 
-    def host_function(*args: int) -> int:
-        if ctx.memory is UNBOUND_MEMORY:
-            raise NotStartedError()
+
+def errno_of(error: BaseException) -> int | None:
+    """The errno a system call returns for `error`; None if the error must propagate."""
+    if isinstance(error, WasiErrno):
+        return error.errno
+    if isinstance(error, OSError):
+        return errno_from_os(error)
+    if isinstance(error, (OverflowError, ValueError)):
+        return Errno.INVAL  # out-of-range numbers from the guest (an offset past 2**63, say)
+    return None
+
+
+class SystemCall:
+    """One WASI function bound to a context.
+
+    Calling it takes the guest's raw integer arguments and returns the errno, as Node's
+    ``wasiImport`` functions do. Engines call `direct` instead and translate its exceptions
+    with `errno_of` themselves, saving a Python frame on every host call. Until the WASI
+    object is started, both raise `NotStartedError`.
+    """
+
+    __slots__ = ("__name__", "_implementation", "_context", "direct")
+
+    def __init__(self, ctx: WasiContext, name: str, implementation: Implementation) -> None:
+        self.__name__ = name
+        self._implementation = implementation
+        self._context = ctx
+        self.direct: Callable[..., int] = _not_started
+
+    def enable(self) -> None:
+        """Start serving calls (once the context's memory is bound)."""
+        self.direct = partial(self._implementation, self._context)
+
+    def __call__(self, *args: int) -> int:
         try:
-            return impl(ctx, *args)
-        except WasiErrno as error:
-            return error.errno
-        except OSError as error:
-            return errno_from_os(error)
-        except (OverflowError, ValueError):
-            # Out-of-range numbers from the guest (an offset past 2**63, say).
-            return Errno.INVAL
+            return self.direct(*args)
+        except Exception as error:
+            errno = errno_of(error)
+            if errno is None:
+                raise
+            return errno
 
-    host_function.__name__ = host_function.__qualname__ = name
-    return host_function
+    def __repr__(self) -> str:
+        return f"<WASI system call {self.__name__}>"
 
 
-def build_imports(ctx: WasiContext) -> dict[str, HostFunction]:
+def build_imports(ctx: WasiContext) -> dict[str, SystemCall]:
     """Every function of the context's ABI, bound to it; unimplemented ones return ENOSYS."""
     return {
-        name: bind(ctx, name, IMPLEMENTATIONS.get(name, _not_implemented))
+        name: SystemCall(ctx, name, IMPLEMENTATIONS.get(name, _not_implemented))
         for name in ctx.abi.signatures
     }
