@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from ..abi.errno import WasiErrno
-from ..abi.layouts import FDSTAT, PRESTAT
-from ..abi.types import Errno, Preopentype, Rights
+from ..abi.layouts import DIRENT, FDSTAT, PRESTAT
+from ..abi.types import Advice, Errno, Fdflags, Preopentype, Rights, Whence
 from .context import WasiContext
+from .metadata import requested_times, store_filestat
 from .registry import syscall
+
+_ADVICES = frozenset(Advice)
 
 
 @syscall
@@ -63,4 +66,138 @@ def fd_prestat_dir_name(ctx: WasiContext, fd: int, path: int, path_len: int) -> 
     if path_len < len(name):
         return Errno.NAMETOOLONG
     ctx.memory.write(path, name)
+    return 0
+
+
+@syscall
+def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
+             nread_out: int) -> int:
+    file = ctx.fds.get(fd, Rights.FD_READ | Rights.FD_SEEK).file
+    memory = ctx.memory
+    memory.check(nread_out, 4)
+    memory.store_u32(nread_out, file.pread(memory.iovecs(iovs, iovs_len), offset))
+    return 0
+
+
+@syscall
+def fd_pwrite(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
+              nwritten_out: int) -> int:
+    file = ctx.fds.get(fd, Rights.FD_WRITE | Rights.FD_SEEK).file
+    memory = ctx.memory
+    memory.check(nwritten_out, 4)
+    memory.store_u32(nwritten_out, file.pwrite(memory.iovecs(iovs, iovs_len), offset))
+    return 0
+
+
+@syscall
+def fd_seek(ctx: WasiContext, fd: int, offset: int, whence: int, newoffset_out: int) -> int:
+    origin = ctx.abi.whence.get(whence)
+    # Asking where we are is all a tell-only descriptor may do.
+    needed = Rights.FD_TELL if offset == 0 and origin == Whence.CUR else Rights.FD_SEEK
+    file = ctx.fds.get(fd, needed).file
+    if origin is None:
+        raise WasiErrno(Errno.INVAL)
+    ctx.memory.check(newoffset_out, 8)
+    ctx.memory.store_u64(newoffset_out, file.seek(offset, origin))
+    return 0
+
+
+@syscall
+def fd_tell(ctx: WasiContext, fd: int, offset_out: int) -> int:
+    ctx.memory.store_u64(offset_out, ctx.fds.get(fd, Rights.FD_TELL).file.tell())
+    return 0
+
+
+@syscall
+def fd_advise(ctx: WasiContext, fd: int, offset: int, length: int, advice: int) -> int:
+    file = ctx.fds.get(fd, Rights.FD_ADVISE).file
+    if advice not in _ADVICES:
+        raise WasiErrno(Errno.INVAL)
+    file.advise(offset, length, advice)
+    return 0
+
+
+@syscall
+def fd_allocate(ctx: WasiContext, fd: int, offset: int, length: int) -> int:
+    ctx.fds.get(fd, Rights.FD_ALLOCATE).file.allocate(offset, length)
+    return 0
+
+
+@syscall
+def fd_sync(ctx: WasiContext, fd: int) -> int:
+    ctx.fds.get(fd, Rights.FD_SYNC).file.sync()
+    return 0
+
+
+@syscall
+def fd_datasync(ctx: WasiContext, fd: int) -> int:
+    ctx.fds.get(fd, Rights.FD_DATASYNC).file.datasync()
+    return 0
+
+
+@syscall
+def fd_fdstat_set_flags(ctx: WasiContext, fd: int, flags: int) -> int:
+    file = ctx.fds.get(fd, Rights.FD_FDSTAT_SET_FLAGS).file
+    if flags & ~Fdflags.ALL:
+        raise WasiErrno(Errno.INVAL)
+    file.set_fdflags(flags)
+    return 0
+
+
+@syscall
+def fd_fdstat_set_rights(ctx: WasiContext, fd: int, rights_base: int,
+                         rights_inheriting: int) -> int:
+    """Rights only ever shrink: asking for one the descriptor lacks is ENOTCAPABLE."""
+    desc = ctx.fds.get(fd)
+    if rights_base & ~desc.rights_base or rights_inheriting & ~desc.rights_inheriting:
+        raise WasiErrno(Errno.NOTCAPABLE)
+    desc.rights_base = rights_base
+    desc.rights_inheriting = rights_inheriting
+    return 0
+
+
+@syscall
+def fd_filestat_get(ctx: WasiContext, fd: int, filestat_out: int) -> int:
+    store_filestat(ctx, filestat_out, ctx.fds.get(fd, Rights.FD_FILESTAT_GET).file.stat())
+    return 0
+
+
+@syscall
+def fd_filestat_set_size(ctx: WasiContext, fd: int, size: int) -> int:
+    ctx.fds.get(fd, Rights.FD_FILESTAT_SET_SIZE).file.set_size(size)
+    return 0
+
+
+@syscall
+def fd_filestat_set_times(ctx: WasiContext, fd: int, atim: int, mtim: int,
+                          fst_flags: int) -> int:
+    file = ctx.fds.get(fd, Rights.FD_FILESTAT_SET_TIMES).file
+    file.set_times(*requested_times(atim, mtim, fst_flags))
+    return 0
+
+
+@syscall
+def fd_readdir(ctx: WasiContext, fd: int, buf: int, buf_len: int, cookie: int,
+               bufused_out: int) -> int:
+    """Fill the buffer completely, the last entry cut short if it does not fit: the caller
+    then retries from the last whole entry's `d_next` with a bigger buffer."""
+    file = ctx.fds.get(fd, Rights.FD_READDIR).file
+    memory = ctx.memory
+    out = memory.view(buf, buf_len)
+    memory.check(bufused_out, 4)
+    used = 0
+    for entry in file.readdir(cookie):
+        if used == buf_len:
+            break
+        record = DIRENT.pack(entry.next, entry.ino, len(entry.name), entry.filetype) + entry.name
+        take = min(len(record), buf_len - used)
+        out[used : used + take] = record[:take]
+        used += take
+    memory.store_u32(bufused_out, used)
+    return 0
+
+
+@syscall
+def fd_renumber(ctx: WasiContext, fd: int, to: int) -> int:
+    ctx.fds.renumber(fd, to)
     return 0
