@@ -49,6 +49,12 @@ class HostSocket(WasiFile):
     def _dontwait(self) -> int:
         return socket.MSG_DONTWAIT if self._nonblocking else 0
 
+    def _ready(self, events: int, timeout_ms: int | None) -> bool:
+        """Wait up to `timeout_ms` (None: for ever) for the host socket to be ready."""
+        poller = select.poll()
+        poller.register(self.sock, events)
+        return bool(poller.poll(timeout_ms))
+
     def _retry(self, attempt: Callable[[], _T], events: int) -> _T:
         """Run `attempt`; if the host would block but the guest wants to, wait and run it again."""
         while True:
@@ -57,9 +63,7 @@ class HostSocket(WasiFile):
             except BlockingIOError:
                 if self._nonblocking:
                     raise
-                poller = select.poll()
-                poller.register(self.sock, events)
-                poller.poll()
+                self._ready(events, None)
 
     def fileno(self) -> int | None:
         return self.sock.fileno()
@@ -84,8 +88,8 @@ class HostSocket(WasiFile):
 
     def sock_accept(self, fdflags: int) -> HostSocket:
         def accept() -> socket.socket:
-            if self._nonblocking and not select.select([self.sock], [], [], 0)[0]:
-                raise BlockingIOError()
+            if self._nonblocking and not self._ready(select.POLLIN, 0):
+                raise WasiErrno(Errno.AGAIN)
             return self.sock.accept()[0]
 
         connection = self._retry(accept, select.POLLIN)
