@@ -117,3 +117,9 @@ def test_no_cache_writes_nothing(tmp_path: Path) -> None:
     result = pywasi("run", "--no-cache", str(build_c("smoke")), cache_dir=cache)
     assert result.returncode == 1
     assert not cache.exists()
+
+
+def test_exception_handling_modules_run() -> None:
+    module = Path(__file__).parent / "wat" / "exceptions.wat"
+    result = pywasi("run", str(module))
+    assert (result.returncode, result.stderr) == (5, "")
