@@ -36,8 +36,6 @@ _FD_RIGHTS: Final = {
     Eventtype.FD_READ: Rights.FD_READ | Rights.POLL_FD_READWRITE,
     Eventtype.FD_WRITE: Rights.FD_WRITE | Rights.POLL_FD_READWRITE,
 }
-# Objects with no waiting to do: "This event always triggers for regular files."
-_ALWAYS_READY: Final = frozenset({Filetype.REGULAR_FILE, Filetype.DIRECTORY})
 _NS_PER_MS: Final = 1_000_000
 
 
@@ -56,7 +54,6 @@ class _FdWait:
 
     userdata: int
     type: Eventtype
-    file: WasiFile
     host_fd: int
 
 
@@ -94,16 +91,18 @@ def _host_event(wait: _FdWait, revents: int) -> _Event | None:
     """What the host's poll said about one subscription, or None if it is not ready."""
     if revents & select.POLLNVAL:
         return _Event(wait.userdata, wait.type, Errno.BADF)
-    hangup = Eventrwflags.FD_READWRITE_HANGUP if revents & (select.POLLHUP | _RDHUP) else 0
     if wait.type is Eventtype.FD_READ:
-        if revents & (select.POLLIN | select.POLLHUP | select.POLLERR | _RDHUP):
+        hangup = revents & (select.POLLHUP | _RDHUP)  # EOF: the writer has gone
+        if revents & (select.POLLIN | select.POLLERR) or hangup:
             return _Event(wait.userdata, wait.type, nbytes=_queued_bytes(wait.host_fd),
-                          flags=hangup)
+                          flags=Eventrwflags.FD_READWRITE_HANGUP if hangup else 0)
         return None
     if revents & select.POLLERR:  # nobody left to read what would be written
         return _Event(wait.userdata, wait.type, Errno.PIPE)
-    if revents & (select.POLLOUT | select.POLLHUP):
-        return _Event(wait.userdata, wait.type, nbytes=_pipe_space(wait.host_fd), flags=hangup)
+    if revents & select.POLLHUP:
+        return _Event(wait.userdata, wait.type, flags=Eventrwflags.FD_READWRITE_HANGUP)
+    if revents & select.POLLOUT:
+        return _Event(wait.userdata, wait.type, nbytes=_pipe_space(wait.host_fd))
     return None
 
 
@@ -149,10 +148,11 @@ class _Subscriptions:
             self.immediate.append(_Event(userdata, type_, error.errno))
             return
         host_fd = file.fileno()
-        if host_fd is None or file.filetype in _ALWAYS_READY:
+        # "This event always triggers for regular files", and for what the host cannot poll.
+        if host_fd is None or file.filetype is Filetype.REGULAR_FILE:
             self.immediate.append(_ready_now(userdata, type_, file))
         else:
-            self.waits.append(_FdWait(userdata, type_, file, host_fd))
+            self.waits.append(_FdWait(userdata, type_, host_fd))
 
 
 def _time_left(subs: _Subscriptions, first_deadline: int | None) -> int | None:
