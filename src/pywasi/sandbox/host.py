@@ -10,14 +10,14 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from ..abi.errno import WasiErrno
-from ..abi.types import Advice, Errno, Fdflags, Filetype, Oflags, Whence
+from ..abi.types import Advice, Errno, Fdflags, Filetype, Oflags
 from .files import Dirent, Filestat, WasiFile
+from .hostio import HostIO, filestat_of, filetype_of_mode
 from .resolver import Resolved, read_link, resolve
-from .stdio import filestat_of, filetype_of_mode
 
 _FADVICE: Final = {
     Advice.NORMAL: os.POSIX_FADV_NORMAL,
@@ -81,22 +81,16 @@ def _refuse_new_entry_with_slash(where: Resolved) -> None:
         raise WasiErrno(Errno.NOENT)
 
 
-class HostFd(WasiFile):
-    """What every host object supports on its own descriptor: metadata, sync and flags."""
+class HostFd(HostIO):
+    """A host descriptor the guest owns: closed with it; times and flags settable."""
 
     def __init__(self, host_fd: int, filetype: Filetype, fdflags: int) -> None:
         self.host_fd = host_fd
         self.filetype = filetype
         self.fdflags = fdflags
 
-    def fileno(self) -> int | None:
-        return self.host_fd
-
     def close(self) -> None:
         os.close(self.host_fd)
-
-    def stat(self) -> Filestat:
-        return filestat_of(os.fstat(self.host_fd))
 
     def set_times(self, atim: int | None, mtim: int | None) -> None:
         os.utime(self.host_fd, ns=_complete_times(atim, mtim, lambda: os.fstat(self.host_fd)))
@@ -111,30 +105,10 @@ class HostFd(WasiFile):
                     current & ~mask | _host_flags(_STATUS_FLAGS, flags) & mask)
         self.fdflags = flags
 
-    def sync(self) -> None:
-        os.fsync(self.host_fd)
-
-    def datasync(self) -> None:
-        os.fdatasync(self.host_fd)
 
 
 class HostFile(HostFd):
     """A non-directory opened by path_open: a regular file, FIFO, device..."""
-
-    def read(self, bufs: Sequence[memoryview]) -> int:
-        return os.readv(self.host_fd, bufs)
-
-    def write(self, bufs: Sequence[memoryview]) -> int:
-        return os.writev(self.host_fd, bufs)
-
-    def pread(self, bufs: Sequence[memoryview], offset: int) -> int:
-        return os.preadv(self.host_fd, bufs, offset)
-
-    def pwrite(self, bufs: Sequence[memoryview], offset: int) -> int:
-        return os.pwritev(self.host_fd, bufs, offset)
-
-    def seek(self, offset: int, whence: Whence) -> int:
-        return os.lseek(self.host_fd, offset, whence)
 
     def set_size(self, size: int) -> None:
         os.ftruncate(self.host_fd, size)
