@@ -11,8 +11,8 @@ to hold no NUL; resolving them safely is the implementation's job (see `resolver
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype, Whence
@@ -103,11 +103,14 @@ class WasiFile:
 
     # -- directories ------------------------------------------------------------------------
     def readdir(self, cookie: int) -> Iterable[Dirent]:
-        """Entries from `cookie` on, `.` and `..` included."""
+        """Entries from `cookie` on, `.` and `..` included; cookie 0 is the start, and each
+        entry's `next` resumes right after it."""
         raise fail(Errno.NOTDIR)
 
     def open_at(self, path: bytes, follow: bool, oflags: int, fdflags: int,
                 read: bool, write: bool) -> WasiFile:
+        """Open `path` (`follow`: a last symbolic link is followed, else ELOOP). `oflags` and
+        `fdflags` are WASI's; `read`/`write` are the access the new descriptor's rights need."""
         raise fail(Errno.NOTDIR)
 
     def mkdir_at(self, path: bytes) -> None:
@@ -120,6 +123,7 @@ class WasiFile:
         raise fail(Errno.NOTDIR)
 
     def link_at(self, old_path: bytes, follow: bool, new_dir: WasiFile, new_path: bytes) -> None:
+        """Hard-link `old_path` as `new_path` in `new_dir` (EXDEV if that is another kind)."""
         raise fail(Errno.NOTDIR)
 
     def readlink_at(self, path: bytes) -> bytes:
@@ -135,6 +139,7 @@ class WasiFile:
         raise fail(Errno.NOTDIR)
 
     def symlink_at(self, target: bytes, path: bytes) -> None:
+        """Create `path` holding `target`, which is only checked when a lookup follows it."""
         raise fail(Errno.NOTDIR)
 
     # -- sockets ----------------------------------------------------------------------------
