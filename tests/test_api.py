@@ -278,3 +278,24 @@ def test_wrong_import_signature_is_a_clear_load_error() -> None:
     wasi = preview1()
     with pytest.raises(pywasi.ModuleLoadError, match="fd_write"):
         instance_of(wasi, '(import "wasi_snapshot_preview1" "fd_write" (func (param i32)))')
+
+
+def test_a_replaced_import_that_returns_nonsense_traps_cleanly() -> None:
+    wasi = preview1()
+    wasi.wasi_import["sched_yield"] = lambda: None
+    instance = instance_of(wasi, '(import "wasi_snapshot_preview1" "sched_yield" '
+                           '(func $y (result i32)))', MEMORY,
+                           '(func (export "_start") (drop (call $y)))')
+    with pytest.raises(Exception, match="integer"):  # reaches the caller; no crash, no hang
+        wasi.start(instance)
+
+
+def test_replaced_imports_are_called_with_raw_arguments() -> None:
+    wasi = preview1()
+    seen: list[tuple[int, ...]] = []
+    wasi.wasi_import["clock_time_get"] = lambda *args: seen.append(args) or 0
+    wasi.start(instance_of(
+        wasi, '(import "wasi_snapshot_preview1" "clock_time_get" '
+        '(func $c (param i32 i64 i32) (result i32)))', MEMORY,
+        '(func (export "_start") (drop (call $c (i32.const 3) (i64.const -1) (i32.const 8))))'))
+    assert seen == [(3, 2**64 - 1, 8)]

@@ -115,6 +115,7 @@ class _HostCalls:
         name = getattr(function, "__name__", repr(function))
 
         def host_call(env: int, caller: int, raw: int, count: int) -> int:
+            result: int | None
             try:
                 for memory in movable:
                     memory.relocate()
@@ -122,14 +123,17 @@ class _HostCalls:
                     result = system_call.direct(*unpack(space, raw))
                 else:
                     result = function(*unpack(space, raw))
+                if store_result is not None:
+                    store_result(space, raw, result)
+                return 0
             except BaseException as error:  # noqa: BLE001 - every exception must become a trap
-                result = errno_of(error) if system_call is not None else None
-                if result is None:
+                errno = errno_of(error) if system_call is not None else None
+                if errno is None:
                     self.pending = error
                     return _new_trap(f"host call {name} raised {type(error).__name__}")
-            if store_result is not None:
-                store_result(space, raw, result)
-            return 0
+                if store_result is not None:
+                    store_result(space, raw, errno)
+                return 0
 
         c_callback = _CALLBACK(host_call)
         self.callbacks.append(c_callback)
