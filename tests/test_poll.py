@@ -143,7 +143,9 @@ def test_pipe_becoming_readable_beats_the_clock() -> None:
         finally:
             writer.join()
     assert result.events == {1: Event(0, FD_READ, 4, 0)}
-    assert 90 * MS <= result.wall_ns < 2000 * MS
+    # The timer starts before the guest does, so only the upper bound means anything: the
+    # wait ended with the write, long before the 5 s clock.
+    assert result.wall_ns < 2000 * MS
 
 
 def test_clock_beats_a_silent_pipe() -> None:
