@@ -6,7 +6,7 @@ descriptor on the way is kept on a stack. The kernel therefore never interprets 
 ``..`` or a symbolic link for us:
 
 * ``..`` pops the stack instead of asking the kernel for the parent. Popping the starting
-  directory is an escape (ENOTCAPABLE), even if later components would come back inside.
+  directory is an escape, even if later components would come back inside.
 * a symbolic link is read with ``readlinkat`` and its target spliced into the components still
   to walk, relative to the directory holding the link; an absolute target is an escape, and
   more than `MAX_SYMLINKS` expansions is ELOOP.
@@ -24,6 +24,10 @@ directories, swaps a directory for a symbolic link, or moves a directory elsewhe
 walk, the worst outcome is a lookup inside a directory the guest had legitimately reached a
 moment earlier, or an error. Nothing is ever reached by climbing above the start, and no
 string prefix check exists that a race could invalidate.
+
+An escape is EPERM ("not permitted"): the spec only says "access denied", and EPERM is what
+wasmtime returns and what wasi-testsuite's interesting_paths expects (it also accepts
+ENOTCAPABLE, wasmtime's own copy of that test does not).
 
 This module knows nothing of guest memory: it works on bytes and host descriptors. Paths must
 not contain NUL; the system call layer rejects those with EINVAL before they get here.
@@ -74,7 +78,7 @@ def read_link(dir_fd: int, name: bytes) -> bytes | None:
 def _components(path: bytes) -> list[bytes]:
     """The path's components in reverse, ready to pop; absolute paths are an escape."""
     if path.startswith(b"/"):
-        raise WasiErrno(Errno.NOTCAPABLE)
+        raise WasiErrno(Errno.PERM)
     return path.split(b"/")[::-1]
 
 
@@ -88,7 +92,7 @@ def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved]:
     """Resolve `path` beneath `root_fd`; the descriptors opened on the way are closed on exit.
 
     `follow` says whether a symbolic link as the last component is followed (a trailing
-    slash always follows, as in POSIX). Escapes raise ENOTCAPABLE, an empty path ENOENT.
+    slash always follows, as in POSIX). Escapes raise EPERM, an empty path ENOENT.
     """
     if not path:
         raise WasiErrno(Errno.NOENT)
@@ -106,7 +110,7 @@ def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved]:
                 continue
             if part == b"..":
                 if not stack:
-                    raise WasiErrno(Errno.NOTCAPABLE)
+                    raise WasiErrno(Errno.PERM)
                 os.close(stack.pop())
                 continue
             if _is_final(pending):
