@@ -112,8 +112,8 @@ static int stdio_case(void) {
     CHECK_EQ(__wasi_fd_write(1, iov, 0x7FFFFFFF, &n), __WASI_ERRNO_FAULT);
     CHECK_EQ(__wasi_fd_write(1, iov, 1, WILD), __WASI_ERRNO_FAULT);
     CHECK_EQ(__wasi_fd_write(99, iov, 1, &n), __WASI_ERRNO_BADF);
-    CHECK_EQ(__wasi_fd_write(0, iov, 1, &n), __WASI_ERRNO_NOTCAPABLE);  /* stdin is for reading */
-    CHECK_EQ(__wasi_fd_read(1, (__wasi_iovec_t *)iov, 1, &n), __WASI_ERRNO_NOTCAPABLE);
+    CHECK_EQ(__wasi_fd_write(0, iov, 1, &n), __WASI_ERRNO_BADF);  /* stdin is for reading */
+    CHECK_EQ(__wasi_fd_read(1, (__wasi_iovec_t *)iov, 1, &n), __WASI_ERRNO_BADF);
 
     char in[8] = {0};
     __wasi_iovec_t riov[2] = {{(uint8_t *)in, 3}, {(uint8_t *)in + 3, 5}};

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
 from .files import WasiFile
+from .rights import lacking
 
 
 @dataclass(slots=True)
@@ -38,12 +39,12 @@ class FdTable:
         return len(self._fds)
 
     def get(self, fd: int, rights: int = 0) -> Descriptor:
-        """The descriptor for `fd`, which must carry all of `rights` (else ENOTCAPABLE)."""
+        """The descriptor for `fd`, which must carry all of `rights` (else see `lacking`)."""
         desc = self._fds.get(fd)
         if desc is None:
             raise WasiErrno(Errno.BADF)
         if desc.rights_base & rights != rights:
-            raise WasiErrno(Errno.NOTCAPABLE)
+            raise WasiErrno(lacking(desc.file.filetype, rights & ~desc.rights_base))
         return desc
 
     def add(self, desc: Descriptor) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..abi.types import Filetype
+from ..abi.types import Errno, Filetype
 from ..abi.types import Rights as R
 
 REGULAR_FILE: Final = (
@@ -29,6 +29,31 @@ DIRECTORY_INHERITING: Final = DIRECTORY | REGULAR_FILE
 STREAM: Final = REGULAR_FILE & ~int(
     R.FD_SEEK | R.FD_TELL | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE
 )
+
+
+# Rights only a directory can carry: path lookups and listing.
+_DIRECTORY_ONLY: Final = DIRECTORY & ~REGULAR_FILE
+# Reading and writing are the descriptor's access mode, as in POSIX.
+_ACCESS: Final = R.FD_READ | R.FD_WRITE
+
+
+def lacking(filetype: Filetype, missing: int) -> Errno:
+    """The errno for a call needing rights `missing` that a descriptor of `filetype` lacks.
+
+    The wrong kind of descriptor is not a capability question: file I/O on a directory is
+    EBADF and a path call on a non-directory ENOTDIR, and so is reading or writing a descriptor
+    not open for it EBADF, as in POSIX. That is what wasmtime answers and what wasi-testsuite
+    (directory_seek, dir_fd_op_failures, path_open_dirfd_not_dir,
+    path_open_read_without_rights) expects; other rights that were dropped are ENOTCAPABLE.
+    """
+    if filetype == Filetype.DIRECTORY:
+        if missing & ~DIRECTORY:
+            return Errno.BADF
+    elif missing & _DIRECTORY_ONLY:
+        return Errno.NOTDIR
+    if missing & _ACCESS:
+        return Errno.BADF
+    return Errno.NOTCAPABLE
 
 
 def maximum(filetype: Filetype) -> tuple[int, int]:
