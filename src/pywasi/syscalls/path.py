@@ -52,8 +52,10 @@ def path_open(ctx: WasiContext, fd: int, dirflags: int, path: int, path_len: int
     ctx.memory.check(opened_fd_out, 4)
     base = rights_base & directory.rights_inheriting
     inheriting = rights_inheriting & directory.rights_inheriting
-    # A directory is never open for writing, whatever rights that would not apply to it ask.
-    write = bool(base & _WRITING) and not oflags & Oflags.DIRECTORY
+    # The write right always asks for write access, so a directory opened with it is EISDIR
+    # (wasi-testsuite path_open_preopen); the rights that only imply writing (allocate,
+    # truncate) are left out for what must be a directory, where they cannot apply.
+    write = bool(base & Rights.FD_WRITE) or bool(base & _WRITING) and not oflags & Oflags.DIRECTORY
     file = directory.file.open_at(name, follow, oflags, fdflags, bool(base & _READING), write)
     max_base, max_inheriting = rights.maximum(file.filetype)
     ctx.memory.store_u32(
