@@ -122,8 +122,9 @@ class WasiFile:
     def set_times_at(self, path: bytes, follow: bool, atim: int | None, mtim: int | None) -> None:
         raise fail(Errno.NOTDIR)
 
-    def link_at(self, old_path: bytes, follow: bool, new_dir: WasiFile, new_path: bytes) -> None:
-        """Hard-link `old_path` as `new_path` in `new_dir` (EXDEV if that is another kind)."""
+    def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
+        """Hard-link `old_path` (a last symbolic link itself, never its target) as `new_path`
+        in `new_dir` (EXDEV if that is another kind)."""
         raise fail(Errno.NOTDIR)
 
     def readlink_at(self, path: bytes) -> bytes:

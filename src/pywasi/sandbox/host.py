@@ -197,9 +197,9 @@ class HostDir(HostFd):
             os.utime(where.name, ns=_complete_times(atim, mtim, current),
                      dir_fd=where.dir_fd, follow_symlinks=False)
 
-    def link_at(self, old_path: bytes, follow: bool, new_dir: WasiFile, new_path: bytes) -> None:
+    def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
-        with resolve(self.dir_fd, old_path, follow=follow) as source, \
+        with resolve(self.dir_fd, old_path, follow=False) as source, \
                 resolve(target_dir.dir_fd, new_path, follow=False) as target:
             _refuse_new_entry_with_slash(target)
             os.link(source.name, target.name, src_dir_fd=source.dir_fd,
