@@ -525,6 +525,52 @@ static int preopens(__wasi_fd_t dir) {
     PASS();
 }
 
+/* wasi-testsuite stdio: each stdio number can be renumbered onto a file, and is closed after.
+ * Stdout goes with it, so only the exit code tells how this case went. */
+static int stdio_renumber(__wasi_fd_t dir) {
+    for (__wasi_fd_t from = 0; from < 3; from++) {
+        __wasi_fd_t to = 0;  /* may reuse a stdio number freed in an earlier round */
+        CHECK_EQ(__wasi_path_open(dir, 0, "file", __WASI_OFLAGS_CREAT, 0, 0, 0, &to), 0);
+        CHECK_EQ(__wasi_fd_renumber(from, to), 0);
+        __wasi_fdstat_t st;
+        CHECK_EQ(__wasi_fd_fdstat_get(to, &st), 0);
+        CHECK_EQ(__wasi_fd_fdstat_get(from, &st), E(BADF));
+        CHECK_EQ(__wasi_path_unlink_file(dir, "file"), 0);
+    }
+    return 0;
+}
+
+/* fstflags_validate and fd_advise: a time and NOW together are EINVAL; advice keeps the size. */
+static int fd_times_advise(__wasi_fd_t dir) {
+    __wasi_fd_t fd = open_file(dir, "file", __WASI_OFLAGS_CREAT,
+                               __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE |
+                               __WASI_RIGHTS_FD_FILESTAT_SET_TIMES | __WASI_RIGHTS_FD_ADVISE |
+                               __WASI_RIGHTS_FD_FILESTAT_GET |
+                               __WASI_RIGHTS_FD_FILESTAT_SET_SIZE, 0);
+    CHECK_EQ(__wasi_fd_filestat_set_times(fd, 100, 200,
+                                          __WASI_FSTFLAGS_MTIM | __WASI_FSTFLAGS_MTIM_NOW),
+             E(INVAL));
+    CHECK_EQ(__wasi_fd_filestat_set_times(fd, 100, 200,
+                                          __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_ATIM_NOW),
+             E(INVAL));
+    __wasi_filestat_t st;
+    CHECK_EQ(__wasi_fd_filestat_get(fd, &st), 0);
+    __wasi_timestamp_t mtim = st.mtim - 100;
+    CHECK_EQ(__wasi_fd_filestat_set_times(fd, 0, mtim, __WASI_FSTFLAGS_MTIM), 0);
+    __wasi_filestat_t after;
+    CHECK_EQ(__wasi_fd_filestat_get(fd, &after), 0);
+    CHECK_EQ(after.mtim, mtim);
+    CHECK_EQ(after.atim, st.atim);
+    CHECK_EQ(__wasi_fd_filestat_set_size(fd, 100), 0);
+    CHECK_EQ(__wasi_fd_advise(fd, 10, 50, __WASI_ADVICE_NORMAL), 0);
+    CHECK_EQ(__wasi_fd_filestat_get(fd, &st), 0);
+    CHECK_EQ(st.size, 100);
+    CHECK_EQ(__wasi_fd_close(fd), 0);
+    CHECK_EQ(__wasi_path_unlink_file(dir, "file"), 0);
+    CHECK_EQ(__wasi_sched_yield(), 0);
+    PASS();
+}
+
 int main(int argc, char **argv) {
     CHECK(argc == 2);
     const char *name = argv[1];
@@ -543,6 +589,8 @@ int main(int argc, char **argv) {
     if (strcmp(name, "flags_append") == 0) return flags_append(dir);
     if (strcmp(name, "readdir_lots") == 0) return readdir_lots(dir);
     if (strcmp(name, "preopens") == 0) return preopens(dir);
+    if (strcmp(name, "stdio_renumber") == 0) return stdio_renumber(dir);
+    if (strcmp(name, "fd_times_advise") == 0) return fd_times_advise(dir);
     printf("unknown case %s\n", name);
     return 2;
 }
