@@ -9,7 +9,7 @@
 #include "check.h"
 
 #define ROOT 3
-#define ESCAPE __WASI_ERRNO_PERM  /* what leaving the sandbox is */
+#define ESCAPE __WASI_ERRNO_NOTCAPABLE  /* what leaving the sandbox is, as in Node */
 #define FOLLOW __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW
 #define RIGHTS ((__wasi_rights_t)((1ull << 30) - 1))
 

@@ -25,9 +25,9 @@ walk, the worst outcome is a lookup inside a directory the guest had legitimatel
 moment earlier, or an error. Nothing is ever reached by climbing above the start, and no
 string prefix check exists that a race could invalidate.
 
-An escape is EPERM ("not permitted"): the spec only says "access denied", and EPERM is what
-wasmtime returns and what wasi-testsuite's interesting_paths expects (it also accepts
-ENOTCAPABLE, wasmtime's own copy of that test does not).
+An escape is ENOTCAPABLE, as in Node (uvwasi) and as current wasi-testsuite accepts; the spec
+only says "access denied". (wasmtime says EPERM.) Creating a symbolic link whose target is
+absolute is a different matter, refused as "not permitted" (EPERM) in `HostDir.symlink_at`.
 
 This module knows nothing of guest memory: it works on bytes and host descriptors. Paths must
 not contain NUL; the system call layer rejects those with EINVAL before they get here.
@@ -78,7 +78,7 @@ def read_link(dir_fd: int, name: bytes) -> bytes | None:
 def _components(path: bytes) -> list[bytes]:
     """The path's components in reverse, ready to pop; absolute paths are an escape."""
     if path.startswith(b"/"):
-        raise WasiErrno(Errno.PERM)
+        raise WasiErrno(Errno.NOTCAPABLE)
     return path.split(b"/")[::-1]
 
 
@@ -92,7 +92,7 @@ def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved]:
     """Resolve `path` beneath `root_fd`; the descriptors opened on the way are closed on exit.
 
     `follow` says whether a symbolic link as the last component is followed (a trailing
-    slash always follows, as in POSIX). Escapes raise EPERM, an empty path ENOENT.
+    slash always follows, as in POSIX). Escapes raise ENOTCAPABLE, an empty path ENOENT.
     """
     if not path:
         raise WasiErrno(Errno.NOENT)
@@ -110,7 +110,7 @@ def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved]:
                 continue
             if part == b"..":
                 if not stack:
-                    raise WasiErrno(Errno.PERM)
+                    raise WasiErrno(Errno.NOTCAPABLE)
                 os.close(stack.pop())
                 continue
             if _is_final(pending):
