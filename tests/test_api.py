@@ -299,3 +299,10 @@ def test_replaced_imports_are_called_with_raw_arguments() -> None:
         '(func $c (param i32 i64 i32) (result i32)))', MEMORY,
         '(func (export "_start") (drop (call $c (i32.const 3) (i64.const -1) (i32.const 8))))'))
     assert seen == [(3, 2**64 - 1, 8)]
+
+
+@pytest.mark.parametrize("options", [{"args": ["a\0b"]}, {"env": {"K": "v\0"}},
+                                     {"env": {"K\0": "v"}}])
+def test_strings_with_nul_are_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgValueError, match="NUL"):
+        preview1(**options)

@@ -41,7 +41,9 @@ def _describe(value: object) -> str:
 def _check_type(value: object, name: str, expected: type | tuple[type, ...], what: str) -> None:
     # bool is an int to Python, but not a descriptor number to anyone.
     if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
-        raise InvalidArgTypeError(f'The "{name}" option must be {what}. Received {_describe(value)}')
+        raise InvalidArgTypeError(
+            f'The "{name}" option must be {what}. Received {_describe(value)}'
+        )
 
 
 def _check_stdio_fd(value: object, name: str) -> int:
@@ -57,6 +59,16 @@ def _check_stdio_fd(value: object, name: str) -> int:
 
 def _encode(text: object) -> bytes:
     return os.fsencode(text) if isinstance(text, (str, bytes, os.PathLike)) else str(text).encode()
+
+
+def _without_nul(strings: list[bytes], name: str) -> list[bytes]:
+    """The guest sees NUL-terminated strings: an embedded NUL would cut one in two."""
+    for string in strings:
+        if b"\0" in string:
+            raise InvalidArgValueError(
+                f"The option {name!r} has an entry with a NUL character: {string!r}"
+            )
+    return strings
 
 
 class WASI:
@@ -112,14 +124,15 @@ class WASI:
 
         self._context = WasiContext(
             abi=abi,
-            args=[_encode(arg) for arg in args or ()],
-            env=[_encode(k) + b"=" + _encode(v) for k, v in (env or {}).items() if v is not None],
+            args=_without_nul([_encode(arg) for arg in args or ()], "args"),
+            env=_without_nul([_encode(k) + b"=" + _encode(v)
+                              for k, v in (env or {}).items() if v is not None], "env"),
         )
         self._return_on_exit = return_on_exit
         self._started = False
-        self._instance: BoundInstance | None = None
         fds = self._context.fds
-        for host_fd, direction in zip(stdio, (Rights.FD_READ, Rights.FD_WRITE, Rights.FD_WRITE)):
+        directions = (Rights.FD_READ, Rights.FD_WRITE, Rights.FD_WRITE)
+        for host_fd, direction in zip(stdio, directions, strict=True):
             stream = HostStream(host_fd, direction)
             fds.add(Descriptor(stream, stream.rights, 0))
         try:
@@ -170,7 +183,6 @@ class WASI:
         self._context.memory = guest_memory
         for system_call in self._system_calls.values():
             system_call.enable()
-        self._instance = instance
         self._started = True
 
     def start(self, instance: BoundInstance) -> int:
