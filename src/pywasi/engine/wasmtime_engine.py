@@ -13,6 +13,7 @@ import ctypes
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from struct import Struct
 from typing import Any, Final
@@ -71,12 +72,16 @@ def make_engine() -> wasmtime.Engine:
     return wasmtime.Engine(config)
 
 
+# Both are cached per signature (a NamedTuple): a FuncType costs ~20 us of ctypes calls to build,
+# and instantiate() needs one per import; wasmtime copies the type, so one can serve every linker.
+@cache
 def _params_layout(signature: Signature) -> Struct:
     # Each raw value is 16 bytes; an i32 fills the first 4, an i64 the first 8.
     padded = (code + ("12x" if code == "I" else "8x") for code in signature.params)
     return Struct("<" + "".join(padded))
 
 
+@cache
 def _func_type(signature: Signature) -> wasmtime.FuncType:
     params = [_I32 if code == "I" else _I64 for code in signature.params]
     return wasmtime.FuncType(params, [_I32] if signature.returns_errno else [])
