@@ -30,6 +30,7 @@ from typing import Protocol
 import wasmtime
 
 import pywasi
+from wasmtime_wasi import run_command
 
 BENCH = Path(__file__).resolve().parent
 C_SOURCES = BENCH / "c"
@@ -118,18 +119,7 @@ class WasmtimeBuiltinHost:
             config.argv = ["bench", *args]
             config.stdout_file = os.devnull
             config.stderr_file = stderr_path
-            linker = wasmtime.Linker(self.engine)
-            linker.define_wasi()
-            store = wasmtime.Store(self.engine)
-            store.set_wasi(config)
-            instance = linker.instantiate(store, compiled)
-            start = instance.exports(store)["_start"]
-            assert isinstance(start, wasmtime.Func)
-            try:
-                start(store)
-            except wasmtime.ExitTrap as exit_:
-                return exit_.code
-            return 0
+            return run_command(self.engine, compiled, config)
 
         return _timed_runs(repeats, run_once)
 

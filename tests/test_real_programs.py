@@ -22,6 +22,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ import pywasi
 from pywasi.abi.types import Errno
 
 TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS.parent / "bench"))
+from wasmtime_wasi import run_command  # noqa: E402 - the reference host, shared with bench/
+
 REAL_INPUTS = TESTS / "real"
 BUILD = TESTS / ".build"
 PACKAGES = BUILD / "pkgs"
@@ -122,7 +126,7 @@ def run_on(host: HostRunner, invocation: Invocation) -> Outcome:
 def wasmtime_module(engine: wasmtime.Engine, module: Path) -> wasmtime.Module:
     """Compile `module` for the built-in host once; later runs deserialize the cached code."""
     digest = hashlib.sha256(module.read_bytes()).hexdigest()
-    cached = WASMTIME_CACHE / f"{wasmtime.__name__}-{digest}.cwasm"
+    cached = WASMTIME_CACHE / f"wasmtime-{version('wasmtime')}-{digest}.cwasm"
     if cached.exists():
         return wasmtime.Module.deserialize_file(engine, str(cached))
     compiled = wasmtime.Module.from_file(engine, str(module))
@@ -146,18 +150,7 @@ def run_wasmtime_builtin(invocation: Invocation, preopens: Mapping[str, str],
     wasi_config.stderr_file = str(stderr)
     for guest, host_path in preopens.items():
         wasi_config.preopen_dir(host_path, guest)
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
-    store = wasmtime.Store(engine)
-    store.set_wasi(wasi_config)
-    instance = linker.instantiate(store, wasmtime_module(engine, invocation.module))
-    start = instance.exports(store)["_start"]
-    assert isinstance(start, wasmtime.Func)
-    try:
-        start(store)
-    except wasmtime.ExitTrap as exit_:
-        return exit_.code
-    return 0
+    return run_command(engine, wasmtime_module(engine, invocation.module), wasi_config)
 
 
 @dataclass
