@@ -6,7 +6,7 @@ The guests (bench/c/*.c) are built with zig from PyPI and cached in bench/.build
 compute workloads time themselves inside the guest with the monotonic clock, so host process
 start-up and module compilation are left out; the start-up workload is timed by each host around
 "make a WASI object, instantiate the precompiled module, run _start". Every figure is the median
-of the repeats.
+of the repeats, after one warm-up run per host that is not counted.
 """
 
 from __future__ import annotations
@@ -172,23 +172,28 @@ def workloads(scale: float) -> list[Workload]:
 class Result:
     workload: Workload
     medians: dict[str, float]
+    minima: dict[str, float]  # the least disturbed run: another view on a shared machine
 
 
 def measure(workload: Workload, hosts: Sequence[Host], repeats: int) -> Result:
     module = build(workload.source)
     args = [str(workload.iterations)] if workload.iterations else []
     medians: dict[str, float] = {}
+    minima: dict[str, float] = {}
     checksums: dict[str, set[str]] = {}
     for host in hosts:
-        samples = host.run(module, args, repeats)
+        # The first run warms up (V8 tiers the code up, caches fill) and is not counted.
+        samples = host.run(module, args, repeats + 1)[1:]
         failed = [sample for sample in samples if sample.exit_code != 0]
         if failed:
             raise SystemExit(f"{workload.source} failed on {host.name}: {failed[0]}")
-        medians[host.name] = statistics.median(workload.figure(s) for s in samples)
+        figures = [workload.figure(sample) for sample in samples]
+        medians[host.name] = statistics.median(figures)
+        minima[host.name] = min(figures)
         checksums[host.name] = {workload.checksum(s) for s in samples}
     if len({frozenset(values) for values in checksums.values()}) > 1:
         print(f"warning: {workload.source}: guest results differ between hosts: {checksums}")
-    return Result(workload, medians)
+    return Result(workload, medians, minima)
 
 
 def ratio(results: dict[str, float], host: str, baseline: str) -> str:
@@ -202,7 +207,8 @@ def print_table(results: Sequence[Result], host_names: Sequence[str]) -> None:
     rows = [header]
     for result in results:
         unit = "us/call" if result.workload.unit == "us" else "ms"
-        figures = [f"{result.medians[name]:.3f}" for name in host_names]
+        figures = [f"{result.medians[name]:.3f} ({result.minima[name]:.3f})"
+                   for name in host_names]
         rows.append([result.workload.name, unit, *figures,
                      ratio(result.medians, "pywasi", "node"),
                      ratio(result.medians, "pywasi", "wasmtime")])
@@ -215,16 +221,17 @@ def print_table(results: Sequence[Result], host_names: Sequence[str]) -> None:
 
 
 def print_targets(results: Sequence[Result]) -> None:
-    """The goals pywasi is held to on this machine."""
-    by_source = {result.workload.source: result.medians for result in results}
+    """The goals pywasi is held to on this machine, judged on medians (minima in brackets)."""
+    by_source = {result.workload.source: result for result in results}
     for source in ("fd_write", "clock"):
-        cost = by_source[source]["pywasi"]
-        print(f"target: pywasi {source} < 2 us/call: {cost:.3f} us -> "
+        cost, least = by_source[source].medians["pywasi"], by_source[source].minima["pywasi"]
+        print(f"target: pywasi {source} < 2 us/call: {cost:.3f} us ({least:.3f}) -> "
               f"{'met' if cost < 2 else 'MISSED'}")
     compute = by_source["compute"]
-    slowdown = compute["pywasi"] / compute["wasmtime"] - 1
-    print(f"target: pywasi compute within 5% of wasmtime built-in: {slowdown:+.1%} -> "
-          f"{'met' if slowdown <= 0.05 else 'MISSED'}")
+    slowdown = compute.medians["pywasi"] / compute.medians["wasmtime"] - 1
+    least = compute.minima["pywasi"] / compute.minima["wasmtime"] - 1
+    print(f"target: pywasi compute within 5% of wasmtime built-in: {slowdown:+.1%} ({least:+.1%})"
+          f" -> {'met' if slowdown <= 0.05 else 'MISSED'}")
 
 
 def load_average() -> str:
@@ -250,11 +257,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"python {sys.version.split()[0]}, wasmtime-py {version('wasmtime')}, "
           f"zig {version('ziglang')}, node {node_version}")
     print(f"{os.cpu_count()} CPUs; load average before: {load_average()}; "
-          f"{options.repeats} repeats per figure, medians shown")
+          f"{options.repeats} runs per figure after 1 warm-up run, medians shown")
     results = [measure(workload, hosts, options.repeats) for workload in workloads(options.scale)]
     print()
     print_table(results, [host.name for host in hosts])
     print()
+    print("Each cell: median (minimum) of the runs; ratios are of medians.")
     print("us/call = in-guest elapsed time / iterations (monotonic clock around the loop).")
     print("compute ms = in-guest loop time. start-up ms = host wall time for WASI object +")
     print("instantiate (module precompiled) + _start + exit of an empty main, in the host process.")
