@@ -43,30 +43,37 @@ WASMTIME_CACHE = BUILD / "wasmtime-cache"
 pytestmark = pytest.mark.slow
 
 
-def fetch_package(requirement: str) -> Path:
-    """The unpacked wheel of `requirement` (e.g. "name==1.0", or "name" for the newest).
+# What pip says when it cannot reach the index at all (as opposed to any other failure).
+_UNREACHABLE = re.compile(r"NewConnectionError|Max retries exceeded|ConnectTimeout|ReadTimeout|"
+                          r"Temporary failure in name resolution|Network is unreachable")
 
-    pip resolves the requirement on every run (so "newest" stays true) but reuses a wheel
-    already downloaded; without PyPI, the newest cached wheel of the package is used, and
-    with none cached the test is skipped.
+
+def fetch_package(requirement: str) -> Path:
+    """The unpacked wheel of `requirement`: "name==version", or "name" for the newest.
+
+    A pinned wheel is downloaded once; a bare name is resolved with pip on every run, so it
+    stays the newest, reusing a wheel already downloaded. Without PyPI, the newest cached wheel
+    is used, and with none the test is skipped; any other pip failure fails the test.
     """
     wheels = PACKAGES / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    before = set(wheels.glob("*.whl"))
-    download = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-         "--dest", str(wheels), requirement],
-        capture_output=True, text=True,
-    )
-    project = re.split(r"[=<>!~ ]", requirement, maxsplit=1)[0].replace("-", "_").lower()
-    if download.returncode == 0:
-        saved = re.findall(r"(?:Saved|File was already downloaded) (\S+\.whl)", download.stdout)
-        candidates = [Path(path) for path in saved] or sorted(set(wheels.glob("*.whl")) - before)
-    else:
-        candidates = sorted(wheels.glob(f"{project}-*.whl"), key=os.path.getmtime)
-        if not candidates:
-            pytest.skip(f"cannot fetch {requirement} from PyPI and no cached wheel: "
-                        f"{download.stderr.strip().splitlines()[-1:]}")
+    project, _, pinned = requirement.partition("==")
+    pattern = f"{project.replace('-', '_').lower()}-{pinned + '-' if pinned else ''}*.whl"
+    candidates = sorted(wheels.glob(pattern), key=os.path.getmtime)
+    if not (pinned and candidates):
+        download = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+             "--retries", "2", "--timeout", "30", "--dest", str(wheels), requirement],
+            capture_output=True, text=True,
+        )
+        if download.returncode == 0:
+            saved = re.findall(r"(?:Saved|File was already downloaded) (\S+\.whl)",
+                               download.stdout)
+            candidates = [Path(path) for path in saved] or sorted(
+                wheels.glob(pattern), key=os.path.getmtime)
+        elif not candidates:
+            if _UNREACHABLE.search(download.stderr):
+                pytest.skip(f"PyPI is unreachable and no wheel of {requirement} is cached")
+            pytest.fail(f"pip download {requirement} failed:\n{download.stderr[-3000:]}")
     wheel = candidates[-1]
     target = PACKAGES / wheel.name.removesuffix(".whl")
     if not (target / ".complete").exists():
