@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"python {sys.version.split()[0]}, wasmtime-py {version('wasmtime')}, "
           f"zig {version('ziglang')}, node {node_version}")
     print(f"{os.cpu_count()} CPUs; load average before: {load_average()}; "
-          f"{options.repeats} runs per figure after 1 warm-up run, medians shown")
+          f"runs per figure: {options.repeats}, after 1 uncounted warm-up run")
     results = [measure(workload, hosts, options.repeats) for workload in workloads(options.scale)]
     print()
     print_table(results, [host.name for host in hosts])
