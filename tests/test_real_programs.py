@@ -11,6 +11,7 @@ by wrapping `wasi.wasi_import`, which is usually enough to see where it went wro
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import os
@@ -185,14 +186,15 @@ class SyscallErrors:
 
 
 def run_pywasi(invocation: Invocation, preopens: Mapping[str, str], stdout: Path,
-               stderr: Path, errors: SyscallErrors) -> int:
+               stderr: Path, errors: SyscallErrors | None = None) -> int:
     stdin_fd = os.open(os.devnull, os.O_RDONLY)
     with stdout.open("wb") as out, stderr.open("wb") as err:
         try:
             wasi = pywasi.WASI(version="preview1", args=list(invocation.args),
                                env=dict(invocation.env), preopens=dict(preopens),
                                stdin=stdin_fd, stdout=out.fileno(), stderr=err.fileno())
-            errors.watch(wasi)
+            if errors is not None:
+                errors.watch(wasi)
             return wasi.start(pywasi.instantiate(wasi, invocation.module))
         finally:
             os.close(stdin_fd)
@@ -205,23 +207,50 @@ def pywasi_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+Normalize = Callable[[bytes], bytes]
+
+
+def _diff(actual: bytes, expected: bytes, lines: int = 30) -> str:
+    diff = difflib.unified_diff(expected.decode(errors="replace").splitlines(),
+                                actual.decode(errors="replace").splitlines(),
+                                "wasmtime", "pywasi", lineterm="", n=1)
+    return "\n".join(list(diff)[:lines])
+
+
+def differences(actual: Outcome, expected: Outcome, normalize: Normalize) -> list[str]:
+    """How pywasi's run differs from wasmtime's, in exit code, stdout and files."""
+    found = []
+    if actual.exit_code != expected.exit_code:
+        found.append(f"exit code: pywasi {actual.exit_code}, wasmtime {expected.exit_code}")
+    if normalize(actual.stdout) != normalize(expected.stdout):
+        found.append("stdout:\n" + _diff(normalize(actual.stdout), normalize(expected.stdout)))
+    for path in sorted(set(actual.files) | set(expected.files)):
+        if path not in actual.files or path not in expected.files:
+            found.append(f"{path}: only {'pywasi' if path in actual.files else 'wasmtime'} has it")
+            continue
+        mine, theirs = actual.files[path], expected.files[path]
+        if mine is None or theirs is None:
+            if (mine is None) != (theirs is None):
+                found.append(f"{path}: a directory on one host, a file on the other")
+        elif normalize(mine) != normalize(theirs):
+            found.append(f"{path}:\n" + _diff(normalize(mine), normalize(theirs)))
+    return found
+
+
 def assert_same_behaviour(invocation: Invocation,
-                          normalize: Callable[[bytes], bytes] = lambda data: data) -> Outcome:
-    """Run on both hosts; stdout, exit code and files (after `normalize`) must match."""
+                          normalize: Normalize = lambda data: data) -> Outcome:
+    """Run on both hosts; stdout, exit code and files (after `normalize`) must match. On a
+    difference pywasi runs once more with its system calls traced, for the failure message."""
     expected = run_on(run_wasmtime_builtin, invocation)
-    errors = SyscallErrors()
-    actual = run_on(functools.partial(run_pywasi, errors=errors), invocation)
-    context = (f"\n--- pywasi stderr ---\n{actual.stderr.decode(errors='replace')[-3000:]}"
-               f"\n--- system calls that failed under pywasi (last 40) ---\n{errors.summary()}")
-    assert actual.exit_code == expected.exit_code, context
-    assert normalize(actual.stdout) == normalize(expected.stdout), context
-    assert sorted(actual.files) == sorted(expected.files), context
-    for path, contents in expected.files.items():
-        actual_contents = actual.files[path]
-        same = (contents is None and actual_contents is None) or (
-            contents is not None and actual_contents is not None
-            and normalize(actual_contents) == normalize(contents))
-        assert same, f"{path} differs{context}"
+    actual = run_on(run_pywasi, invocation)
+    found = differences(actual, expected, normalize)
+    if found:
+        errors = SyscallErrors()
+        run_on(functools.partial(run_pywasi, errors=errors), invocation)
+        pytest.fail("\n".join(found)
+                    + f"\n--- pywasi stderr ---\n{actual.stderr.decode(errors='replace')[-3000:]}"
+                    + "\n--- system calls that failed under pywasi, traced run (last 40) ---\n"
+                    + errors.summary(), pytrace=False)
     return expected
 
 
