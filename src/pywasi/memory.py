@@ -6,13 +6,14 @@ memory's current size. Linear memory only ever grows, so a pointer that fits the
 size is always valid; only a pointer beyond it makes us ask the engine for the new size.
 
 This class is on the path of every system call, so its methods check bounds inline rather than
-through a shared helper: each saved Python call is measurable per host call.
+through a shared helper (each saved Python call is measurable per host call), and store aligned
+u32/u64 results through typed views of the buffer, which costs half of a `struct.pack_into`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from struct import Struct
-from typing import Callable
 
 from .abi.errno import WasiErrno
 from .abi.layouts import U32, U32_PAIR, U64
@@ -40,15 +41,18 @@ def _iovec_table(count: int) -> Struct:
 class GuestMemory:
     """Guest pointers in, Python bytes and views out; a pointer out of bounds raises EFAULT."""
 
-    __slots__ = ("_buf", "_size", "_locate")
+    __slots__ = ("_buf", "_u32", "_u64", "_size", "_locate")
 
     def __init__(self, locate: Locate) -> None:
         self._locate = locate
-        self._buf, self._size = locate()
+        self._buf = memoryview(b"")
+        self.relocate()
 
     def relocate(self) -> None:
         """Ask the engine again where the memory is (after it may have moved or grown)."""
-        self._buf, self._size = self._locate()
+        buf, self._size = self._locate()
+        if buf is not self._buf:
+            self._buf, self._u32, self._u64 = buf, buf.cast("I"), buf.cast("Q")
 
     @property
     def size(self) -> int:
@@ -100,12 +104,35 @@ class GuestMemory:
     def store_u32(self, ptr: int, value: int) -> None:
         if ptr + 4 > self._size:
             self._require(ptr + 4)
-        _store_u32(self._buf, ptr, value)
+        if ptr & 3:
+            _store_u32(self._buf, ptr, value)
+        else:
+            self._u32[ptr >> 2] = value
 
     def store_u64(self, ptr: int, value: int) -> None:
         if ptr + 8 > self._size:
             self._require(ptr + 8)
-        _store_u64(self._buf, ptr, value)
+        if ptr & 7:
+            _store_u64(self._buf, ptr, value)
+        else:
+            self._u64[ptr >> 3] = value
+
+    def transfer(self, iovs: int, count: int, result_out: int,
+                 io: Callable[[list[memoryview]], int]) -> None:
+        """Run `io` (a read or a write) over the buffers of an (c)iovec array and store the
+        u32 it returns at `result_out`, checked first: no I/O may happen that could not be
+        reported. fd_read and fd_write are the hottest calls, hence one method, not three."""
+        buf, size = self._buf, self._size
+        if result_out + 4 > size or iovs + 8 * count > size:
+            self._require(max(result_out + 4, iovs + 8 * count))
+        if count == 1:  # the usual case, inline
+            data, length = _load_iovec(buf, iovs)
+            if data + length > size:
+                self._require(data + length)
+            moved = io([buf[data : data + length]])
+        else:
+            moved = io(self.iovecs(iovs, count))
+        self.store_u32(result_out, moved)
 
     def iovecs(self, ptr: int, count: int) -> list[memoryview]:
         """The buffers of an (c)iovec array, each checked against the memory's bounds."""
@@ -131,7 +158,7 @@ class _UnboundMemory(GuestMemory):
     """Stands in before `finalize_bindings`, so the context's memory is never None."""
 
     def __init__(self) -> None:
-        super().__init__(lambda: (memoryview(b""), 0))
+        super().__init__(lambda: (memoryview(bytearray()), 0))
 
 
 UNBOUND_MEMORY = _UnboundMemory()

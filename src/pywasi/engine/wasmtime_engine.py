@@ -33,8 +33,10 @@ from .cache import ModuleCache, cache_enabled
 # wasmtime hands to host calls.
 _ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0)).cast("B")
 
+# The same, as u32 cells: a host call's i32 result goes into the first (8-aligned) raw value.
+_RESULTS: Final = _ADDRESS_SPACE[: sys.maxsize // 4 * 4].cast("I")
+
 _MAX_MEMORY32: Final = 1 << 32
-_RESULT: Final = Struct("<i")
 _CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
 )
@@ -108,37 +110,51 @@ class _HostCalls:
     movable: list[GuestMemory] = field(default_factory=list)
     callbacks: list[Any] = field(default_factory=list)  # keeps the C callbacks alive
 
+    def _trap(self, name: str, error: BaseException) -> int:
+        self.pending = error
+        return _new_trap(f"host call {name} raised {type(error).__name__}")
+
     def callback(self, function: Callable[..., int | None], signature: Signature) -> Any:
         """A C callback for `function`. A pywasi `SystemCall` is called through its `direct`
         entry, with its exceptions turned into errno values here; any other callable is
         called as it is. An exception that is no errno becomes a trap, re-raised by `call`."""
         unpack = _params_layout(signature).unpack_from
-        store_result = _RESULT.pack_into if signature.returns_errno else None
-        space = _ADDRESS_SPACE
+        space, results = _ADDRESS_SPACE, _RESULTS
+        returns = signature.returns_errno
         movable = self.movable
-        system_call = function if isinstance(function, SystemCall) else None
         name = getattr(function, "__name__", repr(function))
 
-        def host_call(env: int, caller: int, raw: int, count: int) -> int:
-            result: int | None
-            try:
-                for memory in movable:
-                    memory.relocate()
-                if system_call is not None:
+        if isinstance(function, SystemCall):
+            system_call = function
+
+            def host_call(env: int, caller: int, raw: int, count: int) -> int:
+                try:
+                    if movable:
+                        for memory in movable:
+                            memory.relocate()
                     result = system_call.direct(*unpack(space, raw))
-                else:
+                    if returns:
+                        results[raw >> 2] = result
+                    return 0
+                except BaseException as error:  # noqa: BLE001 - all must become errno or trap
+                    errno = errno_of(error)
+                    if errno is None:
+                        return self._trap(name, error)
+                    results[raw >> 2] = errno
+                    return 0
+        else:
+
+            def host_call(env: int, caller: int, raw: int, count: int) -> int:
+                try:
+                    if movable:
+                        for memory in movable:
+                            memory.relocate()
                     result = function(*unpack(space, raw))
-                if store_result is not None:
-                    store_result(space, raw, result)
-                return 0
-            except BaseException as error:  # noqa: BLE001 - every exception must become a trap
-                errno = errno_of(error) if system_call is not None else None
-                if errno is None:
-                    self.pending = error
-                    return _new_trap(f"host call {name} raised {type(error).__name__}")
-                if store_result is not None:
-                    store_result(space, raw, errno)
-                return 0
+                    if returns:
+                        results[raw >> 2] = int(result)  # type: ignore[arg-type]
+                    return 0
+                except BaseException as error:  # noqa: BLE001 - every exception must trap
+                    return self._trap(name, error)
 
         c_callback = _CALLBACK(host_call)
         self.callbacks.append(c_callback)

@@ -26,6 +26,8 @@ class Descriptor:
 class FdTable:
     """Maps guest fd numbers to descriptors; new numbers are the lowest free ones."""
 
+    __slots__ = ("_fds", "_free", "_next", "_refs")
+
     def __init__(self) -> None:
         self._fds: dict[int, Descriptor] = {}
         self._free: list[int] = []  # heap of released numbers below `_next`

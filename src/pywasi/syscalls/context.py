@@ -9,7 +9,7 @@ from ..memory import UNBOUND_MEMORY, GuestMemory
 from ..sandbox.fdtable import FdTable
 
 
-@dataclass
+@dataclass(slots=True)
 class WasiContext:
     abi: Abi
     args: list[bytes]

@@ -14,19 +14,13 @@ _ADVICES = frozenset(Advice)
 
 @syscall
 def fd_write(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, nwritten_out: int) -> int:
-    file = ctx.fds.get(fd, Rights.FD_WRITE).file
-    memory = ctx.memory
-    memory.check(nwritten_out, 4)
-    memory.store_u32(nwritten_out, file.write(memory.iovecs(iovs, iovs_len)))
+    ctx.memory.transfer(iovs, iovs_len, nwritten_out, ctx.fds.get(fd, Rights.FD_WRITE).file.write)
     return 0
 
 
 @syscall
 def fd_read(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, nread_out: int) -> int:
-    file = ctx.fds.get(fd, Rights.FD_READ).file
-    memory = ctx.memory
-    memory.check(nread_out, 4)
-    memory.store_u32(nread_out, file.read(memory.iovecs(iovs, iovs_len)))
+    ctx.memory.transfer(iovs, iovs_len, nread_out, ctx.fds.get(fd, Rights.FD_READ).file.read)
     return 0
 
 
