@@ -67,9 +67,7 @@ def fd_prestat_dir_name(ctx: WasiContext, fd: int, path: int, path_len: int) -> 
 def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
              nread_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_READ | Rights.FD_SEEK).file
-    memory = ctx.memory
-    memory.check(nread_out, 4)
-    memory.store_u32(nread_out, file.pread(memory.iovecs(iovs, iovs_len), offset))
+    ctx.memory.transfer(iovs, iovs_len, nread_out, lambda bufs: file.pread(bufs, offset))
     return 0
 
 
@@ -77,9 +75,7 @@ def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
 def fd_pwrite(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
               nwritten_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_WRITE | Rights.FD_SEEK).file
-    memory = ctx.memory
-    memory.check(nwritten_out, 4)
-    memory.store_u32(nwritten_out, file.pwrite(memory.iovecs(iovs, iovs_len), offset))
+    ctx.memory.transfer(iovs, iovs_len, nwritten_out, lambda bufs: file.pwrite(bufs, offset))
     return 0
 
 
