@@ -132,7 +132,10 @@ class GuestMemory:
             moved = io([buf[data : data + length]])
         else:
             moved = io(self.iovecs(iovs, count))
-        self.store_u32(result_out, moved)
+        if result_out & 3:
+            _store_u32(buf, result_out, moved)
+        else:
+            self._u32[result_out >> 2] = moved
 
     def iovecs(self, ptr: int, count: int) -> list[memoryview]:
         """The buffers of an (c)iovec array, each checked against the memory's bounds."""
