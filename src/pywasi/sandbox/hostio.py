@@ -5,26 +5,25 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
+from typing import Final
 
 from ..abi.types import Filetype, Whence
 from .files import Filestat, WasiFile
 
 
+_FILETYPES: Final = {
+    stat.S_IFREG: Filetype.REGULAR_FILE,
+    stat.S_IFDIR: Filetype.DIRECTORY,
+    stat.S_IFCHR: Filetype.CHARACTER_DEVICE,
+    stat.S_IFBLK: Filetype.BLOCK_DEVICE,
+    stat.S_IFLNK: Filetype.SYMBOLIC_LINK,
+    stat.S_IFSOCK: Filetype.SOCKET_STREAM,
+}
+
+
 def filetype_of_mode(mode: int) -> Filetype:
     """The WASI file type for a host `st_mode` (FIFOs have none, so they are UNKNOWN)."""
-    if stat.S_ISREG(mode):
-        return Filetype.REGULAR_FILE
-    if stat.S_ISDIR(mode):
-        return Filetype.DIRECTORY
-    if stat.S_ISCHR(mode):
-        return Filetype.CHARACTER_DEVICE
-    if stat.S_ISBLK(mode):
-        return Filetype.BLOCK_DEVICE
-    if stat.S_ISLNK(mode):
-        return Filetype.SYMBOLIC_LINK
-    if stat.S_ISSOCK(mode):
-        return Filetype.SOCKET_STREAM
-    return Filetype.UNKNOWN
+    return _FILETYPES.get(stat.S_IFMT(mode), Filetype.UNKNOWN)
 
 
 def filestat_of(st: os.stat_result) -> Filestat:
