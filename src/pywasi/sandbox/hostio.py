@@ -10,7 +10,6 @@ from typing import Final
 from ..abi.types import Filetype, Whence
 from .files import Filestat, WasiFile
 
-
 _FILETYPES: Final = {
     stat.S_IFREG: Filetype.REGULAR_FILE,
     stat.S_IFDIR: Filetype.DIRECTORY,
