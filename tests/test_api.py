@@ -306,3 +306,16 @@ def test_replaced_imports_are_called_with_raw_arguments() -> None:
 def test_strings_with_nul_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(InvalidArgValueError, match="NUL"):
         preview1(**options)
+
+
+def test_memory_grown_by_the_guest_is_usable_at_once() -> None:
+    """A pointer into pages grown after the bindings were made must work, not fault."""
+    wasi = preview1()
+    instance = instance_of(
+        wasi, '(import "wasi_snapshot_preview1" "clock_time_get" '
+        '(func $c (param i32 i64 i32) (result i32)))', MEMORY,
+        '(func (export "_start") (drop (memory.grow (i32.const 3)))'
+        ' (if (call $c (i32.const 0) (i64.const 0) (i32.const 196600)) (then unreachable))'
+        ' (if (i32.ne (call $c (i32.const 0) (i64.const 0) (i32.const 262140)) (i32.const 21))'
+        '   (then unreachable)))')
+    assert wasi.start(instance) == 0
