@@ -24,7 +24,6 @@ Locate = Callable[[], "tuple[memoryview, int]"]
 
 _store_u32 = U32.pack_into
 _store_u64 = U64.pack_into
-_load_u32 = U32.unpack_from
 _load_iovec = U32_PAIR.unpack_from
 _IOVEC_TABLES: dict[int, Struct] = {}  # (c)iovec arrays by length, read with one unpack
 
@@ -53,10 +52,6 @@ class GuestMemory:
         buf, self._size = self._locate()
         if buf is not self._buf:
             self._buf, self._u32, self._u64 = buf, buf.cast("I"), buf.cast("Q")
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     def _require(self, end: int) -> None:
         """Called when `end` is past the known size: the memory may have grown since."""
@@ -95,11 +90,6 @@ class GuestMemory:
         if ptr + layout.size > self._size:
             self._require(ptr + layout.size)
         layout.pack_into(self._buf, ptr, *values)
-
-    def load_u32(self, ptr: int) -> int:
-        if ptr + 4 > self._size:
-            self._require(ptr + 4)
-        return _load_u32(self._buf, ptr)[0]  # type: ignore[no-any-return]
 
     def store_u32(self, ptr: int, value: int) -> None:
         if ptr + 4 > self._size:
