@@ -19,7 +19,7 @@ from typing import Final, TypeVar
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Fdflags, Filetype, Riflags, Roflags, Sdflags
 from .files import Filestat, WasiFile
-from .stdio import filestat_of
+from .hostio import filestat_of
 
 _T = TypeVar("_T")
 

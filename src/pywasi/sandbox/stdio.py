@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 
 from ..abi.types import Fdflags, Filetype, Rights
-from .hostio import HostIO, filestat_of, filetype_of_mode
-
-__all__ = ["HostStream", "filestat_of", "filetype_of_mode"]
+from .hostio import HostIO, filetype_of_mode
 
 _STREAM_RIGHTS = (
     Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE
