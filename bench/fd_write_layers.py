@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import pywasi
-from pywasi.abi.types import Rights
 from pywasi.syscalls import WasiContext
 from run import build
 
@@ -71,10 +70,7 @@ def host_write(ctx: WasiContext, real: HostFunction, stdout: int) -> HostFunctio
 
 def fd_table_and_file(ctx: WasiContext, real: HostFunction, stdout: int) -> HostFunction:
     def write(fd: int, iovs: int, iovs_len: int, nwritten_out: int) -> int:
-        file = ctx.fds.get(fd, Rights.FD_WRITE).file
-        memory = ctx.memory
-        memory.check(nwritten_out, 4)
-        memory.store_u32(nwritten_out, file.write(memory.iovecs(iovs, iovs_len)))
+        ctx.memory.transfer(iovs, iovs_len, nwritten_out, ctx.fds.descriptors[fd].write)
         return 0
 
     return only_stdout(real, write)
@@ -85,7 +81,7 @@ LAYERS: Sequence[tuple[str, Layer | None]] = [
     ("+ store the u32 result in guest memory", store_result),
     ("+ read the iovec (bounds, unpack, memoryview slice)", read_iovecs),
     ("+ os.write to /dev/null", host_write),
-    ("+ fd table lookup, rights, check(), WasiFile.write", fd_table_and_file),
+    ("+ fd table lookup, the descriptor's writer, transfer()", fd_table_and_file),
     ("pywasi's fd_write (SystemCall entry, errno handling)", None),
 ]
 

@@ -22,6 +22,10 @@ from .abi.types import Errno
 Locate = Callable[[], "tuple[memoryview, int]"]
 """Returns a buffer starting at the memory's first byte, and its current size in bytes."""
 
+BufferIO = tuple[Callable[[memoryview], int], Callable[[list[memoryview]], int]]
+"""A read or a write as `transfer` runs it: on one buffer (the usual case, so it gets its own
+entry, which can skip building a list), and on a list of them. Each returns the bytes moved."""
+
 _store_u32 = U32.pack_into
 _store_u64 = U64.pack_into
 _load_iovec = U32_PAIR.unpack_from
@@ -107,8 +111,7 @@ class GuestMemory:
         else:
             self._u64[ptr >> 3] = value
 
-    def transfer(self, iovs: int, count: int, result_out: int,
-                 io: Callable[[list[memoryview]], int]) -> None:
+    def transfer(self, iovs: int, count: int, result_out: int, io: BufferIO) -> None:
         """Run `io` (a read or a write) over the buffers of an (c)iovec array and store the
         u32 it returns at `result_out`, checked first: no I/O may happen that could not be
         reported. fd_read and fd_write are the hottest calls, hence one method, not three."""
@@ -119,9 +122,9 @@ class GuestMemory:
             data, length = _load_iovec(buf, iovs)
             if data + length > size:
                 self._require(data + length)
-            moved = io([buf[data : data + length]])
+            moved = io[0](buf[data : data + length])
         else:
-            moved = io(self.iovecs(iovs, count))
+            moved = io[1](self.iovecs(iovs, count))
         if result_out & 3:
             _store_u32(buf, result_out, moved)
         else:

@@ -7,29 +7,72 @@ different rights (after `fd_renumber`), and rights can only ever shrink.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, NoReturn
 
 from ..abi.errno import WasiErrno
-from ..abi.types import Errno
-from .files import WasiFile
+from ..abi.types import Errno, Filetype, Rights
+from .files import Transfer, WasiFile
 from .rights import lacking
+
+_FD_READ: Final = Rights.FD_READ
+_FD_WRITE: Final = Rights.FD_WRITE
+
+
+def _denied(filetype: Filetype, right: int) -> Transfer:
+    """The Transfer of a descriptor lacking `right`: every call fails as `lacking` says."""
+
+    def refuse(bufs: object) -> NoReturn:
+        raise WasiErrno(lacking(filetype, right))
+
+    return Transfer(refuse, refuse)
 
 
 @dataclass(slots=True)
 class Descriptor:
+    """One guest fd number's view of a file. Change rights with `restrict`."""
+
     file: WasiFile
     rights_base: int
     rights_inheriting: int
     preopen: bytes | None = None  # the guest path, for preopened directories
+    # fd_read's and fd_write's way into the file with the rights already checked, so the two
+    # hottest calls do no rights arithmetic (see `restrict`).
+    read: Transfer = field(init=False, repr=False)
+    write: Transfer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._grant()
+
+    def restrict(self, rights_base: int, rights_inheriting: int) -> None:
+        self.rights_base, self.rights_inheriting = rights_base, rights_inheriting
+        self._grant()
+
+    def _grant(self) -> None:
+        file, base = self.file, self.rights_base
+        self.read = file.reader() if base & _FD_READ else _denied(file.filetype, _FD_READ)
+        self.write = file.writer() if base & _FD_WRITE else _denied(file.filetype, _FD_WRITE)
+
+
+class _Numbers(dict[int, Descriptor]):
+    """fd number -> descriptor, where a missing number is EBADF: a lookup on the hot path is
+    then a single subscript, with no Python frame."""
+
+    def __missing__(self, fd: int) -> NoReturn:
+        raise WasiErrno(Errno.BADF)
 
 
 class FdTable:
     """Maps guest fd numbers to descriptors; new numbers are the lowest free ones."""
 
-    __slots__ = ("_fds", "_free", "_next", "_refs")
+    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors")
 
     def __init__(self) -> None:
-        self._fds: dict[int, Descriptor] = {}
+        self._fds = _Numbers()
+        # The open numbers, for reading; subscripting a closed one raises EBADF. (A plain
+        # attribute, not a property: fd_read and fd_write look it up on every call.)
+        self.descriptors: Mapping[int, Descriptor] = self._fds
         self._free: list[int] = []  # heap of released numbers below `_next`
         self._next = 0
         self._refs: dict[int, int] = {}  # id(file) -> how many numbers name it
@@ -42,9 +85,7 @@ class FdTable:
 
     def get(self, fd: int, rights: int = 0) -> Descriptor:
         """The descriptor for `fd`, which must carry all of `rights` (else see `lacking`)."""
-        desc = self._fds.get(fd)
-        if desc is None:
-            raise WasiErrno(Errno.BADF)
+        desc = self._fds[fd]
         if desc.rights_base & rights != rights:
             raise WasiErrno(lacking(desc.file.filetype, rights & ~desc.rights_base))
         return desc

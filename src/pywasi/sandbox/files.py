@@ -11,8 +11,9 @@ to hold no NUL; resolving them safely is the implementation's job (see `resolver
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype, Whence
@@ -40,6 +41,14 @@ class Dirent:
     filetype: Filetype
 
 
+class Transfer(NamedTuple):
+    """fd_read's or fd_write's way into a file, made once per descriptor: `one` moves a single
+    buffer (what nearly every call has), `many` a list. Both return the bytes moved."""
+
+    one: Callable[[memoryview], int]
+    many: Callable[[list[memoryview]], int]
+
+
 def fail(errno: Errno) -> WasiErrno:
     return WasiErrno(errno)
 
@@ -63,6 +72,15 @@ class WasiFile:
 
     def write(self, bufs: Sequence[memoryview]) -> int:
         raise fail(Errno.BADF)
+
+    def reader(self) -> Transfer:
+        """`read` as fd_read calls it. A file whose reads can skip a Python frame per call
+        (a host descriptor, say) returns faster callables here."""
+        return Transfer(lambda buf: self.read((buf,)), self.read)
+
+    def writer(self) -> Transfer:
+        """`write` as fd_write calls it; see `reader`."""
+        return Transfer(lambda buf: self.write((buf,)), self.write)
 
     def pread(self, bufs: Sequence[memoryview], offset: int) -> int:
         raise fail(Errno.SPIPE)

@@ -9,7 +9,6 @@ It reads and writes guest memory through ``ctx.memory`` and signals failure by r
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Final
 
 from ..abi.errno import WasiErrno, errno_from_os
@@ -33,7 +32,7 @@ def _not_implemented(ctx: WasiContext, *args: int) -> int:
     return Errno.NOSYS
 
 
-def _not_started(*args: int) -> int:
+def _not_started(ctx: WasiContext, *args: int) -> int:
     raise NotStartedError()
 
 
@@ -52,26 +51,26 @@ class SystemCall:
     """One WASI function bound to a context.
 
     Calling it takes the guest's raw integer arguments and returns the errno, as Node's
-    ``wasiImport`` functions do. Engines call `direct` instead and translate its exceptions
-    with `errno_of` themselves, saving a Python frame on every host call. Until the WASI
-    object is started, both raise `NotStartedError`.
+    ``wasiImport`` functions do. Engines instead call ``implementation(context, *args)``
+    themselves and translate its exceptions with `errno_of`, saving two Python frames on
+    every host call. Until the WASI object is started, both raise `NotStartedError`.
     """
 
-    __slots__ = ("__name__", "_implementation", "_context", "direct")
+    __slots__ = ("__name__", "_enabled", "context", "implementation")
 
     def __init__(self, ctx: WasiContext, name: str, implementation: Implementation) -> None:
         self.__name__ = name
-        self._implementation = implementation
-        self._context = ctx
-        self.direct: Callable[..., int] = _not_started
+        self._enabled = implementation
+        self.context = ctx
+        self.implementation: Implementation = _not_started
 
     def enable(self) -> None:
         """Start serving calls (once the context's memory is bound)."""
-        self.direct = partial(self._implementation, self._context)
+        self.implementation = self._enabled
 
     def __call__(self, *args: int) -> int:
         try:
-            return self.direct(*args)
+            return self.implementation(self.context, *args)
         except Exception as error:
             errno = errno_of(error)
             if errno is None:
