@@ -30,6 +30,7 @@ from typing import Protocol
 import wasmtime
 
 import pywasi
+from pywasi.engine import wasmtime_engine
 from wasmtime_wasi import run_command
 
 BENCH = Path(__file__).resolve().parent
@@ -84,9 +85,22 @@ def _timed_runs(repeats: int, run_once: Callable[[str], int]) -> list[Sample]:
 
 
 class PywasiHost:
-    name = "pywasi"
+    """pywasi in this process: with its C host-call trampoline, or (`pure_python`) without."""
+
+    def __init__(self, pure_python: bool = False) -> None:
+        self.name = "pywasi-py" if pure_python else "pywasi"
+        self._pure_python = pure_python
 
     def run(self, module: Path, args: Sequence[str], repeats: int) -> list[Sample]:
+        built = wasmtime_engine.trampoline
+        if self._pure_python:
+            wasmtime_engine.trampoline = None
+        try:
+            return self._run(module, args, repeats)
+        finally:
+            wasmtime_engine.trampoline = built
+
+    def _run(self, module: Path, args: Sequence[str], repeats: int) -> list[Sample]:
         compiled = pywasi.load_module(module)
 
         def run_once(stderr_path: str) -> int:
@@ -252,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parser.parse_args(argv)
 
     hosts: list[Host] = [PywasiHost()]
+    if wasmtime_engine.trampoline is None:
+        print("pywasi's C trampoline is not built: the pywasi column is its pure-Python path")
+    else:
+        hosts.append(PywasiHost(pure_python=True))
     node = shutil.which("node")
     if node is None:
         print("node not found on PATH: the node:wasi column is skipped")
@@ -273,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("us/call = in-guest elapsed time / iterations (monotonic clock around the loop).")
     print("compute ms = in-guest loop time. start-up ms = host wall time for WASI object +")
     print("instantiate (module precompiled) + _start + exit of an empty main, in the host process.")
+    if wasmtime_engine.trampoline is not None:
+        print("pywasi-py = pywasi with PYWASI_TRAMPOLINE=0: host calls in pure Python, no C.")
     print(f"load average after: {load_average()}")
     print_targets(results)
 

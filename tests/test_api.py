@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import wasmtime
 
 import pywasi
 from pywasi import (
@@ -299,6 +301,59 @@ def test_replaced_imports_are_called_with_raw_arguments() -> None:
         '(func $c (param i32 i64 i32) (result i32)))', MEMORY,
         '(func (export "_start") (drop (call $c (i32.const 3) (i64.const -1) (i32.const 8))))'))
     assert seen == [(3, 2**64 - 1, 8)]
+
+
+SEEK = ('(import "wasi_snapshot_preview1" "fd_seek" '
+        '(func $seek (param i32 i64 i32 i32) (result i32)))')
+
+
+def test_signed_and_unsigned_arguments_arrive_as_the_abi_says() -> None:
+    """fd_seek's offset is a signed i64 (filedelta); other i64s, like precision, unsigned."""
+    wasi = preview1()
+    seen: list[tuple[int, ...]] = []
+    wasi.wasi_import["fd_seek"] = lambda *args: seen.append(args) or 0
+    wasi.start(instance_of(
+        wasi, SEEK, MEMORY,
+        '(func (export "_start") (drop (call $seek (i32.const -1) (i64.const -5)'
+        ' (i32.const 2) (i32.const 8))))'))
+    assert seen == [(2**32 - 1, -5, 2, 8)]
+
+
+@pytest.mark.parametrize(("returned", "stored"),
+                         [(0, 0), (8, 8), (True, 1), (2**32 - 1, 2**32 - 1)])
+def test_a_replaced_import_result_reaches_the_guest(returned: object, stored: int) -> None:
+    wasi = preview1()
+    wasi.wasi_import["fd_seek"] = lambda *args: returned
+    instance = instance_of(
+        wasi, SEEK, MEMORY,
+        '(global $result (export "result") (mut i32) (i32.const 12345))'
+        '(func (export "_start") (global.set $result (call $seek (i32.const 3) (i64.const 0)'
+        ' (i32.const 0) (i32.const 8))))')
+    wasi.start(instance)
+    result = instance.exports["result"]
+    assert isinstance(result, wasmtime.Global)
+    assert result.value(instance.store) & 0xFFFFFFFF == stored
+
+
+@pytest.mark.parametrize("returned", [2**32, -1])
+def test_a_replaced_import_result_that_is_no_u32_traps(returned: int) -> None:
+    wasi = preview1()
+    wasi.wasi_import["fd_seek"] = lambda *args: returned
+    instance = instance_of(
+        wasi, SEEK, MEMORY,
+        '(func (export "_start") (drop (call $seek (i32.const 3) (i64.const 0)'
+        ' (i32.const 0) (i32.const 8))))')
+    with pytest.raises((OverflowError, ValueError)):  # the C and Python paths word it apart
+        wasi.start(instance)
+
+
+def test_the_c_trampoline_is_built() -> None:
+    """The suite runs on both host-call paths only if the C one was built at install."""
+    try:
+        importlib.import_module("pywasi.engine._trampoline")
+    except ImportError as error:
+        pytest.fail(f"pywasi was installed without its C trampoline ({error}): install a C "
+                    "compiler and Python's headers (gcc, python3-dev), then reinstall")
 
 
 @pytest.mark.parametrize("options", [{"args": ["a\0b"]}, {"env": {"K": "v\0"}},

@@ -1,21 +1,27 @@
 """The wasmtime binding: the fast host-call path, guest memory access, instantiation.
 
 Host calls are registered with ``wasmtime_linker_define_func_unchecked``: wasmtime hands the
-callback a pointer to an array of raw 16-byte values, which we read and write with one
-precompiled `struct` each, through a single memoryview spanning the process address space.
-Guest memory is read through the same view at the memory's base address, so a call allocates
-no ctypes objects. This is the only module (with `cache`) that touches ctypes or wasmtime.
+callback a pointer to an array of raw 16-byte values. The callback is the C trampoline of
+`_trampoline.c` where it was built at install, else a Python function (generated per signature)
+behind a ctypes callback, which reads the values with one precompiled `struct` through a
+memoryview spanning the process address space. Either way the system call's implementation is
+called with plain ints, and its exceptions come back to `_HostCalls.callback` to become an errno
+or a trap. Guest memory is a memoryview at the memory's base address, so a call allocates no
+ctypes objects. This is the only module (with `cache`) that touches ctypes or wasmtime.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from struct import Struct
+from types import ModuleType
 from typing import Any, Final
 
 import wasmtime
@@ -28,6 +34,22 @@ from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
 from .base import ExportKind
 from .cache import ModuleCache, cache_enabled
+
+
+def _load_trampoline() -> ModuleType | None:
+    """The C host-call trampoline (`_trampoline.c`), built at install time when a C compiler
+    is at hand; None if it was not, or if ``PYWASI_TRAMPOLINE=0`` asks for the pure-Python
+    host calls (which behave the same, at about 1.5x the cost per call)."""
+    if os.environ.get("PYWASI_TRAMPOLINE", "1") == "0":
+        return None
+    try:
+        return importlib.import_module(f"{__package__}._trampoline")
+    except ImportError:
+        return None
+
+
+# Module state, so tests and the benchmark can compare the two paths in one process.
+trampoline: ModuleType | None = _load_trampoline()
 
 # Every address of this process, as bytes. Only ever indexed at the raw argument arrays
 # wasmtime hands to host calls.
@@ -46,8 +68,9 @@ _define_unchecked: Final = _dll["wasmtime_linker_define_func_unchecked"]
 _define_unchecked.restype = ctypes.c_void_p
 _define_unchecked.argtypes = [
     ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
-    ctypes.c_void_p, _CALLBACK, ctypes.c_void_p, ctypes.c_void_p,
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
 ]
+_TRAP_NEW_ADDRESS: Final = ctypes.cast(_dll["wasmtime_trap_new"], ctypes.c_void_p).value
 _memory_data: Final = _dll["wasmtime_memory_data"]
 _memory_data.restype = ctypes.c_size_t
 _memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
@@ -141,16 +164,21 @@ class _HostCalls:
     pending: BaseException | None = None
     # Memories whose base must be looked up on every call (engines that may move memory).
     movable: list[GuestMemory] = field(default_factory=list)
-    callbacks: list[Any] = field(default_factory=list)  # keeps the C callbacks alive
+    callbacks: list[Any] = field(default_factory=list)  # keeps callbacks and their envs alive
 
     def _trap(self, name: str, error: BaseException) -> int:
         self.pending = error
         return _new_trap(f"host call {name} raised {type(error).__name__}")
 
-    def callback(self, function: Callable[..., int | None], signature: Signature) -> Any:
-        """A C callback for `function`. A pywasi `SystemCall` has its implementation called
-        directly, with its exceptions turned into errno values here; any other callable is
-        called as it is. An exception that is no errno becomes a trap, re-raised by `call`."""
+    def callback(self, function: Callable[..., int | None],
+                 signature: Signature) -> tuple[int, int | None]:
+        """The address of a C callback for `function`, and of its environment. A pywasi
+        `SystemCall` has its implementation called directly, with its exceptions turned into
+        errno values here; any other callable is called as it is. An exception that is no
+        errno becomes a trap, re-raised by `call`.
+
+        The callback is the C trampoline when it was compiled, else a generated Python
+        function behind a ctypes callback; both take the same steps."""
         name = getattr(function, "__name__", repr(function))
         is_system_call = isinstance(function, SystemCall)
         returns = signature.returns_errno
@@ -163,14 +191,20 @@ class _HostCalls:
                 _RESULTS[raw >> 2] = errno
             return 0
 
+        context = function.context if isinstance(function, SystemCall) else None
+        if trampoline is not None:
+            env = trampoline.HostCall(function, context, signature.params, returns, failed,
+                                      self.movable, _TRAP_NEW_ADDRESS)
+            self.callbacks.append(env)
+            return trampoline.CALLBACK, env.env
         make = _host_call_factory(len(signature.params), is_system_call, returns)
         host_call = make(
             _ADDRESS_SPACE, _RESULTS, _params_layout(signature).unpack_from, self.movable,
-            function, getattr(function, "context", None), failed,
+            function, context, failed,
         )
         c_callback = _CALLBACK(host_call)
         self.callbacks.append(c_callback)
-        return c_callback
+        return ctypes.cast(c_callback, ctypes.c_void_p).value or 0, None
 
 
 def define_imports(
@@ -186,10 +220,10 @@ def define_imports(
         for name, function in functions.items():
             signature = signatures[name]
             func_type = _func_type(signature)
+            callback, env = calls.callback(function, signature)
             error = _define_unchecked(
                 linker_ptr, module_name, len(module_name), name.encode(), len(name.encode()),
-                ctypes.addressof(func_type.ptr().contents), calls.callback(function, signature),
-                None, None,
+                ctypes.addressof(func_type.ptr().contents), callback, env, None,
             )
             if error:
                 raise ModuleLoadError(f"cannot define {module}.{name}: {_error_message(error)}")
