@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 from pathlib import Path
@@ -21,6 +22,7 @@ from pywasi import (
     PreopenError,
     ProcExit,
 )
+from pywasi.engine import wasmtime_engine
 
 MEMORY = '(memory (export "memory") 1)'
 PROC_EXIT = '(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
@@ -345,6 +347,31 @@ def test_a_replaced_import_result_that_is_no_u32_traps(returned: int) -> None:
         ' (i32.const 0) (i32.const 8))))')
     with pytest.raises((OverflowError, ValueError)):  # the C and Python paths word it apart
         wasi.start(instance)
+
+
+def test_exports_work_after_the_instance_wrapper_is_gone() -> None:
+    """wasmtime keeps host functions as long as a store uses them: calling an export kept
+    past its WasmtimeInstance must not crash the host, and dropping the store frees them."""
+    def held() -> tuple[int, int]:
+        gc.collect()
+        host_calls = [o for o in gc.get_objects() if type(o).__name__ == "HostCall"]
+        return len(wasmtime_engine._LENT), len(host_calls)
+
+    before = held()
+    wasi = preview1()
+    instance = instance_of(wasi, '(import "wasi_snapshot_preview1" "sched_yield" '
+                           '(func $y (result i32)))', MEMORY,
+                           '(func (export "_start") (drop (call $y)))')
+    wasi.start(instance)
+    assert held() != before  # one callback or one HostCall, held for wasmtime
+    store, start = instance.store, instance.exports["_start"]
+    assert isinstance(start, wasmtime.Func)
+    del wasi, instance
+    gc.collect()
+    for _ in range(3):
+        start(store)
+    del store, start
+    assert held() == before
 
 
 def test_the_c_trampoline_is_built() -> None:

@@ -165,6 +165,22 @@ failed:;
     return trap;
 }
 
+/* The signature of wasmtime's finalizer: wasmtime drops its reference to a HostCall. */
+static void
+release(void *env)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_IsFinalizing()) {
+#else
+    if (_Py_IsFinalizing()) {
+#endif
+        return; /* too late to run Python code; the process is going away anyway */
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    Py_DECREF((PyObject *)env);
+    PyGILState_Release(gil);
+}
+
 static int
 HostCall_init(HostCall *self, PyObject *args, PyObject *kwargs)
 {
@@ -230,16 +246,20 @@ HostCall_dealloc(HostCall *self)
 }
 
 static PyObject *
-HostCall_env(HostCall *self, void *closure)
+HostCall_lend(HostCall *self, PyObject *unused)
 {
-    (void)closure;
-    return PyLong_FromVoidPtr(self);
+    (void)unused;
+    PyObject *address = PyLong_FromVoidPtr(self);
+    if (address != NULL) {
+        Py_INCREF(self); /* wasmtime's reference, dropped by FINALIZER */
+    }
+    return address;
 }
 
-static PyGetSetDef HostCall_getset[] = {
-    {"env", (getter)HostCall_env, NULL,
-     "The address to register as the callback's environment (valid while this lives).",
-     NULL},
+static PyMethodDef HostCall_methods[] = {
+    {"lend", (PyCFunction)HostCall_lend, METH_NOARGS,
+     "This object's address, as the callback's environment, with a reference that wasmtime "
+     "owns from now on and gives back through FINALIZER."},
     {NULL},
 };
 
@@ -254,7 +274,7 @@ static PyTypeObject HostCall_Type = {
     .tp_traverse = (traverseproc)HostCall_traverse,
     .tp_clear = (inquiry)HostCall_clear,
     .tp_dealloc = (destructor)HostCall_dealloc,
-    .tp_getset = HostCall_getset,
+    .tp_methods = HostCall_methods,
 };
 
 static struct PyModuleDef trampoline_module = {
@@ -280,7 +300,8 @@ PyInit__trampoline(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "HostCall", (PyObject *)&HostCall_Type) < 0
-        || PyModule_AddObject(module, "CALLBACK", PyLong_FromVoidPtr((void *)trampoline)) < 0) {
+        || PyModule_AddObject(module, "CALLBACK", PyLong_FromVoidPtr((void *)trampoline)) < 0
+        || PyModule_AddObject(module, "FINALIZER", PyLong_FromVoidPtr((void *)release)) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -6,6 +6,9 @@ from typing import Any
 CALLBACK: int
 """Address of the C function to register as wasmtime's unchecked host-call callback."""
 
+FINALIZER: int
+"""Address of the C function that releases a `HostCall` wasmtime no longer needs."""
+
 class HostCall:
     """One host function: the environment `CALLBACK` is registered with."""
 
@@ -19,5 +22,6 @@ class HostCall:
         movable: list[Any],
         trap_new: int,
     ) -> None: ...
-    @property
-    def env(self) -> int: ...
+    def lend(self) -> int:
+        """This object's address as the callback's environment, plus a reference that
+        wasmtime owns and gives back through `FINALIZER`."""

@@ -63,6 +63,19 @@ _CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
 )
 
+# The ctypes callbacks wasmtime holds, by the key it holds them with. A store can outlive the
+# Python objects that made it (an export kept after its instance is dropped), so each callback
+# lives until wasmtime calls its finalizer, never less (a freed callback would crash the host).
+_LENT: Final[dict[int, Any]] = {}
+
+
+def _give_back(key: int | None) -> None:
+    _LENT.pop(key or 0, None)
+
+
+_GIVE_BACK: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_give_back)
+_GIVE_BACK_ADDRESS: Final = ctypes.cast(_GIVE_BACK, ctypes.c_void_p).value
+
 # Our own prototypes of the C functions, taking and returning plain integers.
 _define_unchecked: Final = _dll["wasmtime_linker_define_func_unchecked"]
 _define_unchecked.restype = ctypes.c_void_p
@@ -164,15 +177,15 @@ class _HostCalls:
     pending: BaseException | None = None
     # Memories whose base must be looked up on every call (engines that may move memory).
     movable: list[GuestMemory] = field(default_factory=list)
-    callbacks: list[Any] = field(default_factory=list)  # keeps callbacks and their envs alive
 
     def _trap(self, name: str, error: BaseException) -> int:
         self.pending = error
         return _new_trap(f"host call {name} raised {type(error).__name__}")
 
     def callback(self, function: Callable[..., int | None],
-                 signature: Signature) -> tuple[int, int | None]:
-        """The address of a C callback for `function`, and of its environment. A pywasi
+                 signature: Signature) -> tuple[int, int | None, int | None]:
+        """Addresses of a C callback for `function`, its environment and the environment's
+        finalizer. A pywasi
         `SystemCall` has its implementation called directly, with its exceptions turned into
         errno values here; any other callable is called as it is. An exception that is no
         errno becomes a trap, re-raised by `call`.
@@ -194,16 +207,17 @@ class _HostCalls:
         if trampoline is not None:
             env = trampoline.HostCall(function, context, signature.params, returns, failed,
                                       self.movable, _TRAP_NEW_ADDRESS)
-            self.callbacks.append(env)
-            return trampoline.CALLBACK, env.env
+            # wasmtime holds the HostCall until the last store and linker using it are gone.
+            return trampoline.CALLBACK, env.lend(), trampoline.FINALIZER
         make = _host_call_factory(len(signature.params), is_system_call, returns)
         host_call = make(
             _ADDRESS_SPACE, _RESULTS, _params_layout(signature).unpack_from, self.movable,
             function, context, failed,
         )
         c_callback = _CALLBACK(host_call)
-        self.callbacks.append(c_callback)
-        return ctypes.cast(c_callback, ctypes.c_void_p).value or 0, None
+        _LENT[id(c_callback)] = c_callback  # until wasmtime gives it back through _give_back
+        return (ctypes.cast(c_callback, ctypes.c_void_p).value or 0, id(c_callback),
+                _GIVE_BACK_ADDRESS)
 
 
 def define_imports(
@@ -223,10 +237,10 @@ def define_imports(
                 continue
             signature = signatures[name]
             func_type = _func_type(signature)
-            callback, env = calls.callback(function, signature)
+            callback, env, finalizer = calls.callback(function, signature)
             error = _define_unchecked(
                 linker_ptr, module_name, len(module_name), name.encode(), len(name.encode()),
-                ctypes.addressof(func_type.ptr().contents), callback, env, None,
+                ctypes.addressof(func_type.ptr().contents), callback, env, finalizer,
             )
             if error:
                 raise ModuleLoadError(f"cannot define {module}.{name}: {_error_message(error)}")
