@@ -17,6 +17,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import pywasi
 from pywasi.syscalls import WasiContext
@@ -96,7 +97,8 @@ def cpu_per_call(layer: Layer | None, iterations: int, repeats: int) -> list[flo
                                stdout=stdout, stderr=stdout)
             if layer is not None:
                 real = wasi.wasi_import["fd_write"]
-                wasi.wasi_import["fd_write"] = layer(wasi._context, real, stdout)
+                wasi.wasi_import["fd_write"] = layer(wasi._context, cast(HostFunction, real),
+                                                     stdout)
             instance = pywasi.instantiate(wasi, module)
             started = time.thread_time_ns()
             wasi.start(instance)

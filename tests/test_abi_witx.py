@@ -49,7 +49,7 @@ class Witx:
         self.types = {expr[1]: expr[2] for expr in parse((folder / "typenames.witx").read_text())
                       if isinstance(expr, list) and expr[0] == "typename"}
         (module_expr,) = [e for e in parse((folder / module).read_text()) if e[0] == "module"]
-        self.functions = {e[2][1].strip('"') for e in module_expr
+        self.functions = {str(e[2][1]).strip('"') for e in module_expr
                           if isinstance(e, list) and e[:2] == ["@interface", "func"]}
 
     def resolve(self, type_: Expr) -> Expr:
@@ -146,7 +146,7 @@ def test_version_specific_layouts(abi: tuple[Abi, Witx]) -> None:
     # The host ignores snapshot 0's `identifier`, so its struct format skips it as padding.
     check(version.subscription_clock, witx, "$subscription_clock", skip=("$identifier",))
     assert version.subscription_size == witx.size_align("$subscription")[0]
-    whence = [name.lstrip("$").upper() for name in witx.members("$whence")]
+    whence = [str(name).lstrip("$").upper() for name in witx.members("$whence")]
     assert version.whence == {number: Whence[name] for number, name in enumerate(whence)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def test_stdio_fd_out_of_range(name: str, value: int) -> None:
 def test_checks_run_in_nodes_order() -> None:
     # version first, then args, env, preopens, stdio, return_on_exit; preopen dirs last.
     with pytest.raises(InvalidArgTypeError, match='"version"'):
-        WASI(args="x", stdin=-1)  # type: ignore[arg-type]
+        WASI(args="x", stdin=-1)
     with pytest.raises(InvalidArgTypeError, match='"args"'):
         preview1(args="x", env="y", stdin=-1)
     with pytest.raises(InvalidArgTypeError, match='"env"'):
@@ -207,7 +208,9 @@ def test_initialize_runs_initialize_once() -> None:
         '(func (export "_initialize") (global.set $g (i32.add (global.get $g) (i32.const 1))))',
     )
     wasi.initialize(instance)
-    assert instance.exports["g"].value(instance.store) == 1
+    counter = instance.exports["g"]
+    assert isinstance(counter, wasmtime.Global)
+    assert counter.value(instance.store) == 1
 
 
 def test_initialize_without_initialize_export_is_fine() -> None:
@@ -294,10 +297,20 @@ def test_a_replaced_import_that_returns_nonsense_traps_cleanly() -> None:
         wasi.start(instance)
 
 
+def recorder(seen: list[tuple[int, ...]]) -> Callable[..., int]:
+    """An import that notes its arguments and returns success."""
+
+    def record(*args: int) -> int:
+        seen.append(args)
+        return 0
+
+    return record
+
+
 def test_replaced_imports_are_called_with_raw_arguments() -> None:
     wasi = preview1()
     seen: list[tuple[int, ...]] = []
-    wasi.wasi_import["clock_time_get"] = lambda *args: seen.append(args) or 0
+    wasi.wasi_import["clock_time_get"] = recorder(seen)
     wasi.start(instance_of(
         wasi, '(import "wasi_snapshot_preview1" "clock_time_get" '
         '(func $c (param i32 i64 i32) (result i32)))', MEMORY,
@@ -313,7 +326,7 @@ def test_signed_and_unsigned_arguments_arrive_as_the_abi_says() -> None:
     """fd_seek's offset is a signed i64 (filedelta); other i64s, like precision, unsigned."""
     wasi = preview1()
     seen: list[tuple[int, ...]] = []
-    wasi.wasi_import["fd_seek"] = lambda *args: seen.append(args) or 0
+    wasi.wasi_import["fd_seek"] = recorder(seen)
     wasi.start(instance_of(
         wasi, SEEK, MEMORY,
         '(func (export "_start") (drop (call $seek (i32.const -1) (i64.const -5)'
@@ -323,7 +336,7 @@ def test_signed_and_unsigned_arguments_arrive_as_the_abi_says() -> None:
 
 @pytest.mark.parametrize(("returned", "stored"),
                          [(0, 0), (8, 8), (True, 1), (2**32 - 1, 2**32 - 1)])
-def test_a_replaced_import_result_reaches_the_guest(returned: object, stored: int) -> None:
+def test_a_replaced_import_result_reaches_the_guest(returned: int, stored: int) -> None:
     wasi = preview1()
     wasi.wasi_import["fd_seek"] = lambda *args: returned
     instance = instance_of(

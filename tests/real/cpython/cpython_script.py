@@ -53,7 +53,7 @@ def files_and_directories() -> None:
     try:
         os.rmdir(os.path.join(OUT, "a"))
     except OSError as error:
-        print("rmdir non-empty:", type(error).__name__, errno.errorcode[error.errno])
+        print("rmdir non-empty:", type(error).__name__, errno.errorcode[error.errno or 0])
     try:
         os.stat(os.path.join(OUT, "missing.txt"))
     except FileNotFoundError:
