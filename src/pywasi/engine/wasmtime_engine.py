@@ -185,10 +185,9 @@ class _HostCalls:
     def callback(self, function: Callable[..., int | None],
                  signature: Signature) -> tuple[int, int | None, int | None]:
         """Addresses of a C callback for `function`, its environment and the environment's
-        finalizer. A pywasi
-        `SystemCall` has its implementation called directly, with its exceptions turned into
-        errno values here; any other callable is called as it is. An exception that is no
-        errno becomes a trap, re-raised by `call`.
+        finalizer. A pywasi `SystemCall` has its implementation called directly, with its
+        exceptions turned into errno values here; any other callable is called as it is. An
+        exception that is no errno becomes a trap, re-raised by `call`.
 
         The callback is the C trampoline when it was compiled, else a generated Python
         function behind a ctypes callback; both take the same steps."""
