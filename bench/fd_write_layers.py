@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 import pywasi
+from pywasi.engine import wasmtime_engine
 from pywasi.syscalls import WasiContext
 from run import build
 
@@ -78,7 +79,7 @@ def fd_table_and_file(ctx: WasiContext, real: HostFunction, stdout: int) -> Host
 
 
 LAYERS: Sequence[tuple[str, Layer | None]] = [
-    ("ctypes callback + a Python function returning 0", bare_callback),
+    ("host callback + a Python function returning 0", bare_callback),
     ("+ store the u32 result in guest memory", store_result),
     ("+ read the iovec (bounds, unpack, memoryview slice)", read_iovecs),
     ("+ os.write to /dev/null", host_write),
@@ -113,6 +114,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300_000)
     parser.add_argument("--repeats", type=int, default=7)
     options = parser.parse_args()
+    path = "pure Python" if wasmtime_engine.trampoline is None else "the C trampoline"
+    print(f"host calls through {path} (PYWASI_TRAMPOLINE=0 for pure Python)")
     print(f"{'layer':54s} {'min':>7s} {'median':>7s}  us/call (thread CPU time)")
     for label, layer in LAYERS:
         samples = cpu_per_call(layer, options.iterations, options.repeats)
