@@ -6,7 +6,7 @@ The guests (bench/c/*.c) are built with zig from PyPI and cached in bench/.build
 compute workloads time themselves inside the guest with the monotonic clock, so host process
 start-up and module compilation are left out; the start-up workload is timed by each host around
 "make a WASI object, instantiate the precompiled module, run _start". Every figure is the median
-of the repeats, after one warm-up run per host that is not counted.
+of the repeats; the hosts take turns, one run each per round, each after an uncounted warm-up.
 """
 
 from __future__ import annotations
@@ -197,21 +197,26 @@ class Result:
 
 
 def measure(workload: Workload, hosts: Sequence[Host], repeats: int) -> Result:
+    """Run every host `repeats` times, taking turns round by round, so that a slow spell on
+    the shared machine falls on all hosts alike rather than on whichever ran then. Each turn
+    starts with a warm-up run that is not counted (V8 tiers the code up, caches fill)."""
     module = build(workload.source)
     args = [str(workload.iterations)] if workload.iterations else []
+    samples: dict[str, list[Sample]] = {host.name: [] for host in hosts}
+    for _ in range(repeats):
+        for host in hosts:
+            samples[host.name] += host.run(module, args, 2)[1:]
     medians: dict[str, float] = {}
     minima: dict[str, float] = {}
     checksums: dict[str, set[str]] = {}
-    for host in hosts:
-        # The first run warms up (V8 tiers the code up, caches fill) and is not counted.
-        samples = host.run(module, args, repeats + 1)[1:]
-        failed = [sample for sample in samples if sample.exit_code != 0]
+    for name, runs in samples.items():
+        failed = [sample for sample in runs if sample.exit_code != 0]
         if failed:
-            raise SystemExit(f"{workload.source} failed on {host.name}: {failed[0]}")
-        figures = [workload.figure(sample) for sample in samples]
-        medians[host.name] = statistics.median(figures)
-        minima[host.name] = min(figures)
-        checksums[host.name] = {workload.checksum(s) for s in samples}
+            raise SystemExit(f"{workload.source} failed on {name}: {failed[0]}")
+        figures = [workload.figure(sample) for sample in runs]
+        medians[name] = statistics.median(figures)
+        minima[name] = min(figures)
+        checksums[name] = {workload.checksum(s) for s in runs}
     if len({frozenset(values) for values in checksums.values()}) > 1:
         print(f"warning: {workload.source}: guest results differ between hosts: {checksums}")
     return Result(workload, medians, minima)
@@ -282,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"python {sys.version.split()[0]}, wasmtime-py {version('wasmtime')}, "
           f"zig {version('ziglang')}, node {node_version}")
     print(f"{os.cpu_count()} CPUs; load average before: {load_average()}; "
-          f"runs per figure: {options.repeats}, after 1 uncounted warm-up run")
+          f"runs per figure: {options.repeats}, hosts taking turns, each after a warm-up run")
     results = [measure(workload, hosts, options.repeats) for workload in workloads(options.scale)]
     print()
     print_table(results, [host.name for host in hosts])
