@@ -39,7 +39,7 @@ from .cache import ModuleCache, cache_enabled
 def _load_trampoline() -> ModuleType | None:
     """The C host-call trampoline (`_trampoline.c`), built at install time when a C compiler
     is at hand; None if it was not, or if ``PYWASI_TRAMPOLINE=0`` asks for the pure-Python
-    host calls (which behave the same, at about 1.5x the cost per call)."""
+    host calls (which behave the same, at 1.2-2x the cost per call)."""
     if os.environ.get("PYWASI_TRAMPOLINE", "1") == "0":
         return None
     try:
@@ -191,7 +191,8 @@ class _HostCalls:
 
         The callback is the C trampoline when it was compiled, else a generated Python
         function behind a ctypes callback; both take the same steps."""
-        is_system_call = isinstance(function, SystemCall)
+        context = function.context if isinstance(function, SystemCall) else None
+        is_system_call = context is not None
         returns = signature.returns_errno
 
         def failed(error: BaseException, raw: int) -> int:
@@ -202,7 +203,6 @@ class _HostCalls:
                 _RESULTS[raw >> 2] = errno
             return 0
 
-        context = function.context if isinstance(function, SystemCall) else None
         if trampoline is not None:
             env = trampoline.HostCall(function, context, signature.params, returns, failed,
                                       self.movable, _TRAP_NEW_ADDRESS)
