@@ -125,7 +125,7 @@ def test_resolver_never_leaves_the_root(sandbox: tuple[Path, int],
     fds_before = set(os.listdir("/proc/self/fd"))
     try:
         with resolve(root_fd, guest_path.encode(), follow=follow) as where:
-            parent = os.path.realpath(f"/proc/self/fd/{where.dir_fd}")
+            parent = os.path.realpath(f"/proc/self/fd/{where.dir}")
             assert inside(parent, real_root)
             assert b"/" not in where.name and where.name != b".."
             final = os.path.join(parent, os.fsdecode(where.name))
@@ -170,15 +170,15 @@ def test_resolver_returns_parent_and_last_name(sandbox: tuple[Path, int]) -> Non
     (root / "a" / "b").mkdir(parents=True)
     (root / "ln").symlink_to("a/b")
     with resolve(root_fd, b"ln/../b/.", follow=False) as where:
-        assert os.path.realpath(f"/proc/self/fd/{where.dir_fd}") == str(root / "a")
+        assert os.path.realpath(f"/proc/self/fd/{where.dir}") == str(root / "a")
         assert (where.name, where.must_be_dir) == (b"b", True)
     with resolve(root_fd, b"a/b/..", follow=False) as where:
-        assert os.path.realpath(f"/proc/self/fd/{where.dir_fd}") == str(root / "a")
+        assert os.path.realpath(f"/proc/self/fd/{where.dir}") == str(root / "a")
         assert (where.name, where.must_be_dir) == (b".", True)
     with resolve(root_fd, b"ln", follow=False) as where:
-        assert (where.dir_fd, where.name) == (root_fd, b"ln")
+        assert (where.dir, where.name) == (root_fd, b"ln")
     with resolve(root_fd, b"ln", follow=True) as where:
-        assert os.path.realpath(f"/proc/self/fd/{where.dir_fd}") == str(root / "a")
+        assert os.path.realpath(f"/proc/self/fd/{where.dir}") == str(root / "a")
         assert where.name == b"b"
 
 
@@ -209,7 +209,7 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path) -> None:
         for _ in range(3000):
             try:
                 with resolve(root_fd, b"a/x", follow=True) as where:
-                    fd = os.open(where.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=where.dir_fd)
+                    fd = os.open(where.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=where.dir)
                     seen.add(os.read(fd, 100).decode())
                     os.close(fd)
             except (WasiErrno, OSError):

@@ -66,15 +66,15 @@ def _complete_times(atim: int | None, mtim: int | None,
     return atim, mtim
 
 
-def _exists(where: Resolved) -> bool:
+def _exists(where: Resolved[int]) -> bool:
     try:
-        os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False)
+        os.stat(where.name, dir_fd=where.dir, follow_symlinks=False)
     except FileNotFoundError:
         return False
     return True
 
 
-def _refuse_new_entry_with_slash(where: Resolved) -> None:
+def _refuse_new_entry_with_slash(where: Resolved[int]) -> None:
     """A hard or symbolic link is never a directory, so "new/" cannot name one (ENOENT, or
     EEXIST from the host call when the directory is already there), as on Linux."""
     if where.must_be_dir and not _exists(where):
@@ -166,10 +166,10 @@ class HostDir(HostFd):
                     raise WasiErrno(Errno.ISDIR)
                 flags |= os.O_DIRECTORY
             try:
-                fd = os.open(where.name, flags, 0o666, dir_fd=where.dir_fd)
+                fd = os.open(where.name, flags, 0o666, dir_fd=where.dir)
             except NotADirectoryError:
                 # O_DIRECTORY | O_NOFOLLOW on a symbolic link: report the link, as without.
-                if read_link(where.dir_fd, where.name) is not None:
+                if read_link(where.dir, where.name) is not None:
                     raise WasiErrno(Errno.LOOP) from None
                 raise
         try:
@@ -183,50 +183,50 @@ class HostDir(HostFd):
 
     def mkdir_at(self, path: bytes) -> None:
         with resolve(self.dir_fd, path, follow=False) as where:
-            os.mkdir(where.name, 0o777, dir_fd=where.dir_fd)
+            os.mkdir(where.name, 0o777, dir_fd=where.dir)
 
     def stat_at(self, path: bytes, follow: bool) -> Filestat:
         with resolve(self.dir_fd, path, follow=follow) as where:
-            return filestat_of(os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False))
+            return filestat_of(os.stat(where.name, dir_fd=where.dir, follow_symlinks=False))
 
     def set_times_at(self, path: bytes, follow: bool, atim: int | None, mtim: int | None) -> None:
         with resolve(self.dir_fd, path, follow=follow) as where:
             def current() -> os.stat_result:
-                return os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False)
+                return os.stat(where.name, dir_fd=where.dir, follow_symlinks=False)
 
             os.utime(where.name, ns=_complete_times(atim, mtim, current),
-                     dir_fd=where.dir_fd, follow_symlinks=False)
+                     dir_fd=where.dir, follow_symlinks=False)
 
     def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with resolve(self.dir_fd, old_path, follow=False) as source, \
                 resolve(target_dir.dir_fd, new_path, follow=False) as target:
             _refuse_new_entry_with_slash(target)
-            os.link(source.name, target.name, src_dir_fd=source.dir_fd,
-                    dst_dir_fd=target.dir_fd, follow_symlinks=False)
+            os.link(source.name, target.name, src_dir_fd=source.dir,
+                    dst_dir_fd=target.dir, follow_symlinks=False)
 
     def readlink_at(self, path: bytes) -> bytes:
         with resolve(self.dir_fd, path, follow=False) as where:
-            return os.readlink(where.name, dir_fd=where.dir_fd)
+            return os.readlink(where.name, dir_fd=where.dir)
 
     def rmdir_at(self, path: bytes) -> None:
         with resolve(self.dir_fd, path, follow=False) as where:
-            os.rmdir(where.name, dir_fd=where.dir_fd)
+            os.rmdir(where.name, dir_fd=where.dir)
 
     def unlink_at(self, path: bytes) -> None:
         with resolve(self.dir_fd, path, follow=False) as where:
-            os.unlink(where.name, dir_fd=where.dir_fd)
+            os.unlink(where.name, dir_fd=where.dir)
 
     def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with resolve(self.dir_fd, old_path, follow=False) as source, \
                 resolve(target_dir.dir_fd, new_path, follow=False) as target:
             if target.must_be_dir and not source.must_be_dir:
-                mode = os.stat(source.name, dir_fd=source.dir_fd, follow_symlinks=False).st_mode
+                mode = os.stat(source.name, dir_fd=source.dir, follow_symlinks=False).st_mode
                 if not stat.S_ISDIR(mode):
                     raise WasiErrno(Errno.NOTDIR)
-            os.rename(source.name, target.name, src_dir_fd=source.dir_fd,
-                      dst_dir_fd=target.dir_fd)
+            os.rename(source.name, target.name, src_dir_fd=source.dir,
+                      dst_dir_fd=target.dir)
 
     def symlink_at(self, target: bytes, path: bytes) -> None:
         """Any relative target may be stored: it is checked whenever a lookup follows it. An
@@ -235,7 +235,7 @@ class HostDir(HostFd):
             raise WasiErrno(Errno.PERM)
         with resolve(self.dir_fd, path, follow=False) as where:
             _refuse_new_entry_with_slash(where)
-            os.symlink(target, where.name, dir_fd=where.dir_fd)
+            os.symlink(target, where.name, dir_fd=where.dir)
 
 
 def _same_kind(new_dir: WasiFile) -> HostDir:

@@ -1,9 +1,10 @@
 """Resolving guest paths beneath a directory descriptor, so that no path can leave it.
 
-A path is walked one component at a time. Each directory on the way is opened with
-``O_NOFOLLOW | O_DIRECTORY`` relative to the descriptor of the one before (``openat``), and every
-descriptor on the way is kept on a stack. The kernel therefore never interprets a ``/``, a
-``..`` or a symbolic link for us:
+A path is walked one component at a time, over any `Tree`: host directories (`HOST`, where
+each directory on the way is opened with ``O_NOFOLLOW | O_DIRECTORY`` relative to the
+descriptor of the one before, ``openat``) or a tree that lives in memory. Every directory on
+the way is kept on a stack, so neither the kernel nor a tree ever interprets a ``/``, a ``..``
+or a symbolic link for us:
 
 * ``..`` pops the stack instead of asking the kernel for the parent. Popping the starting
   directory is an escape, even if later components would come back inside.
@@ -11,10 +12,14 @@ descriptor on the way is kept on a stack. The kernel therefore never interprets 
   to walk, relative to the directory holding the link; an absolute target is an escape, and
   more than `MAX_SYMLINKS` expansions is ELOOP.
 
-The result is a directory descriptor plus one final name (never ``..``, never containing
-``/``; ``.`` means the directory itself). The caller performs the operation with that pair
-(``dir_fd=`` and ``follow_symlinks=False`` / ``O_NOFOLLOW``), so the kernel never follows a
-link there either: if the final link had to be followed, it has already been expanded here.
+The work is linear in the length of the path (and of the link targets spliced in), and a path
+longer than `PATH_MAX` is refused before it is read (see `syscalls.path`), so no path can make
+one call stall the host.
+
+The result is a directory (a descriptor, for the host) plus one final name (never ``..``,
+never containing ``/``; ``.`` means the directory itself). The caller performs the operation
+with that pair (``dir_fd=`` and ``follow_symlinks=False`` / ``O_NOFOLLOW``), so the kernel never
+follows a link there either: a final link that had to be followed has already been expanded.
 
 Why host-side races cannot make a path escape: every descriptor on the stack was obtained by
 descending from the starting descriptor through a name that was, at that instant, a real
@@ -29,7 +34,7 @@ An escape is ENOTCAPABLE, as in Node (uvwasi) and as current wasi-testsuite acce
 only says "access denied". (wasmtime says EPERM.) Creating a symbolic link whose target is
 absolute is a different matter, refused as "not permitted" (EPERM) in `HostDir.symlink_at`.
 
-This module knows nothing of guest memory: it works on bytes and host descriptors. Paths must
+This module knows nothing of guest memory: it works on bytes and directory handles. Paths must
 not contain NUL; the system call layer rejects those with EINVAL before they get here.
 """
 
@@ -41,24 +46,51 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
 
 MAX_SYMLINKS: Final = 40
+PATH_MAX: Final = 4096
+"""The longest path a guest may pass (bytes, as Linux's PATH_MAX): longer is ENAMETOOLONG."""
+
+Handle = TypeVar("Handle")
 
 # Search access is all a directory on the way needs; O_PATH opens even one we cannot read.
 _SEARCH_FLAGS: Final = (
     getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 )
+_TRIVIAL: Final = (b"", b".")
+
+
+class Tree(Protocol[Handle]):
+    """What the resolver needs of a directory tree; `Handle` names one of its directories."""
+
+    def enter(self, parent: Handle, name: bytes) -> Handle | bytes:
+        """The directory `name` in `parent`, never following a link: its handle, or, when
+        `name` is a symbolic link, the link's target as bytes. Other failures raise (ENOENT
+        when missing, ENOTDIR when no directory)."""
+        ...
+
+    def read_link(self, parent: Handle, name: bytes) -> bytes | None:
+        """The target of `name` if it is a symbolic link, else None (including when missing)."""
+        ...
+
+    def leave(self, handle: Handle) -> None:
+        """Release a handle `enter` returned."""
+        ...
+
+    def require_directory(self, parent: Handle, name: bytes) -> None:
+        """ENOTDIR if `name` exists and is not a directory (the path had a trailing slash)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
-class Resolved:
-    """Where a path leads: act on `name` relative to `dir_fd`, never following a last link."""
+class Resolved(Generic[Handle]):
+    """Where a path leads: act on `name` in directory `dir`, never following a last link."""
 
-    dir_fd: int
+    dir: Handle
     name: bytes
     # The path ended in "/" or "/.": what it names must be a directory. It has been checked
     # to be one if it exists; a creating call must refuse to make a non-directory there.
@@ -66,7 +98,7 @@ class Resolved:
 
 
 def read_link(dir_fd: int, name: bytes) -> bytes | None:
-    """The target of `name` if it is a symbolic link, else None (including when missing)."""
+    """The target of host entry `name` if it is a symbolic link, else None (also if missing)."""
     try:
         return os.readlink(name, dir_fd=dir_fd)
     except OSError as error:
@@ -75,78 +107,122 @@ def read_link(dir_fd: int, name: bytes) -> bytes | None:
         raise
 
 
-def _components(path: bytes) -> list[bytes]:
-    """The path's components in reverse, ready to pop; absolute paths are an escape."""
-    if path.startswith(b"/"):
-        raise WasiErrno(Errno.NOTCAPABLE)
-    return path.split(b"/")[::-1]
+class HostTree:
+    """The host's directories, by descriptor: `Tree[int]`."""
+
+    __slots__ = ()
+
+    def enter(self, parent: int, name: bytes) -> int | bytes:
+        try:
+            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)
+        except OSError as error:
+            if error.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            target = read_link(parent, name)
+            if target is None:
+                raise
+            return target
+
+    def read_link(self, parent: int, name: bytes) -> bytes | None:
+        return read_link(parent, name)
+
+    def leave(self, handle: int) -> None:
+        os.close(handle)
+
+    def require_directory(self, parent: int, name: bytes) -> None:
+        try:
+            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(mode):
+            raise WasiErrno(Errno.NOTDIR)
 
 
-def _is_final(pending: list[bytes]) -> bool:
-    """True when nothing but "" and "." remains: the component just taken is the last."""
-    return all(part in (b"", b".") for part in pending)
+HOST: Final = HostTree()
+
+
+class _Pending:
+    """The components still to walk, in reverse (ready to pop), and how many of them are
+    neither "" nor ".": knowing whether the component just taken is the last costs O(1)."""
+
+    __slots__ = ("parts", "significant")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.significant = 0
+
+    def push(self, path: bytes) -> None:
+        """Walk `path` next, before what is pending; an absolute path is an escape."""
+        if path.startswith(b"/"):
+            raise WasiErrno(Errno.NOTCAPABLE)
+        parts = path.split(b"/")
+        self.significant += sum(1 for part in parts if part not in _TRIVIAL)
+        parts.reverse()
+        self.parts.extend(parts)
+
+    def pop(self) -> bytes:
+        part = self.parts.pop()
+        if part not in _TRIVIAL:
+            self.significant -= 1
+        return part
 
 
 @contextmanager
-def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved]:
-    """Resolve `path` beneath `root_fd`; the descriptors opened on the way are closed on exit.
+def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved[int]]:
+    """Resolve `path` beneath host directory `root_fd` (see `walk`)."""
+    with walk(HOST, root_fd, path, follow=follow) as where:
+        yield where
+
+
+@contextmanager
+def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
+         follow: bool) -> Iterator[Resolved[Handle]]:
+    """Resolve `path` beneath directory `root` of `tree`; the handles taken on the way are
+    released on exit.
 
     `follow` says whether a symbolic link as the last component is followed (a trailing
     slash always follows, as in POSIX). Escapes raise ENOTCAPABLE, an empty path ENOENT.
     """
     if not path:
         raise WasiErrno(Errno.NOENT)
-    pending = _components(path)
-    stack: list[int] = []  # descriptors we opened; the current directory is the last one
+    pending = _Pending()
+    pending.push(path)
+    stack: list[Handle] = []  # directories we entered; the current one is the last
     expansions = 0
     try:
         while True:
-            current = stack[-1] if stack else root_fd
-            if not pending:
+            current = stack[-1] if stack else root
+            if not pending.parts:
                 yield Resolved(current, b".", must_be_dir=True)
                 return
             part = pending.pop()
-            if part in (b"", b"."):
+            if part in _TRIVIAL:
                 continue
             if part == b"..":
                 if not stack:
                     raise WasiErrno(Errno.NOTCAPABLE)
-                os.close(stack.pop())
+                tree.leave(stack.pop())
                 continue
-            if _is_final(pending):
-                must_be_dir = bool(pending)
-                target = read_link(current, part) if follow or must_be_dir else None
+            if not pending.significant:  # `part` is the last name; only "" and "." follow
+                must_be_dir = bool(pending.parts)
+                target = tree.read_link(current, part) if follow or must_be_dir else None
                 if target is None:
                     if must_be_dir:
-                        _check_directory(current, part)
+                        tree.require_directory(current, part)
                     yield Resolved(current, part, must_be_dir)
                     return
             else:
-                try:
-                    stack.append(os.open(part, _SEARCH_FLAGS, dir_fd=current))
+                entered = tree.enter(current, part)
+                if not isinstance(entered, bytes):
+                    stack.append(entered)
                     continue
-                except OSError as error:
-                    if error.errno not in (errno.ENOTDIR, errno.ELOOP):
-                        raise
-                    target = read_link(current, part)
-                    if target is None:
-                        raise
+                target = entered
             expansions += 1
             if expansions > MAX_SYMLINKS:
                 raise WasiErrno(Errno.LOOP)
             if not target:
                 raise WasiErrno(Errno.NOENT)
-            pending.extend(_components(target))
+            pending.push(target)
     finally:
-        for fd in stack:
-            os.close(fd)
-
-
-def _check_directory(dir_fd: int, name: bytes) -> None:
-    """ENOTDIR if `name` exists and is not a directory (the path had a trailing slash)."""
-    try:
-        mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(mode):
-        raise WasiErrno(Errno.NOTDIR)
+        for handle in stack:
+            tree.leave(handle)

@@ -10,6 +10,7 @@ from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Fdflags, Lookupflags, Oflags, Rights
 from ..sandbox import rights
 from ..sandbox.fdtable import Descriptor
+from ..sandbox.resolver import PATH_MAX
 from .context import WasiContext
 from .metadata import requested_times, store_filestat
 from .registry import syscall
@@ -19,8 +20,14 @@ _WRITING = Rights.FD_WRITE | Rights.FD_ALLOCATE | Rights.FD_FILESTAT_SET_SIZE
 
 
 def _path(ctx: WasiContext, ptr: int, length: int) -> bytes:
-    """A guest path string; NUL anywhere in it is EINVAL (the host would cut it there)."""
-    path = ctx.memory.read(ptr, length)
+    """A guest path string; NUL anywhere in it is EINVAL (the host would cut it there). One
+    longer than PATH_MAX is ENAMETOOLONG (once it is known to be in bounds) before it is read,
+    so a guest cannot make the host copy and split megabytes."""
+    memory = ctx.memory
+    memory.check(ptr, length)
+    if length > PATH_MAX:
+        raise WasiErrno(Errno.NAMETOOLONG)
+    path = memory.read(ptr, length)
     if b"\0" in path:
         raise WasiErrno(Errno.INVAL)
     return path
