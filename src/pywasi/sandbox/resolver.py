@@ -50,6 +50,7 @@ from typing import Final, Generic, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
+from . import guard
 
 MAX_SYMLINKS: Final = 40
 PATH_MAX: Final = 4096
@@ -113,8 +114,9 @@ class HostTree:
     __slots__ = ()
 
     def enter(self, parent: int, name: bytes) -> int | bytes:
+        guard.refuse_entry(parent, name, changing=False)
         try:
-            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)
+            entered = os.open(name, _SEARCH_FLAGS, dir_fd=parent)
         except OSError as error:
             if error.errno not in (errno.ENOTDIR, errno.ELOOP):
                 raise
@@ -122,6 +124,12 @@ class HostTree:
             if target is None:
                 raise
             return target
+        try:
+            guard.refuse_directory(entered)
+        except WasiErrno:
+            os.close(entered)
+            raise
+        return entered
 
     def read_link(self, parent: int, name: bytes) -> bytes | None:
         return read_link(parent, name)
