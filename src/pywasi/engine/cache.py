@@ -134,6 +134,15 @@ def _content_key(wasm: bytes, settings: Mapping[str, bool]) -> bytes:
     return key.digest()
 
 
+def entry_name(wasm: bytes, settings: Mapping[str, bool]) -> str:
+    """The file name of `wasm`'s entry for an engine with `settings`: its content key."""
+    return _name_of(_content_key(wasm, settings))
+
+
+def _name_of(key: bytes) -> str:
+    return f"{key.hex()}.cwasm"
+
+
 def _mac(secret: bytes, key: bytes, code: bytes) -> bytes:
     mac = hmac.new(secret, _MAGIC + key, hashlib.sha256)
     mac.update(code)
@@ -240,7 +249,7 @@ class _OpenCache:
     def read(self, engine: wasmtime.Engine, key: bytes) -> wasmtime.Module | None:
         """The module of entry `key` if it is sound and authentic, else None."""
         try:
-            fd = os.open(f"{key.hex()}.cwasm", _READ_FLAGS, dir_fd=self.dir_fd)
+            fd = os.open(_name_of(key), _READ_FLAGS, dir_fd=self.dir_fd)
         except OSError:
             return None
         try:
@@ -266,7 +275,7 @@ class _OpenCache:
         with suppress(OSError):
             temp = _write_temp(self.dir_fd, _MAGIC, key, _mac(self.secret, key, code), code)
             try:
-                os.rename(temp, f"{key.hex()}.cwasm", src_dir_fd=self.dir_fd,
+                os.rename(temp, _name_of(key), src_dir_fd=self.dir_fd,
                           dst_dir_fd=self.dir_fd)
             except BaseException:
                 _remove(self.dir_fd, temp)
