@@ -132,11 +132,14 @@ def test_a_forgery_needs_the_secret_key(home: Path) -> None:
     assert run(B) == 11
 
 
-def pywasi_run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def pywasi_run(home: Path, *args: str,
+               wrapper: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`pywasi run ARGS` (after the `wrapper` command, if any) with `home` as HOME."""
     env = {name: value for name, value in os.environ.items()
            if name not in ("PYWASI_CACHE_DIR", "XDG_CACHE_HOME", "PYWASI_CACHE")}
-    return subprocess.run([sys.executable, "-m", "pywasi", "run", *args], capture_output=True,
-                          text=True, env={**env, "HOME": str(home)}, timeout=60)
+    return subprocess.run([*wrapper, sys.executable, "-m", "pywasi", "run", *args],
+                          capture_output=True, text=True, env={**env, "HOME": str(home)},
+                          timeout=60)
 
 
 def test_one_flipped_byte_is_recompiled_not_handed_to_wasmtime(home: Path) -> None:
@@ -286,3 +289,22 @@ def test_the_cache_itself_cannot_be_preopened(home: Path) -> None:
     assert run(B) == 22
     with pytest.raises(PreopenError, match="compiled-module cache"):
         WASI(version="preview1", preopens={"/cache": str(cache_dir(home))})
+
+
+def test_cache_reached_through_another_mount_is_refused(home: Path) -> None:
+    """The same directory mounted elsewhere (a container's bind mount, say) is still the
+    cache: it is recognised by device and inode, not by path."""
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("cannot make a private mount namespace here")
+    assert run(B) == 22
+    (home / "mirror").mkdir()
+    bind_then_run = ("unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && "$@"',
+                     "sh", str(cache_dir(home)), str(home / "mirror"))
+    attack = pywasi_run(home, "--dir", str(home), str(build_c("cache_attack")), str(home),
+                        entry(home, B).name, wrapper=bind_then_run)
+    if "mount:" in attack.stderr:
+        pytest.skip(f"cannot bind-mount here: {attack.stderr}")
+    lines = attack.stdout.splitlines()
+    assert "refused read key via another mount: Permission denied" in lines, attack.stdout
+    assert "refused list cache via another mount: Permission denied" in lines
+    assert attack.returncode == 0

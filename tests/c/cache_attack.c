@@ -70,6 +70,9 @@ int main(int argc, char **argv) {
     attempt("read key via symlink", read_file(at("shortcut/key")));
     symlink(".cache", at("shortcut-cache"));
     attempt("read key via ancestor symlink", read_file(at("shortcut-cache/pywasi/key")));
+    /* $HOME/mirror, where a test may bind-mount the cache directory: another way in. */
+    attempt("read key via another mount", read_file(at("mirror/key")));
+    attempt("list cache via another mount", list(at("mirror")));
 
     /* Write an entry or a key. */
     attempt("plant entry", plant(at(entry), forged));
