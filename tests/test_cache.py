@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -243,11 +244,13 @@ def test_guest_cannot_reach_the_cache_through_its_home_directory(
     cache as pywasi left it."""
     assert run(B) == 22
     load_module(build_c("cache_attack"))  # its own entry is the host's doing
+    (home / ".cache" / "neighbour").write_text("not pywasi's")
     before = {path.name: path.read_bytes() for path in cache_dir(home).iterdir()}
     attack = run_guest(build_c("cache_attack"), [str(home), entry(home, B).name],
                        preopens={str(home): str(home)})
     lines = attack.out.splitlines()
-    assert [line for line in lines if not line.startswith("refused ")] == [], attack.out
+    assert lines[0] == "neighbour: read"
+    assert [line for line in lines[1:] if not line.startswith("refused ")] == [], attack.out
     assert "refused read key: Permission denied" in lines
     assert "refused plant entry: Permission denied" in lines
     assert "refused rename .cache away: Permission denied" in lines
@@ -271,6 +274,23 @@ def test_guest_cannot_create_the_cache_before_the_host(home: Path,
     monkeypatch.delenv("PYWASI_CACHE")
     assert run(B) == 22
     assert sorted(os.listdir(cache_dir(home))) == sorted(["key", entry(home, B).name])
+
+
+def test_guest_is_kept_out_of_a_cache_made_after_its_wasi(home: Path) -> None:
+    """The host makes the cache between `WASI()` and `start()`: the guard follows, and the
+    guest can still use the rest of ~/.cache."""
+    with tempfile.TemporaryFile() as output:
+        wasi = WASI(version="preview1", args=["attack", str(home), entry(home, B).name],
+                    preopens={str(home): str(home)}, stdout=output.fileno())
+        instance = pywasi.instantiate(wasi, build_c("cache_attack"))
+        assert cache_dir(home).is_dir()
+        (home / ".cache" / "neighbour").write_text("not pywasi's")
+        assert wasi.start(instance) == 0
+        output.seek(0)
+        lines = output.read().decode().splitlines()
+    assert lines[0] == "neighbour: read"
+    assert [line for line in lines[1:] if not line.startswith("refused ")] == []
+    assert "refused read key: Permission denied" in lines
 
 
 def test_two_step_attack_through_the_cli_fails(home: Path) -> None:

@@ -2,7 +2,8 @@
  * has to plant native code in pywasi's compiled-module cache ($HOME/.cache/pywasi) for a later
  * run. argv[1] is $HOME as preopened, argv[2] the name of the victim module's cache entry (an
  * attacker can compute it: it hashes public things). Each attempt prints "refused NAME: why"
- * or "BREACH NAME"; the exit status is the number of breaches. */
+ * or "BREACH NAME"; the exit status is the number of breaches. First it reads
+ * $HOME/.cache/neighbour, which it may: the rest of ~/.cache stays usable. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,8 @@ int main(int argc, char **argv) {
     snprintf(entry, sizeof entry, ".cache/pywasi/%s", argv[2]);
     /* What a forged entry would hold; its MAC is a guess, since the key cannot be read. */
     snprintf(forged, sizeof forged, "pywasi-cwasm-2\n(key)(mac)\x90\x90\xc3");
+
+    printf("neighbour: %s\n", read_file(at(".cache/neighbour")) < 0 ? strerror(errno) : "read");
 
     /* Steal the secret key, or read what is there. */
     attempt("read key", read_file(at(".cache/pywasi/key")));
