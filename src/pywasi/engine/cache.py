@@ -56,8 +56,8 @@ import wasmtime
 from ..sandbox import guard
 
 _MAGIC: Final = b"pywasi-cwasm-2\n"
-_KEY_SIZE: Final = 32
-_HEADER_SIZE: Final = len(_MAGIC) + _KEY_SIZE + 32  # magic, content key, MAC
+_KEY_END: Final = len(_MAGIC) + 32  # the header: magic, content key (SHA-256), MAC
+_HEADER_SIZE: Final = _KEY_END + 32
 _SECRET_NAME: Final = "key"
 _SECRET_SIZE: Final = 32
 _DIRECTORY_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -259,10 +259,11 @@ class _OpenCache:
                 header, code = file.read(_HEADER_SIZE), file.read()
         except OSError:
             return None
-        magic, stored_key = header[: len(_MAGIC)], header[len(_MAGIC) : len(_MAGIC) + _KEY_SIZE]
-        if (magic != _MAGIC or not hmac.compare_digest(stored_key, key)
-                or not hmac.compare_digest(header[len(_MAGIC) + _KEY_SIZE :],
-                                           _mac(self.secret, key, code))):
+        # Two checks, each on its own: this is the entry asked for, and pywasi wrote it.
+        stored_key = header[len(_MAGIC) : _KEY_END]
+        if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
+            return None
+        if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
             return None
         try:
             return wasmtime.Module.deserialize(engine, code)
