@@ -136,8 +136,8 @@ class WASI:
         for host_fd, direction in zip(stdio, directions, strict=True):
             stream = HostStream(host_fd, direction)
             fds.add(Descriptor(stream, stream.rights, 0))
-        cache_dir = default_cache_dir()
-        if preopens and cache_dir is not None:  # so no guest plants code for a later run
+        cache_dir = default_cache_dir() if preopens else None
+        if cache_dir is not None:  # so that no guest plants native code for a later run
             guard.protect(cache_dir)
         try:
             for guest_path, host_path in (preopens or {}).items():

@@ -2,7 +2,8 @@
 
 Every path operation goes through `resolver.resolve`, and then acts on the (directory
 descriptor, last name) pair it returns without following a last symbolic link, so that no
-path, and no race with other processes on the host, can reach outside the directory.
+path, and no race with other processes on the host, can reach outside the directory. Each
+operation also asks `guard` whether the entry it touches is one no guest may use.
 """
 
 from __future__ import annotations

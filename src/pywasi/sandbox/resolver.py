@@ -34,6 +34,9 @@ An escape is ENOTCAPABLE, as in Node (uvwasi) and as current wasi-testsuite acce
 only says "access denied". (wasmtime says EPERM.) Creating a symbolic link whose target is
 absolute is a different matter, refused as "not permitted" (EPERM) in `HostDir.symlink_at`.
 
+Host directories that no guest may reach at all (pywasi's compiled-module cache) are refused
+on the way in, with EACCES, by `guard` (see there).
+
 This module knows nothing of guest memory: it works on bytes and directory handles. Paths must
 not contain NUL; the system call layer rejects those with EINVAL before they get here.
 """
