@@ -193,6 +193,16 @@ def test_a_write_failure_leaves_no_temp_file(home: Path, monkeypatch: pytest.Mon
     assert sorted(os.listdir(cache_dir(home))) == sorted(["key", entry(home, A).name])
 
 
+def test_temp_files_of_a_killed_writer_are_swept_by_the_next_write(home: Path) -> None:
+    assert run(A) == 11
+    stale, fresh = cache_dir(home) / ".killed.tmp", cache_dir(home) / ".writing.tmp"
+    for temp in (stale, fresh):
+        temp.write_bytes(b"half an entry")
+    os.utime(stale, (0, 0))
+    assert run(B) == 22
+    assert (stale.exists(), fresh.exists()) == (False, True)
+
+
 def make_group_writable(home: Path) -> None:
     cache_dir(home).chmod(0o770)
 

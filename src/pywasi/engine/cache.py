@@ -19,7 +19,8 @@ that can write files but not read the user's private ones:
   swapped for a symbolic link cannot redirect a write. A directory that is a link, not owned by
   the user, or writable by group or others, or a key that is not a private 32-byte file, turns
   the cache off for the run with one line on stderr. No home directory, or one that cannot be
-  written, turns it off quietly. Temp files are removed on every failure.
+  written, turns it off quietly. Temp files are removed on every failure; one left by a
+  process killed mid-write is swept by a later write once it is an hour old.
 * **No guest can reach it.** The secret is only as good as its secrecy, and a guest with ``--dir
   ~`` could otherwise read it, or replace the directory (or ``~/.cache``) with one of its own,
   key included. `WASI` protects the cache's location whenever it has preopens, and the cache again
@@ -43,6 +44,7 @@ import platform
 import secrets
 import stat
 import sys
+import time
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -64,6 +66,9 @@ _DIRECTORY_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CL
 # O_NONBLOCK: a FIFO planted under a file's name must not hang the host.
 _READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _TEMP_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_TEMP_SUFFIX: Final = ".tmp"
+# A temp file this old was left by a process that died mid-write (none takes this long).
+_STALE_TEMP_SECONDS: Final = 3600
 
 _settings_of_engine: WeakKeyDictionary[wasmtime.Engine, Mapping[str, bool]] = WeakKeyDictionary()
 _warned: set[Path] = set()
@@ -156,7 +161,7 @@ def _remove(dir_fd: int, name: str) -> None:
 
 def _write_temp(dir_fd: int, *chunks: bytes) -> str:
     """A new private file in `dir_fd` holding `chunks`; its name. Nothing is left on failure."""
-    name = f".{secrets.token_hex(8)}.tmp"
+    name = f".{secrets.token_hex(8)}{_TEMP_SUFFIX}"
     fd = os.open(name, _TEMP_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         for chunk in chunks:
@@ -169,6 +174,16 @@ def _write_temp(dir_fd: int, *chunks: bytes) -> str:
         raise
     os.close(fd)
     return name
+
+
+def _sweep_stale_temps(dir_fd: int) -> None:
+    """Remove the temp files of processes that were killed while writing."""
+    stale_before = time.time() - _STALE_TEMP_SECONDS
+    with suppress(OSError), os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if (entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX)
+                    and entry.stat(follow_symlinks=False).st_mtime < stale_before):
+                _remove(dir_fd, entry.name)
 
 
 def _enter(dir_fd: int, name: str) -> int:
@@ -272,7 +287,8 @@ class _OpenCache:
 
     def write(self, key: bytes, code: bytes) -> None:
         """Write atomically (temp file, then rename); a cache that cannot be written is
-        skipped, and keeps no temp file."""
+        skipped, and keeps no temp file (nor those of writers that were killed)."""
+        _sweep_stale_temps(self.dir_fd)
         with suppress(OSError):
             temp = _write_temp(self.dir_fd, _MAGIC, key, _mac(self.secret, key, code), code)
             try:
