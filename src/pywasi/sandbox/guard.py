@@ -18,7 +18,12 @@ directory code asks before it acts:
 
 Both paths to the location are protected: as written and with its existing links resolved.
 A refusal is EACCES ("permission denied", what a guest's libc and programs understand; the
-path does not escape, it is only forbidden). With nothing protected the checks cost nothing.
+path does not escape, it is only forbidden). With nothing protected the checks cost nothing;
+otherwise a set lookup per name, and an ``fstat`` per directory entered or opened.
+
+What is protected is kept for the life of the process, refreshed whenever a location is
+protected again (the cache does so each time it opens its directory). Should a protected
+directory be deleted and its inode reused, the newcomer is refused too: the error is safe.
 """
 
 from __future__ import annotations
