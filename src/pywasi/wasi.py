@@ -16,6 +16,7 @@ from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Rights
 from .engine.base import BoundInstance
+from .engine.cache import default_cache_dir
 from .errors import (
     AlreadyStartedError,
     InvalidArgTypeError,
@@ -24,7 +25,7 @@ from .errors import (
     PreopenError,
     ProcExit,
 )
-from .sandbox import rights
+from .sandbox import guard, rights
 from .sandbox.fdtable import Descriptor
 from .sandbox.host import HostDir
 from .sandbox.sockets import HostSocket
@@ -135,6 +136,9 @@ class WASI:
         for host_fd, direction in zip(stdio, directions, strict=True):
             stream = HostStream(host_fd, direction)
             fds.add(Descriptor(stream, stream.rights, 0))
+        cache_dir = default_cache_dir() if preopens else None
+        if cache_dir is not None:  # so that no guest plants native code for a later run
+            guard.protect(cache_dir)
         try:
             for guest_path, host_path in (preopens or {}).items():
                 fds.add(Descriptor(_open_preopen(host_path), rights.DIRECTORY,
@@ -233,7 +237,7 @@ class WASI:
 def _open_preopen(host_path: object) -> HostDir:
     path = os.fsdecode(_encode(host_path))
     try:
-        return HostDir.open(path)
+        directory = HostDir.open(path)
     except FileNotFoundError:
         raise PreopenError(
             f"preopen host directory {path!r} does not exist", "UVWASI_ENOENT"
@@ -246,6 +250,11 @@ def _open_preopen(host_path: object) -> HostDir:
         raise PreopenError(
             f"cannot open preopen host directory {path!r}: {error.strerror}", "UVWASI_EACCES"
         ) from None
+    if guard.is_sealed(directory.dir_fd):
+        directory.close()
+        raise PreopenError(f"preopen host directory {path!r} is pywasi's compiled-module cache, "
+                           "which no guest may reach: give another directory", "UVWASI_EACCES")
+    return directory
 
 
 def _take_socket(sock: socket.socket | int, name: str) -> HostSocket:

@@ -1,88 +1,344 @@
 """An on-disk cache of compiled modules, so large guests start in milliseconds, not seconds.
 
-An entry is keyed by the module's bytes, the wasmtime version and the engine settings. Its file
-starts with a checksum of the serialized code, checked before wasmtime deserializes it: wasmtime
-trusts serialized code, so a truncated, corrupt or foreign file must never reach it. A bad entry
-is recompiled and replaced. Set ``PYWASI_CACHE=0`` (or `pywasi run --no-cache`) to turn the
-cache off, ``PYWASI_CACHE_DIR`` to move it.
+wasmtime runs serialized code as it finds it, so an entry is native code that a later run
+executes: whoever can write one chooses what runs. The design, against a guest that a run gave a
+writable ancestor of the cache (``pywasi run --dir ~``) and against anything else on the host
+that can write files but not read the user's private ones:
+
+* **Entries carry their key and are authenticated.** An entry's name and header hold its content
+  key (SHA-256 of the module's bytes, the wasmtime version, the machine and the engine settings);
+  its header also holds an HMAC-SHA256 of header and code under a per-user secret (``key`` in the
+  cache directory, 32 random bytes, mode 0600). Both are checked before wasmtime sees a byte: an
+  entry copied over another's name, corrupt, truncated or forged is recompiled and replaced.
+  The secret is written to a temp file made with ``O_EXCL`` and published with ``link()``, which
+  fails if one exists: two first runs agree on one key, and no reader sees half a key.
+* **The directory is private and held by descriptor.** It is created 0700. Below the user's base
+  directory (``$HOME``, ``$XDG_CACHE_HOME`` or the parent of ``$PYWASI_CACHE_DIR``, whose own links
+  are the user's business) each component is opened with ``O_NOFOLLOW | O_DIRECTORY``, and all
+  work (entries, temp files, rename, the key) is relative to that descriptor, so a component
+  swapped for a symbolic link cannot redirect a write. A directory that is a link, not owned by
+  the user, or writable by group or others, or a key that is not a private 32-byte file, turns
+  the cache off for the run with one line on stderr. No home directory, or one that cannot be
+  written, turns it off quietly. Temp files are removed on every failure; one left by a
+  process killed mid-write is swept by a later write once it is an hour old.
+* **No guest can reach it.** The secret is only as good as its secrecy, and a guest with ``--dir
+  ~`` could otherwise read it, or replace the directory (or ``~/.cache``) with one of its own,
+  key included. `WASI` protects the cache's location whenever it has preopens, and the cache again
+  once it has opened its directory (`sandbox.guard`): no guest may enter or open the directory
+  (by device and inode), nor create, remove, rename or link its name or those of its ancestors.
+  So in a later run the directory, its key and its entries are still the ones pywasi made.
+
+Only engines whose settings are known can be keyed: the ones `remember_settings` was told about
+(pywasi's `make_engine`); an engine made from an arbitrary ``wasmtime.Config`` is not cached.
+Set ``PYWASI_CACHE=0`` (or `pywasi run --no-cache`) to turn the cache off, ``PYWASI_CACHE_DIR``
+to move it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import hmac
 import os
 import platform
-import tempfile
+import secrets
+import stat
+import sys
+import time
 from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Final
+from weakref import WeakKeyDictionary
 
 import wasmtime
 
-_MAGIC: Final = b"pywasi-cwasm-1\n"
-_DIGEST_SIZE: Final = 32
+from ..sandbox import guard
+
+_MAGIC: Final = b"pywasi-cwasm-2\n"
+_KEY_END: Final = len(_MAGIC) + 32  # the header: magic, content key (SHA-256), MAC
+_HEADER_SIZE: Final = _KEY_END + 32
+_SECRET_NAME: Final = "key"
+_SECRET_SIZE: Final = 32
+_DIRECTORY_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO planted under a file's name must not hang the host.
+_READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_TEMP_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_TEMP_SUFFIX: Final = ".tmp"
+# A temp file this old was left by a process that died mid-write (none takes this long).
+_STALE_TEMP_SECONDS: Final = 3600
+
+_settings_of_engine: WeakKeyDictionary[wasmtime.Engine, Mapping[str, bool]] = WeakKeyDictionary()
+_warned: set[Path] = set()
+
+
+def remember_settings(engine: wasmtime.Engine, settings: Mapping[str, bool]) -> None:
+    """Record the settings `engine` was configured with (wasmtime cannot tell them), so
+    modules compiled for it can be cached."""
+    _settings_of_engine[engine] = dict(settings)
+
+
+def settings_of(engine: wasmtime.Engine) -> Mapping[str, bool] | None:
+    """`engine`'s settings if they were recorded, else None: then it cannot be cached."""
+    return _settings_of_engine.get(engine)
 
 
 def cache_enabled() -> bool:
     return os.environ.get("PYWASI_CACHE", "1").lower() not in ("0", "false", "no", "off")
 
 
-def default_cache_dir() -> Path:
+@dataclass(frozen=True, slots=True)
+class CacheLocation:
+    """Where the cache lives: `below` are the directories pywasi makes (and opens without
+    following links) beneath `base`, the user's own directory."""
+
+    base: Path
+    below: tuple[str, ...]
+
+    @property
+    def path(self) -> Path:
+        return self.base.joinpath(*self.below)
+
+    @classmethod
+    def of(cls, directory: Path) -> CacheLocation:
+        directory = Path(os.path.abspath(directory))
+        return cls(directory.parent, (directory.name,))
+
+
+def default_location() -> CacheLocation | None:
+    """``$PYWASI_CACHE_DIR``, else ``$XDG_CACHE_HOME/pywasi`` (if absolute, as the XDG spec
+    asks), else ``~/.cache/pywasi``; None with no home directory."""
     configured = os.environ.get("PYWASI_CACHE_DIR")
     if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "pywasi"
+        return CacheLocation.of(Path(configured))
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return CacheLocation(Path(xdg), ("pywasi",))
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):
+        return None
+    return CacheLocation(home, (".cache", "pywasi")) if home.is_absolute() else None
 
 
-def _split_entry(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """(magic, checksum, serialized code) of a cache file's contents."""
-    code_start = len(_MAGIC) + _DIGEST_SIZE
-    return data[: len(_MAGIC)], data[len(_MAGIC) : code_start], data[code_start:]
+def default_cache_dir() -> Path | None:
+    location = default_location()
+    return location.path if location is not None else None
 
 
-class ModuleCache:
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or default_cache_dir()
+class _Refused(Exception):
+    """The cache directory is not one pywasi can trust; the message says why."""
 
-    def _entry(self, wasm: bytes, settings: Mapping[str, bool]) -> Path:
-        key = hashlib.sha256()
-        key.update(f"{version('wasmtime')}|{platform.machine()}|{sorted(settings.items())}|".encode())
-        key.update(wasm)
-        return self.directory / f"{key.hexdigest()}.cwasm"
 
-    def load(self, engine: wasmtime.Engine, wasm: bytes,
-             settings: Mapping[str, bool]) -> wasmtime.Module:
-        """The compiled module, from the cache when a sound entry exists, else compiled now."""
-        entry = self._entry(wasm, settings)
-        module = self._read(engine, entry)
-        if module is None:
-            module = wasmtime.Module(engine, wasm)
-            self._write(entry, bytes(module.serialize()))
-        return module
+def _content_key(wasm: bytes, settings: Mapping[str, bool]) -> bytes:
+    key = hashlib.sha256(_MAGIC)
+    key.update(f"{version('wasmtime')}|{platform.machine()}|{sorted(settings.items())}|".encode())
+    key.update(wasm)
+    return key.digest()
 
-    @staticmethod
-    def _read(engine: wasmtime.Engine, entry: Path) -> wasmtime.Module | None:
+
+def entry_name(wasm: bytes, settings: Mapping[str, bool]) -> str:
+    """The file name of `wasm`'s entry for an engine with `settings`: its content key."""
+    return _name_of(_content_key(wasm, settings))
+
+
+def _name_of(key: bytes) -> str:
+    return f"{key.hex()}.cwasm"
+
+
+def _mac(secret: bytes, key: bytes, code: bytes) -> bytes:
+    mac = hmac.new(secret, _MAGIC + key, hashlib.sha256)
+    mac.update(code)
+    return mac.digest()
+
+
+def _remove(dir_fd: int, name: str) -> None:
+    with suppress(OSError):
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _write_temp(dir_fd: int, *chunks: bytes) -> str:
+    """A new private file in `dir_fd` holding `chunks`; its name. Nothing is left on failure."""
+    name = f".{secrets.token_hex(8)}{_TEMP_SUFFIX}"
+    fd = os.open(name, _TEMP_FLAGS, 0o600, dir_fd=dir_fd)
+    try:
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        _remove(dir_fd, name)
+        raise
+    os.close(fd)
+    return name
+
+
+def _sweep_stale_temps(dir_fd: int) -> None:
+    """Remove the temp files of processes that were killed while writing."""
+    stale_before = time.time() - _STALE_TEMP_SECONDS
+    with suppress(OSError), os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if (entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX)
+                    and entry.stat(follow_symlinks=False).st_mtime < stale_before):
+                _remove(dir_fd, entry.name)
+
+
+def _enter(dir_fd: int, name: str) -> int:
+    """Directory `name` in `dir_fd`, made (0700) if missing, never through a link."""
+    with suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=dir_fd)
+    try:
+        return os.open(name, _DIRECTORY_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise _Refused(f"{name} is a symbolic link or no directory") from None
+        raise
+
+
+def _open_directory(location: CacheLocation) -> int:
+    os.makedirs(location.base, mode=0o700, exist_ok=True)
+    dir_fd = os.open(location.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in location.below:
+            inner = _enter(dir_fd, name)
+            os.close(dir_fd)
+            dir_fd = inner
+        st = os.fstat(dir_fd)
+        if st.st_uid != os.geteuid():
+            raise _Refused("it is not owned by you")
+        if st.st_mode & 0o022:
+            raise _Refused("others can write to it")
+    except BaseException:
+        os.close(dir_fd)
+        raise
+    return dir_fd
+
+
+def _read_secret(dir_fd: int) -> bytes:
+    try:
+        fd = os.open(_SECRET_NAME, _READ_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return _create_secret(dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _Refused("its key is a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as file:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
+                or st.st_mode & 0o077 or st.st_size != _SECRET_SIZE):
+            raise _Refused(f"its {_SECRET_NAME!r} is not a private {_SECRET_SIZE}-byte file")
+        return file.read()
+
+
+def _create_secret(dir_fd: int) -> bytes:
+    secret = secrets.token_bytes(_SECRET_SIZE)
+    temp = _write_temp(dir_fd, secret)
+    try:
+        os.link(temp, _SECRET_NAME, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:  # another process made one first: share it
+        return _read_secret(dir_fd)
+    finally:
+        _remove(dir_fd, temp)
+    return secret
+
+
+def _warn(location: CacheLocation, reason: str) -> None:
+    """One line per directory and process: a refused cache is slow, and may be tampered with."""
+    if location.path not in _warned:
+        _warned.add(location.path)
+        print(f"pywasi: compiled-module cache off: {location.path}: {reason}; remove it "
+              "(pywasi makes a private one) or set PYWASI_CACHE_DIR", file=sys.stderr)
+
+
+@dataclass(slots=True)
+class _OpenCache:
+    """The cache directory, held by descriptor, and its secret."""
+
+    dir_fd: int
+    secret: bytes
+
+    def read(self, engine: wasmtime.Engine, key: bytes) -> wasmtime.Module | None:
+        """The module of entry `key` if it is sound and authentic, else None."""
         try:
-            data = entry.read_bytes()
+            fd = os.open(_name_of(key), _READ_FLAGS, dir_fd=self.dir_fd)
         except OSError:
             return None
-        magic, digest, code = _split_entry(data)
-        if magic != _MAGIC or digest != hashlib.sha256(code).digest():
+        try:
+            with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return None
+                header, code = file.read(_HEADER_SIZE), file.read()
+        except OSError:
+            return None
+        # Two checks, each on its own: this is the entry asked for, and pywasi wrote it.
+        stored_key = header[len(_MAGIC) : _KEY_END]
+        if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
+            return None
+        if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
             return None
         try:
             return wasmtime.Module.deserialize(engine, code)
         except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
             return None
 
-    def _write(self, entry: Path, code: bytes) -> None:
-        """Write atomically (temp file, then rename); a cache that cannot be written is skipped."""
+    def write(self, key: bytes, code: bytes) -> None:
+        """Write atomically (temp file, then rename); a cache that cannot be written is
+        skipped, and keeps no temp file (nor those of writers that were killed)."""
+        _sweep_stale_temps(self.dir_fd)
+        with suppress(OSError):
+            temp = _write_temp(self.dir_fd, _MAGIC, key, _mac(self.secret, key, code), code)
+            try:
+                os.rename(temp, _name_of(key), src_dir_fd=self.dir_fd,
+                          dst_dir_fd=self.dir_fd)
+            except BaseException:
+                _remove(self.dir_fd, temp)
+                raise
+
+
+def _open(location: CacheLocation) -> _OpenCache | None:
+    """The cache at `location`, made if need be; None (caching off) if it cannot be trusted
+    (one warning) or used (quietly)."""
+    try:
+        dir_fd = _open_directory(location)
+    except _Refused as refusal:
+        _warn(location, str(refusal))
+        return None
+    except OSError:
+        return None
+    guard.protect(location.path)  # now with the directory's identity
+    try:
+        return _OpenCache(dir_fd, _read_secret(dir_fd))
+    except _Refused as refusal:
+        _warn(location, str(refusal))
+    except OSError:
+        pass
+    os.close(dir_fd)
+    return None
+
+
+class ModuleCache:
+    """Compiled modules in `directory` (default: `default_location`)."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.location = CacheLocation.of(directory) if directory is not None else default_location()
+
+    def load(self, engine: wasmtime.Engine, wasm: bytes,
+             settings: Mapping[str, bool]) -> wasmtime.Module:
+        """The compiled module, from the cache when an authentic entry exists, else compiled
+        now (and stored)."""
+        cache = _open(self.location) if self.location is not None else None
+        if cache is None:
+            return wasmtime.Module(engine, wasm)
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
-                out.write(_MAGIC + hashlib.sha256(code).digest() + code)
-            os.replace(temp, entry)
-        except OSError:
-            pass
+            key = _content_key(wasm, settings)
+            module = cache.read(engine, key)
+            if module is None:
+                module = wasmtime.Module(engine, wasm)
+                cache.write(key, bytes(module.serialize()))
+            return module
+        finally:
+            os.close(cache.dir_fd)

@@ -33,7 +33,7 @@ from ..errors import GuestTrap, ModuleLoadError
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
 from .base import ExportKind
-from .cache import ModuleCache, cache_enabled
+from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
 
 
 def _load_trampoline() -> ModuleType | None:
@@ -107,7 +107,9 @@ def make_engine() -> wasmtime.Engine:
     config = wasmtime.Config()
     for name, value in ENGINE_SETTINGS.items():
         setattr(config, name, value)
-    return wasmtime.Engine(config)
+    engine = wasmtime.Engine(config)
+    remember_settings(engine, ENGINE_SETTINGS)
+    return engine
 
 
 # Both are cached per signature (a NamedTuple): a FuncType costs ~20 us of ctypes calls to build,
@@ -326,7 +328,8 @@ def default_engine() -> wasmtime.Engine:
 def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = None, *,
                 cache: bool = True) -> wasmtime.Module:
     """Compile a module from a `.wasm`/`.wat` path or bytes, through the on-disk cache
-    (unless `cache` is False or ``PYWASI_CACHE=0``)."""
+    (unless `cache` is False or ``PYWASI_CACHE=0``, or `engine` has settings the cache cannot
+    key: one not made by `make_engine`)."""
     engine = engine or default_engine()
     if isinstance(source, (str, Path)):
         try:
@@ -338,8 +341,9 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
     try:
         if not wasm.startswith(b"\0asm"):
             wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8", "replace")))
-        if cache and cache_enabled() and engine is _default_engine:
-            return ModuleCache().load(engine, wasm, ENGINE_SETTINGS)
+        settings = settings_of(engine)
+        if cache and cache_enabled() and settings is not None:
+            return ModuleCache().load(engine, wasm, settings)
         return wasmtime.Module(engine, wasm)
     except wasmtime.WasmtimeError as error:
         raise ModuleLoadError(f"cannot compile module: {error}") from None

@@ -2,7 +2,8 @@
 
 Every path operation goes through `resolver.resolve`, and then acts on the (directory
 descriptor, last name) pair it returns without following a last symbolic link, so that no
-path, and no race with other processes on the host, can reach outside the directory.
+path, and no race with other processes on the host, can reach outside the directory. Each
+operation also asks `guard` whether the entry it touches is one no guest may use.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Advice, Errno, Fdflags, Filetype, Oflags
+from . import guard
 from .files import Dirent, Filestat, WasiFile
 from .hostio import HostIO, filestat_of, filetype_of_mode
 from .resolver import Resolved, read_link, resolve
@@ -165,6 +167,7 @@ class HostDir(HostFd):
                 if oflags & Oflags.CREAT:
                     raise WasiErrno(Errno.ISDIR)
                 flags |= os.O_DIRECTORY
+            guard.refuse_entry(where.dir, where.name, changing=bool(oflags & Oflags.CREAT))
             try:
                 fd = os.open(where.name, flags, 0o666, dir_fd=where.dir)
             except NotADirectoryError:
@@ -174,7 +177,8 @@ class HostDir(HostFd):
                 raise
         try:
             filetype = filetype_of_mode(os.fstat(fd).st_mode)
-        except OSError:
+            guard.refuse_directory(fd)
+        except (OSError, WasiErrno):
             os.close(fd)
             raise
         if filetype == Filetype.DIRECTORY:
@@ -183,6 +187,7 @@ class HostDir(HostFd):
 
     def mkdir_at(self, path: bytes) -> None:
         with resolve(self.dir_fd, path, follow=False) as where:
+            guard.refuse_entry(where.dir, where.name, changing=True)
             os.mkdir(where.name, 0o777, dir_fd=where.dir)
 
     def stat_at(self, path: bytes, follow: bool) -> Filestat:
@@ -202,6 +207,7 @@ class HostDir(HostFd):
         with resolve(self.dir_fd, old_path, follow=False) as source, \
                 resolve(target_dir.dir_fd, new_path, follow=False) as target:
             _refuse_new_entry_with_slash(target)
+            guard.refuse_entry(target.dir, target.name, changing=True)
             os.link(source.name, target.name, src_dir_fd=source.dir,
                     dst_dir_fd=target.dir, follow_symlinks=False)
 
@@ -211,16 +217,20 @@ class HostDir(HostFd):
 
     def rmdir_at(self, path: bytes) -> None:
         with resolve(self.dir_fd, path, follow=False) as where:
+            guard.refuse_entry(where.dir, where.name, changing=True)
             os.rmdir(where.name, dir_fd=where.dir)
 
     def unlink_at(self, path: bytes) -> None:
         with resolve(self.dir_fd, path, follow=False) as where:
+            guard.refuse_entry(where.dir, where.name, changing=True)
             os.unlink(where.name, dir_fd=where.dir)
 
     def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with resolve(self.dir_fd, old_path, follow=False) as source, \
                 resolve(target_dir.dir_fd, new_path, follow=False) as target:
+            guard.refuse_entry(source.dir, source.name, changing=True)
+            guard.refuse_entry(target.dir, target.name, changing=True)
             if target.must_be_dir and not source.must_be_dir:
                 mode = os.stat(source.name, dir_fd=source.dir, follow_symlinks=False).st_mode
                 if not stat.S_ISDIR(mode):
@@ -235,6 +245,7 @@ class HostDir(HostFd):
             raise WasiErrno(Errno.PERM)
         with resolve(self.dir_fd, path, follow=False) as where:
             _refuse_new_entry_with_slash(where)
+            guard.refuse_entry(where.dir, where.name, changing=True)
             os.symlink(target, where.name, dir_fd=where.dir)
 
 

@@ -34,6 +34,9 @@ An escape is ENOTCAPABLE, as in Node (uvwasi) and as current wasi-testsuite acce
 only says "access denied". (wasmtime says EPERM.) Creating a symbolic link whose target is
 absolute is a different matter, refused as "not permitted" (EPERM) in `HostDir.symlink_at`.
 
+Host directories that no guest may reach at all (pywasi's compiled-module cache) are refused
+on the way in, with EACCES, by `guard` (see there).
+
 This module knows nothing of guest memory: it works on bytes and directory handles. Paths must
 not contain NUL; the system call layer rejects those with EINVAL before they get here.
 """
@@ -50,6 +53,7 @@ from typing import Final, Generic, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
+from . import guard
 
 MAX_SYMLINKS: Final = 40
 PATH_MAX: Final = 4096
@@ -113,8 +117,9 @@ class HostTree:
     __slots__ = ()
 
     def enter(self, parent: int, name: bytes) -> int | bytes:
+        guard.refuse_entry(parent, name, changing=False)
         try:
-            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)
+            entered = os.open(name, _SEARCH_FLAGS, dir_fd=parent)
         except OSError as error:
             if error.errno not in (errno.ENOTDIR, errno.ELOOP):
                 raise
@@ -122,6 +127,12 @@ class HostTree:
             if target is None:
                 raise
             return target
+        try:
+            guard.refuse_directory(entered)
+        except WasiErrno:
+            os.close(entered)
+            raise
+        return entered
 
     def read_link(self, parent: int, name: bytes) -> bytes | None:
         return read_link(parent, name)
