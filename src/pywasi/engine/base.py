@@ -25,3 +25,13 @@ class BoundInstance(Protocol):
         A `ProcExit` or other exception raised inside a host call comes out as itself; a trap
         as `GuestTrap`.
         """
+
+
+@runtime_checkable
+class GuestCallHooks(Protocol):
+    """What an engine calls around every call into the guest (`WASI` has both): buffers the
+    host must flush first, and errors the host kept for after the call."""
+
+    def before_guest_call(self) -> None: ...
+
+    def after_guest_call(self) -> None: ...

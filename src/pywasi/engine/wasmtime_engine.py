@@ -32,7 +32,7 @@ from ..abi.signatures import Signature
 from ..errors import GuestTrap, ModuleLoadError
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
-from .base import ExportKind
+from .base import ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled
 
 
@@ -258,12 +258,14 @@ class WasmtimeInstance:
     """A wasmtime instance with its store: what `WASI.start()` and friends accept."""
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 host_calls: _HostCalls, memory_may_move: bool) -> None:
+                 host_calls: _HostCalls, memory_may_move: bool,
+                 hooks: GuestCallHooks | None = None) -> None:
         self.store = store
         self.instance = instance
         self.exports = instance.exports(store)
         self._host_calls = host_calls
         self._memory_may_move = memory_may_move
+        self._hooks = hooks
 
     def export_kind(self, name: str) -> ExportKind | None:
         item = self.exports.get(name)
@@ -299,10 +301,14 @@ class WasmtimeInstance:
 
     def call(self, name: str, *args: Any) -> Any:
         """Call an exported function, turning traps into `GuestTrap` and re-raising what a
-        host call raised (such as `ProcExit`)."""
+        host call raised (such as `ProcExit`), between the WASI object's hooks (which flush
+        the host's stdio before, and raise what a Python stdio object raised after)."""
         func = self.exports[name]
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"export {name!r} is not a function")
+        hooks = self._hooks
+        if hooks is not None:
+            hooks.before_guest_call()
         try:
             return func(self.store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
@@ -310,6 +316,9 @@ class WasmtimeInstance:
             if pending is not None:
                 raise pending from None
             raise GuestTrap(str(trap)) from None
+        finally:
+            if hooks is not None:
+                hooks.after_guest_call()
 
 
 _default_engine: wasmtime.Engine | None = None
@@ -368,4 +377,5 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     except wasmtime.WasmtimeError as error:
         raise ModuleLoadError(f"cannot instantiate module: {error}") from None
     return WasmtimeInstance(store, instance, host_calls,
-                            memory_may_move=engine is not _default_engine)
+                            memory_may_move=engine is not _default_engine,
+                            hooks=wasi if isinstance(wasi, GuestCallHooks) else None)
