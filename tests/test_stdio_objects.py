@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import wasmtime
@@ -29,7 +30,7 @@ def run(mode: str, *args: str, stdin: StdinOption = b"", stdout: StdoutOption,
 
 
 def test_stdout_into_bytesio_stderr_into_a_callable_stdin_from_bytes() -> None:
-    out, err = io.BytesIO(), []
+    out, err = io.BytesIO(), list[bytes]()
     assert run("copy", stdin=b"hello, guest", stdout=out, stderr=err.append) == 0
     assert out.getvalue() == b"HELLO, GUEST"
     assert err == [b"12 bytes\n"]
@@ -200,6 +201,10 @@ def test_poll_on_an_empty_iterable_stdin_hangs_up_at_once() -> None:
 
 # -- option checks ------------------------------------------------------------------------------
 
+def options(name: str, value: object) -> dict[str, Any]:
+    return {name: value}
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("stdin", 1.5), ("stdin", None), ("stdin", True), ("stdin", print),
     ("stdout", b"bytes"), ("stdout", "text"), ("stdout", None), ("stderr", 2.0),
@@ -208,7 +213,7 @@ def test_poll_on_an_empty_iterable_stdin_hangs_up_at_once() -> None:
 def test_wrong_kinds_of_stdio_say_which_kinds_work(name: str, value: object) -> None:
     with pytest.raises(InvalidArgTypeError, match=f'The "{name}" option must be a descriptor '
                        r"number \(int\), .*binary or text stream") as info:
-        WASI(version="preview1", **{name: value})
+        WASI(version="preview1", **options(name, value))
     assert info.value.code == "ERR_INVALID_ARG_TYPE"
 
 
@@ -217,7 +222,7 @@ def test_a_closed_file_is_refused(name: str) -> None:
     closed = io.BytesIO()
     closed.close()
     with pytest.raises(InvalidArgValueError, match=f"'{name}' is a closed file"):
-        WASI(version="preview1", **{name: closed})
+        WASI(version="preview1", **options(name, closed))
 
 
 # -- reactors, and the host's own stdio ---------------------------------------------------------

@@ -49,9 +49,8 @@ class TextWritable(Protocol):
     def write(self, text: str, /) -> object: ...
 
 
-StdinOption: TypeAlias = (
-    "int | bytes | bytearray | memoryview | str | Readable | Iterable[bytes | str]"
-)
+_Bytes: TypeAlias = "bytes | bytearray | memoryview"
+StdinOption: TypeAlias = "int | _Bytes | str | Readable | Iterable[_Bytes | str]"
 StdoutOption: TypeAlias = "int | BinaryWritable | TextWritable | Callable[[bytes], object]"
 
 Emit = Callable[[bytes], int]
