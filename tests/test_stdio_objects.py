@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -299,8 +300,9 @@ def test_host_prints_and_guest_output_come_out_in_program_order(kind: str, fd: i
                                                                  expected: str) -> None:
     """Python buffers its stdout into a pipe: it is flushed before each call into the guest."""
     module = command(fd) if kind == "command" else REACTOR
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     result = subprocess.run(
-        [sys.executable, "-c", HOST_PROGRAM, kind, str(fd), module.decode()],
+        [sys.executable, "-c", HOST_PROGRAM, kind, str(fd), module.decode()], env=buffered,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60, check=True,
     )
     assert result.stdout == expected
