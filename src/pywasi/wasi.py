@@ -100,7 +100,11 @@ class WASI:
     """A WASI host for one guest instance: configure, link with `get_import_object()`, then
     `start()` a command or `initialize()` a reactor.
 
-    Beyond Node's options, `sockets` hands the guest host sockets (WASI cannot create them):
+    Beyond Node, `stdin`, `stdout` and `stderr` may be Python objects as well as host
+    descriptor numbers (see `pywasi.sandbox.pystreams` and the README): binary or text streams,
+    a callable taking `bytes` for output, `bytes`, `str` or an iterable of chunks for input.
+
+    Also beyond Node's options, `sockets` hands the guest host sockets (WASI cannot create them):
     a list of `socket.socket` objects or host descriptor numbers, typically listening TCP
     sockets, which the guest sees as fds numbered after the preopened directories (as
     ``wasmtime run --tcplisten`` does). Each is duplicated: the guest owns its copy and closes
