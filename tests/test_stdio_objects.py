@@ -306,3 +306,22 @@ def test_host_prints_and_guest_output_come_out_in_program_order(kind: str, fd: i
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60, check=True,
     )
     assert result.stdout == expected
+
+
+def test_a_keyboard_interrupt_in_the_guest_goes_on_as_it_is() -> None:
+    """A kept stdio failure does not hide a Ctrl-C (or SystemExit) that ends the call."""
+
+    def refuse(data: bytes) -> None:
+        raise ValueError("refused")
+
+    def interrupt() -> int:
+        raise KeyboardInterrupt
+
+    wasi = WASI(version="preview1", stdout=refuse)
+    wasi.wasi_import["sched_yield"] = interrupt
+    module = command(1).replace(b'(call $say (i32.const 1))',
+                                b'(call $say (i32.const 1)) (drop (call $yield))')
+    module = module.replace(b"(memory", b'(import "wasi_snapshot_preview1" "sched_yield" '
+                            b"(func $yield (result i32))) (memory")
+    with pytest.raises(KeyboardInterrupt):
+        wasi.start(pywasi.instantiate(wasi, module))

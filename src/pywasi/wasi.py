@@ -15,7 +15,7 @@ from typing import Any
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Rights
-from .engine.base import BoundInstance
+from .engine.base import AroundGuestCall, BoundInstance
 from .errors import (
     AlreadyStartedError,
     InvalidArgTypeError,
@@ -244,11 +244,11 @@ class WASI:
                 "a module exporting _initialize is a reactor; use initialize()"
             )
         try:
-            self.before_guest_call()
-            try:
-                instance.call("_start")
-            finally:
-                self.close()
+            with AroundGuestCall(self):
+                try:
+                    instance.call("_start")
+                finally:
+                    self._context.fds.close_all()  # within: text streams get their last bytes
         except ProcExit as exit_:
             if not self._return_on_exit:
                 raise SystemExit(exit_.exit_code) from None
@@ -270,11 +270,8 @@ class WASI:
                     'The "instance.exports._initialize" property must be of type function. '
                     f"Received {kind}"
                 )
-            self.before_guest_call()
-            try:
+            with AroundGuestCall(self):
                 instance.call("_initialize")
-            finally:
-                self.after_guest_call()
 
     def close(self) -> None:
         """Close every descriptor the guest holds (done by `start()` when the guest ends; a

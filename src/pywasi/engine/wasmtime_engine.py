@@ -17,6 +17,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Set
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -32,7 +33,7 @@ from ..abi.signatures import Signature
 from ..errors import GuestTrap, ModuleLoadError
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
-from .base import ExportKind, GuestCallHooks
+from .base import AroundGuestCall, ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled
 
 
@@ -265,7 +266,8 @@ class WasmtimeInstance:
         self.exports = instance.exports(store)
         self._host_calls = host_calls
         self._memory_may_move = memory_may_move
-        self._hooks = hooks
+        self._around_call: AbstractContextManager[None] = (
+            nullcontext() if hooks is None else AroundGuestCall(hooks))
 
     def export_kind(self, name: str) -> ExportKind | None:
         item = self.exports.get(name)
@@ -306,19 +308,14 @@ class WasmtimeInstance:
         func = self.exports[name]
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"export {name!r} is not a function")
-        hooks = self._hooks
-        if hooks is not None:
-            hooks.before_guest_call()
-        try:
-            return func(self.store, *args)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            pending, self._host_calls.pending = self._host_calls.pending, None
-            if pending is not None:
-                raise pending from None
-            raise GuestTrap(str(trap)) from None
-        finally:
-            if hooks is not None:
-                hooks.after_guest_call()
+        with self._around_call:
+            try:
+                return func(self.store, *args)
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+                pending, self._host_calls.pending = self._host_calls.pending, None
+                if pending is not None:
+                    raise pending from None
+                raise GuestTrap(str(trap)) from None
 
 
 _default_engine: wasmtime.Engine | None = None
