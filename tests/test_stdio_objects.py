@@ -325,3 +325,12 @@ def test_a_keyboard_interrupt_in_the_guest_goes_on_as_it_is() -> None:
                             b"(func $yield (result i32))) (memory")
     with pytest.raises(KeyboardInterrupt):
         wasi.start(pywasi.instantiate(wasi, module))
+
+
+def test_an_incomplete_last_character_reaches_a_text_stream_at_the_end() -> None:
+    out = io.StringIO()
+    wasi = WASI(version="preview1", stdout=out)
+    module = command(1).replace(b'"guest\\n"', b'"ok\\c3"').replace(b"(i32.const 6)",
+                                                                    b"(i32.const 3)")
+    wasi.start(pywasi.instantiate(wasi, module))
+    assert out.getvalue() == "ok\ufffd"

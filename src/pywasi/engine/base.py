@@ -28,7 +28,6 @@ class BoundInstance(Protocol):
         """
 
 
-
 @runtime_checkable
 class GuestCallHooks(Protocol):
     """What an engine calls around every call into the guest (`WASI` has both): buffers the
