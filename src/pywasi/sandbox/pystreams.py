@@ -130,7 +130,8 @@ class PyWriter(_PyStream):
 
 class PyReader(_PyStream):
     """stdin from the embedder's object: input arrives in chunks from `fill`, handed out as the
-    guest reads. At the end of input, poll_oneoff reports a hang-up, as for a closed pipe."""
+    guest reads. poll_oneoff asks for the next chunk ahead, to report how much there is, or a
+    hang-up at the end of input as for a closed pipe; an object that blocks makes it wait."""
 
     def __init__(self, name: str, fill: Fill, failures: Failures, data: bytes = b"") -> None:
         super().__init__(name, Rights.FD_READ, failures)
