@@ -63,7 +63,7 @@ def test_unknown_version_is_a_value_error() -> None:
 @pytest.mark.parametrize("name, value", [
     ("args", "not a list"), ("args", {"a": 1}), ("env", ["K=V"]), ("env", "K=V"),
     ("preopens", ["/a"]), ("return_on_exit", 1), ("return_on_exit", None),
-    ("stdin", "0"), ("stdout", 1.0), ("stderr", True),
+    ("stdin", 0.5), ("stdout", 1.0), ("stderr", True),  # stdin="0" is input now
 ])
 def test_wrong_option_types(name: str, value: object) -> None:
     with pytest.raises(InvalidArgTypeError, match=f'"{name}"') as info:

@@ -18,6 +18,7 @@ from .errors import (
     PreopenError,
     ProcExit,
     PyWasiError,
+    StdioError,
 )
 from .wasi import WASI
 
@@ -34,6 +35,7 @@ __all__ = [
     "PreopenError",
     "ProcExit",
     "PyWasiError",
+    "StdioError",
     "WasmtimeInstance",
     "instantiate",
     "load_module",

@@ -66,6 +66,21 @@ class ModuleLoadError(PyWasiError, ValueError):
     code = "ERR_WASM_MODULE"
 
 
+class StdioError(PyWasiError, RuntimeError):
+    """A Python object given as the guest's stdin, stdout or stderr raised. The guest got EIO
+    for that call and went on; its exception is this one's `__cause__`, and `stream` names it.
+    """
+
+    code = "ERR_PYWASI_STDIO"
+
+    def __init__(self, stream: str, error: Exception) -> None:
+        super().__init__(
+            f"the guest's {stream} raised {type(error).__name__}: {error} (the guest was told "
+            "EIO); fix the object passed as that option, or catch the error in it"
+        )
+        self.stream = stream
+
+
 class ProcExit(PyWasiError):
     """The guest called proc_exit (or was ended by proc_raise) with exit code `code`.
 

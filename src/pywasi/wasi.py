@@ -15,7 +15,7 @@ from typing import Any
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Rights
-from .engine.base import BoundInstance
+from .engine.base import AroundGuestCall, BoundInstance
 from .engine.cache import default_cache_dir
 from .errors import (
     AlreadyStartedError,
@@ -28,15 +28,19 @@ from .errors import (
 from .sandbox import guard, rights
 from .sandbox.fdtable import Descriptor
 from .sandbox.host import HostDir
+from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
 from .sandbox.sockets import HostSocket
-from .sandbox.stdio import HostStream
+from .sandbox.stdio import Stdio
 from .syscalls import HostFunction, WasiContext, build_imports
 
 _INT32_MAX = 2**31 - 1
 
 
 def _describe(value: object) -> str:
-    return f"type {type(value).__name__} ({value!r})" if value is not None else "None"
+    if value is None:
+        return "None"
+    text = repr(value)
+    return f"type {type(value).__name__} ({text if len(text) <= 80 else text[:77] + '...'})"
 
 
 def _check_type(value: object, name: str, expected: type | tuple[type, ...], what: str) -> None:
@@ -58,6 +62,27 @@ def _check_stdio_fd(value: object, name: str) -> int:
     return value
 
 
+_STDIO_KINDS = {
+    Rights.FD_READ: "a descriptor number (int), bytes or str, a readable binary or text stream, "
+                    "or an iterable of bytes",
+    Rights.FD_WRITE: "a descriptor number (int), a writable binary or text stream, "
+                     "or a callable taking bytes",
+}
+
+
+def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) -> Stdio:
+    if isinstance(value, int) and not isinstance(value, bool):
+        _check_stdio_fd(value, name)
+    elif getattr(value, "closed", False) is True:
+        raise InvalidArgValueError(f"The option '{name}' is a closed file: pass an open one")
+    stream = None if isinstance(value, bool) else stdio.open(value, name, direction)
+    if stream is None:
+        raise InvalidArgTypeError(
+            f'The "{name}" option must be {_STDIO_KINDS[direction]}. Received {_describe(value)}'
+        )
+    return stream
+
+
 def _encode(text: object) -> bytes:
     return os.fsencode(text) if isinstance(text, (str, bytes, os.PathLike)) else str(text).encode()
 
@@ -76,7 +101,11 @@ class WASI:
     """A WASI host for one guest instance: configure, link with `get_import_object()`, then
     `start()` a command or `initialize()` a reactor.
 
-    Beyond Node's options, `sockets` hands the guest host sockets (WASI cannot create them):
+    Beyond Node, `stdin`, `stdout` and `stderr` may be Python objects as well as host
+    descriptor numbers (see `pywasi.sandbox.pystreams` and the README): binary or text streams,
+    a callable taking `bytes` for output, `bytes`, `str` or an iterable of chunks for input.
+
+    Also beyond Node's options, `sockets` hands the guest host sockets (WASI cannot create them):
     a list of `socket.socket` objects or host descriptor numbers, typically listening TCP
     sockets, which the guest sees as fds numbered after the preopened directories (as
     ``wasmtime run --tcplisten`` does). Each is duplicated: the guest owns its copy and closes
@@ -93,9 +122,9 @@ class WASI:
         env: Mapping[Any, Any] | None = None,
         preopens: Mapping[Any, Any] | None = None,
         return_on_exit: bool = True,
-        stdin: int = 0,
-        stdout: int = 1,
-        stderr: int = 2,
+        stdin: StdinOption = 0,
+        stdout: StdoutOption = 1,
+        stderr: StdoutOption = 2,
         sockets: Sequence[socket.socket | int] | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
@@ -112,8 +141,11 @@ class WASI:
             _check_type(env, "env", Mapping, "a mapping of names to values")
         if preopens is not None:
             _check_type(preopens, "preopens", Mapping, "a mapping of guest paths to host paths")
-        stdio = [_check_stdio_fd(fd, name)
-                 for fd, name in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr"))]
+        self._stdio = GuestStdio()
+        stdio = [_check_stdio(self._stdio, value, name, direction)
+                 for value, name, direction in ((stdin, "stdin", Rights.FD_READ),
+                                                (stdout, "stdout", Rights.FD_WRITE),
+                                                (stderr, "stderr", Rights.FD_WRITE))]
         _check_type(return_on_exit, "return_on_exit", bool, "of type bool")
         if sockets is not None:
             _check_type(sockets, "sockets", (list, tuple),
@@ -132,9 +164,7 @@ class WASI:
         self._return_on_exit = return_on_exit
         self._started = False
         fds = self._context.fds
-        directions = (Rights.FD_READ, Rights.FD_WRITE, Rights.FD_WRITE)
-        for host_fd, direction in zip(stdio, directions, strict=True):
-            stream = HostStream(host_fd, direction)
+        for stream in stdio:
             fds.add(Descriptor(stream, stream.rights, 0))
         cache_dir = default_cache_dir() if preopens else None
         if cache_dir is not None:  # so that no guest plants native code for a later run
@@ -187,7 +217,22 @@ class WASI:
         self._context.memory = guest_memory
         for system_call in self._system_calls.values():
             system_call.enable()
+        self._stdio.prepare()
         self._started = True
+
+    def before_guest_call(self) -> None:
+        """Flush the host's Python streams that share an open file with the guest's stdio
+        (sys.stdout on the same terminal or pipe, a file object passed by descriptor), so that
+        output comes out in program order. `start()` and `initialize()` do this on any engine,
+        and `WasmtimeInstance.call` before every call; on another engine, call it yourself
+        before calling the guest's exports."""
+        self._stdio.before_guest_call()
+
+    def after_guest_call(self) -> None:
+        """Raise `StdioError` if a Python stdio object raised while the guest ran (the guest was
+        told EIO), chained to what it raised. `start()`, `initialize()` and
+        `WasmtimeInstance.call` check this; on another engine, call it after each call."""
+        self._stdio.after_guest_call()
 
     def start(self, instance: BoundInstance) -> int:
         """Run a command's `_start`; returns its exit code (0 if it returns normally)."""
@@ -203,13 +248,15 @@ class WASI:
                 "a module exporting _initialize is a reactor; use initialize()"
             )
         try:
-            instance.call("_start")
+            with AroundGuestCall(self):
+                try:
+                    instance.call("_start")
+                finally:
+                    self._context.fds.close_all()  # within: text streams get their last bytes
         except ProcExit as exit_:
             if not self._return_on_exit:
                 raise SystemExit(exit_.exit_code) from None
             return exit_.exit_code
-        finally:
-            self.close()
         return 0
 
     def initialize(self, instance: BoundInstance) -> None:
@@ -227,11 +274,15 @@ class WASI:
                     'The "instance.exports._initialize" property must be of type function. '
                     f"Received {kind}"
                 )
-            instance.call("_initialize")
+            with AroundGuestCall(self):
+                instance.call("_initialize")
 
     def close(self) -> None:
-        """Close every descriptor the guest holds (done by `start()` when the guest ends)."""
+        """Close every descriptor the guest holds (done by `start()` when the guest ends; a
+        reactor's embedder calls it when done with the instance). Python stdio objects are
+        left open, given any last incomplete character; `StdioError` if that raised."""
         self._context.fds.close_all()
+        self.after_guest_call()
 
 
 def _open_preopen(host_path: object) -> HostDir:

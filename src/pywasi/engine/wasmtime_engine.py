@@ -17,6 +17,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Set
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -32,7 +33,7 @@ from ..abi.signatures import Signature
 from ..errors import GuestTrap, ModuleLoadError
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
-from .base import ExportKind
+from .base import AroundGuestCall, ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
 
 
@@ -260,12 +261,15 @@ class WasmtimeInstance:
     """A wasmtime instance with its store: what `WASI.start()` and friends accept."""
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 host_calls: _HostCalls, memory_may_move: bool) -> None:
+                 host_calls: _HostCalls, memory_may_move: bool,
+                 hooks: GuestCallHooks | None = None) -> None:
         self.store = store
         self.instance = instance
         self.exports = instance.exports(store)
         self._host_calls = host_calls
         self._memory_may_move = memory_may_move
+        self._around_call: AbstractContextManager[None] = (
+            nullcontext() if hooks is None else AroundGuestCall(hooks))
 
     def export_kind(self, name: str) -> ExportKind | None:
         item = self.exports.get(name)
@@ -301,17 +305,19 @@ class WasmtimeInstance:
 
     def call(self, name: str, *args: Any) -> Any:
         """Call an exported function, turning traps into `GuestTrap` and re-raising what a
-        host call raised (such as `ProcExit`)."""
+        host call raised (such as `ProcExit`), between the WASI object's hooks (which flush
+        the host's stdio before, and raise what a Python stdio object raised after)."""
         func = self.exports[name]
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"export {name!r} is not a function")
-        try:
-            return func(self.store, *args)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            pending, self._host_calls.pending = self._host_calls.pending, None
-            if pending is not None:
-                raise pending from None
-            raise GuestTrap(str(trap)) from None
+        with self._around_call:
+            try:
+                return func(self.store, *args)
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+                pending, self._host_calls.pending = self._host_calls.pending, None
+                if pending is not None:
+                    raise pending from None
+                raise GuestTrap(str(trap)) from None
 
 
 _default_engine: wasmtime.Engine | None = None
@@ -372,4 +378,5 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     except wasmtime.WasmtimeError as error:
         raise ModuleLoadError(f"cannot instantiate module: {error}") from None
     return WasmtimeInstance(store, instance, host_calls,
-                            memory_may_move=engine is not _default_engine)
+                            memory_may_move=engine is not _default_engine,
+                            hooks=wasi if isinstance(wasi, GuestCallHooks) else None)

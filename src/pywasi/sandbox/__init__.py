@@ -4,6 +4,6 @@ Nothing here knows about guest memory or the engine; it works on Python bytes an
 """
 
 from .fdtable import Descriptor, FdTable
-from .files import Dirent, Filestat, WasiFile
+from .files import Dirent, Filestat, Readiness, WasiFile
 
-__all__ = ["Descriptor", "Dirent", "FdTable", "Filestat", "WasiFile"]
+__all__ = ["Descriptor", "Dirent", "FdTable", "Filestat", "Readiness", "WasiFile"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..abi.errno import WasiErrno
-from ..abi.types import Errno, Filetype, Whence
+from ..abi.types import Errno, Eventtype, Filetype, Whence
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,14 @@ class Transfer(NamedTuple):
     many: Callable[[list[memoryview]], int]
 
 
+class Readiness(NamedTuple):
+    """What poll_oneoff reports for a ready file: the bytes that can be read (or written) at
+    once, 0 where that is unknown, and whether the other end is gone (input at its end)."""
+
+    nbytes: int
+    hangup: bool = False
+
+
 def fail(errno: Errno) -> WasiErrno:
     return WasiErrno(errno)
 
@@ -65,6 +73,17 @@ class WasiFile:
     def fileno(self) -> int | None:
         """A host descriptor to wait on in poll_oneoff, if there is one."""
         return None
+
+    def readiness(self, event: Eventtype) -> Readiness:
+        """poll_oneoff's answer, at once, for a file it has no host descriptor to wait on (and
+        for a regular file, which is always ready): `event` is FD_READ or FD_WRITE. A file that
+        can tell how much input is left, or that it has ended, says so here."""
+        if event is Eventtype.FD_READ and self.filetype is Filetype.REGULAR_FILE:
+            try:
+                return Readiness(max(0, self.stat().size - self.tell()))
+            except (WasiErrno, OSError):
+                pass
+        return Readiness(0)
 
     # -- byte streams and files -------------------------------------------------------------
     def read(self, bufs: Sequence[memoryview]) -> int:

@@ -77,14 +77,13 @@ def _pipe_space(host_fd: int) -> int:
 
 
 def _ready_now(userdata: int, type_: Eventtype, file: WasiFile) -> _Event:
-    """The event of an object that is always ready: reading reports the bytes left to read."""
-    nbytes = 0
-    if type_ is Eventtype.FD_READ and file.filetype is Filetype.REGULAR_FILE:
-        try:
-            nbytes = max(0, file.stat().size - file.tell())
-        except (WasiErrno, OSError):
-            nbytes = 0
-    return _Event(userdata, type_, nbytes=nbytes)
+    """The event of a file poll cannot wait on: the file says how ready it is."""
+    try:
+        ready = file.readiness(type_)
+    except WasiErrno as error:
+        return _Event(userdata, type_, error.errno)
+    return _Event(userdata, type_, nbytes=ready.nbytes,
+                  flags=Eventrwflags.FD_READWRITE_HANGUP if ready.hangup else 0)
 
 
 def _host_event(wait: _FdWait, revents: int) -> _Event | None:
