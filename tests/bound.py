@@ -31,7 +31,8 @@ class Bound:
 
     def __call__(self, name: str, *args: int) -> int:
         """The errno of system call `name` made with raw arguments `args`."""
-        result: int = self.wasi.wasi_import[name](*args)
+        result = self.wasi.wasi_import[name](*args)
+        assert result is not None, f"{name} returns nothing"
         return result
 
     def write(self, ptr: int, data: bytes) -> None:

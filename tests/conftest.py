@@ -23,12 +23,6 @@ os.environ["XDG_CACHE_HOME"] = _CACHE_HOME.name
 os.environ["PYWASI_CACHE_DIR"] = os.path.join(_CACHE_HOME.name, "pywasi")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "one_path: makes no host call through wasmtime (option checks, resolver, ABI "
-        "tables, system calls called from Python), so runs once, not on both host-call paths")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
