@@ -1,6 +1,7 @@
 import os
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ SLOW_TEST_TIMEOUT = 1800
 _CACHE_HOME = tempfile.TemporaryDirectory(prefix="pywasi-test-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE_HOME.name
 os.environ["PYWASI_CACHE_DIR"] = os.path.join(_CACHE_HOME.name, "pywasi")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the C guests before any test's clock starts: the first compilation on a
+    machine also builds zig's wasi-libc, which can take minutes and is no hang."""
+    from guest import C_SOURCES, build_c
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(build_c, sorted(source.stem for source in C_SOURCES.glob("*.c"))))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -115,6 +115,7 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=TREE, guest_path=GUEST_PATHS, follow=st.booleans())
+@pytest.mark.one_path
 def test_resolver_never_leaves_the_root(sandbox: tuple[Path, int],
                                         tree: list[tuple[str, str, str]], guest_path: str,
                                         follow: bool) -> None:
@@ -155,6 +156,7 @@ def _remove(path: Path) -> None:
     ("a/../..", Errno.NOTCAPABLE), ("/a", Errno.NOTCAPABLE), ("", Errno.NOENT),
     ("up/x", Errno.NOTCAPABLE), ("loop", Errno.LOOP), ("f/", Errno.NOTDIR),
 ])
+@pytest.mark.one_path
 def test_resolver_errors(sandbox: tuple[Path, int], guest_path: str, errno: Errno) -> None:
     root, root_fd = sandbox
     (root / "a").mkdir()
@@ -166,6 +168,7 @@ def test_resolver_errors(sandbox: tuple[Path, int], guest_path: str, errno: Errn
     assert raised.value.errno == errno
 
 
+@pytest.mark.one_path
 def test_resolver_returns_parent_and_last_name(sandbox: tuple[Path, int]) -> None:
     root, root_fd = sandbox
     (root / "a" / "b").mkdir(parents=True)
