@@ -52,13 +52,42 @@ def run_guest_on_own_store(engine: str) -> None:
     sys.exit(code)
 
 
+def run_reentering_guest() -> None:
+    """The child: an intercepted fd_write first calls back into the guest, which grows (and
+    so moves) its memory, then makes the real call, which must find the memory's new place."""
+    wasi = pywasi.WASI(version="preview1")
+    real_read = wasi.wasi_import["fd_read"]
+    instance: pywasi.WasmtimeInstance | None = None
+
+    def grow_then_read(fd: int, iovs: int, count: int, nread_out: int) -> int | None:
+        assert instance is not None
+        instance.call("grow")
+        return real_read(fd, iovs, count, nread_out)
+
+    wasi.wasi_import["fd_read"] = grow_then_read
+    instance = pywasi.instantiate(wasi, GUEST, store=wasmtime.Store(moving_engine()))
+    sys.exit(wasi.start(instance))
+
+
+def run_child(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, __file__, *args], input=INPUT, capture_output=True,
+                          timeout=30, env=os.environ)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_io_after_the_guest_grew_its_memory(engine: str) -> None:
-    child = subprocess.run([sys.executable, __file__, engine], input=INPUT, capture_output=True,
-                           timeout=30, env=os.environ)
+    child = run_child(engine)
+    assert (child.returncode, child.stderr.decode()) == (0, "")
+    assert child.stdout == INPUT
+
+
+def test_io_after_an_intercepting_import_reentered_the_guest() -> None:
+    child = run_child("reenter")
     assert (child.returncode, child.stderr.decode()) == (0, "")
     assert child.stdout == INPUT
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "reenter":
+        run_reentering_guest()
     run_guest_on_own_store(sys.argv[1])

@@ -1,12 +1,14 @@
 ;; Between system calls, grows its memory by 2 MiB (so that on an engine whose memories may
 ;; move, the base really moves), then reads 5 bytes of stdin into low memory and writes what
-;; it read to stdout: 8 rounds. Traps if a call fails or reports a wrong count.
+;; it read to stdout: 8 rounds. Traps if a call fails or reports a wrong count. `grow` grows
+;; it by 2 MiB more, for a host that calls back into the guest.
 (module
   (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   ;; iovec at 0 for reading {256, 5}; count read at 8; iovec at 16 for writing; written at 24.
   (data (i32.const 0) "\00\01\00\00\05\00\00\00")
+  (func (export "grow") (drop (memory.grow (i32.const 32))))
   (func (export "_start")
     (local $round i32)
     (loop $rounds
