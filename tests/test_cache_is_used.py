@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,12 @@ def test_a_flipped_byte_in_an_entry_is_recompiled_and_replaced(tmp_path: Path) -
     entry.write_bytes(corrupted)
     assert run(module, cache) == 22
     assert entry.read_bytes() != corrupted
+
+
+@pytest.mark.one_path
+def test_the_suite_compiles_into_a_cache_of_its_own() -> None:
+    """tests/conftest.py points this process and every child at a temporary cache."""
+    home_cache = Path.home() / ".cache"
+    for variable in ("PYWASI_CACHE_DIR", "XDG_CACHE_HOME"):
+        assert not Path(os.environ[variable]).is_relative_to(home_cache), variable
+        assert Path(os.environ[variable]).is_relative_to(tempfile.gettempdir()), variable
