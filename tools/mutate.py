@@ -257,16 +257,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             started = time.monotonic()
             original = scratch.apply(mutation)
             if original is None:
-                verdict = (f"MUTATION NO LONGER APPLIES: its text is not in {mutation.file} "
-                           "exactly once; update tools/mutate.py")
+                verdict = "NO LONGER APPLIES"
+                detail = f": the text is not in {mutation.file} exactly once; update mutate.py"
             else:
                 try:
                     verdict = outcome(scratch.run_tests(mutation.tests, options.show))
                 finally:
                     scratch.restore(mutation, original)
+                detail = f"  ({time.monotonic() - started:.1f} s)"
             failures += verdict != "KILLED"
-            print(f"{verdict:9} {mutation.name}  ({time.monotonic() - started:.1f} s)",
-                  flush=True)
+            print(f"{verdict:9} {mutation.name}{detail}", flush=True)
     print(f"{len(chosen) - failures} of {len(chosen)} mutations killed")
     return 1 if failures else 0
 
