@@ -14,9 +14,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import wasmtime
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 import pywasi
 from pywasi.abi.signatures import PREVIEW1_SIGNATURES
 from pywasi.abi.types import Errno
+from pywasi.engine import wasmtime_engine
 
 PAGE = 65536
 # Calls that may block on their arguments (a clock wait, a read from a pipe): run separately.
@@ -73,6 +73,13 @@ def make_tree(root: Path) -> Path:
     return inside
 
 
+def sandboxed(root: Path, stdio: int) -> pywasi.WASI:
+    """A WASI with the tree of `make_tree(root)` preopened and all stdio on host fd `stdio`."""
+    return pywasi.WASI(version="preview1", args=["a", "b"], env={"K": "V"},
+                       preopens={"/sandbox": str(make_tree(root))},
+                       stdin=stdio, stdout=stdio, stderr=stdio)
+
+
 def assert_untouched(root: Path) -> None:
     assert (root / "outside").read_bytes() == b"secret"
     assert sorted(p.name for p in root.iterdir()) == ["inside", "outside"]
@@ -81,11 +88,8 @@ def assert_untouched(root: Path) -> None:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pywasi.WASI, Path]]:
     root = tmp_path_factory.mktemp("hostile")
-    inside = make_tree(root)
     devnull = os.open(os.devnull, os.O_RDWR)
-    wasi = pywasi.WASI(version="preview1", args=["a", "b"], env={"K": "V"},
-                       preopens={"/sandbox": str(inside)},
-                       stdin=devnull, stdout=devnull, stderr=devnull)
+    wasi = sandboxed(root, devnull)
     instance = pywasi.instantiate(wasi, b'(module (memory (export "memory") 1))')
     wasi.finalize_bindings(instance)
     yield wasi, root
@@ -164,58 +168,51 @@ def relay_module() -> bytes:
     return " ".join(["(module", *imports, '(memory (export "memory") 1)', *relays, ")"]).encode()
 
 
-@pytest.fixture(scope="module")
-def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One sandboxed instance of the relay module per host-call path, made on first use."""
-    made: dict[str, Any] = {}
-    devnull = os.open(os.devnull, os.O_RDWR)
-    wasm = relay_module()
-
-    def make() -> tuple[pywasi.WasmtimeInstance, Path]:
-        root = tmp_path_factory.mktemp("raw")
-        wasi = pywasi.WASI(version="preview1", args=["a", "b"], env={"K": "V"},
-                           preopens={"/sandbox": str(make_tree(root))},
-                           stdin=devnull, stdout=devnull, stderr=devnull)
-        instance = pywasi.instantiate(wasi, wasm)
-        wasi.finalize_bindings(instance)
-        made.setdefault("wasis", []).append(wasi)
-        return instance, root
-
-    made["make"] = make
-    yield made
-    for wasi in made.get("wasis", []):
-        wasi.close()
-    os.close(devnull)
 
 
-@pytest.fixture
-def relay(relays: dict[str, Any], host_calls: str) -> tuple[pywasi.WasmtimeInstance, Path]:
-    if host_calls not in relays:
-        make: Callable[[], tuple[pywasi.WasmtimeInstance, Path]] = relays["make"]
-        relays[host_calls] = make()  # linked now, on this test's host-call path
-    made: tuple[pywasi.WasmtimeInstance, Path] = relays[host_calls]
-    return made
+def fuzz_through_wasmtime(root: Path, examples: int) -> None:
+    """The child: every system call through the relay module on this process's host-call
+    path, `examples` drawings each. Each call is printed before it is made, so that if one
+    crashes the process, the parent can say which."""
+    wasi = sandboxed(root, os.open(os.devnull, os.O_RDWR))
+    instance = pywasi.instantiate(wasi, relay_module())
+    wasi.finalize_bindings(instance)
+    print("path:", "c" if wasmtime_engine.trampoline is not None else "python", flush=True)
+    for name in CALLED:
+        fuzz_one(instance, root, name, examples)
 
 
-@pytest.mark.parametrize("name", CALLED)
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_any_raw_arguments_through_wasmtime_give_an_errno(
-        relay: tuple[pywasi.WasmtimeInstance, Path], name: str, data: st.DataObject) -> None:
-    instance, root = relay
+def fuzz_one(instance: pywasi.WasmtimeInstance, root: Path, name: str, examples: int) -> None:
     memory = instance.exports["memory"]
     assert isinstance(memory, wasmtime.Memory)
-    memory.write(instance.store, data.draw(st.binary(min_size=0, max_size=256)), 0)
-    args = data.draw(raw_arguments(PREVIEW1_SIGNATURES[name].params))
-    try:
-        result = instance.call(f"go_{name}", *args)
-    except pywasi.ProcExit:
-        assert name in ENDING
-        return
-    assert isinstance(result, int) and result & 0xFFFFFFFF in Errno._value2member_map_, (
-        name, args, result)
-    assert_untouched(root)
+
+    @settings(max_examples=examples, deadline=None, database=None)
+    @given(data=st.data())
+    def call(data: st.DataObject) -> None:
+        memory.write(instance.store, data.draw(st.binary(min_size=0, max_size=256)), 0)
+        args = data.draw(raw_arguments(PREVIEW1_SIGNATURES[name].params))
+        print(name, *args, flush=True)
+        try:
+            result = instance.call(f"go_{name}", *args)
+        except pywasi.ProcExit:
+            assert name in ENDING
+            return
+        assert isinstance(result, int) and result & 0xFFFFFFFF in Errno._value2member_map_, (
+            name, args, result)
+        assert_untouched(root)
+
+    call()
+
+
+def test_any_raw_arguments_through_wasmtime_give_an_errno(tmp_path: Path, host_calls: str) -> None:
+    """In a child process, so that a crash fails this test, not the test run."""
+    child = subprocess.run([sys.executable, __file__, "raw", str(tmp_path), "40"],
+                           capture_output=True, text=True, timeout=60)
+    lines = child.stdout.splitlines()
+    assert child.returncode == 0, (
+        f"last call: {lines[-1] if lines else None}\n{child.stderr[-3000:]}")
+    assert lines[0] == f"path: {host_calls}"
+    assert len(lines) > 40 * len(CALLED) // 2  # the drawings were made
 
 
 # -- signed values through wasi_import, in a child process: a crash fails one test ----------
@@ -227,10 +224,7 @@ def signed_calls(root: Path) -> dict[str, list[int | str | None]]:
     """The errno of every system call with one argument at a time set to each signed edge
     (the others 0), through `wasi_import` of a sandbox in `root`; what it raised instead, as
     text."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    wasi = pywasi.WASI(version="preview1", args=["a"], env={"K": "V"},
-                       preopens={"/sandbox": str(make_tree(root))},
-                       stdin=devnull, stdout=devnull, stderr=devnull)
+    wasi = sandboxed(root, os.open(os.devnull, os.O_RDWR))
     wasi.finalize_bindings(pywasi.instantiate(wasi, b'(module (memory (export "memory") 1))'))
     results: dict[str, list[int | str | None]] = {}
     for name in CALLED:
@@ -252,8 +246,8 @@ def signed_calls(root: Path) -> dict[str, list[int | str | None]]:
 @pytest.mark.one_path
 def test_signed_arguments_through_wasi_import_give_an_errno(tmp_path: Path) -> None:
     """Engines such as wasmtime-py's `Func` and Node hand i32s and i64s over signed."""
-    child = subprocess.run([sys.executable, __file__, str(tmp_path)], capture_output=True,
-                           text=True, timeout=60)
+    child = subprocess.run([sys.executable, __file__, "signed", str(tmp_path)],
+                           capture_output=True, text=True, timeout=60)
     assert child.returncode == 0, f"the host crashed: {child.stderr[-2000:]}"
     results: dict[str, list[int | str | None]] = json.loads(child.stdout)
     assert set(results) == set(CALLED) - ENDING - {"sched_yield"}  # every call with arguments
@@ -264,4 +258,7 @@ def test_signed_arguments_through_wasi_import_give_an_errno(tmp_path: Path) -> N
 
 
 if __name__ == "__main__":
-    print(json.dumps(signed_calls(Path(sys.argv[1]))))
+    if sys.argv[1] == "raw":
+        fuzz_through_wasmtime(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        print(json.dumps(signed_calls(Path(sys.argv[2]))))

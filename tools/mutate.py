@@ -62,6 +62,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         (_on_path(MOVING, "c-moving"),),
     ),
     Mutation(
+        # The raw-path fuzzer's reason to be: i32s handed over signed reach guest memory.
+        "Python host calls read i32s as signed", "src/pywasi/engine/wasmtime_engine.py",
+        'padded = (code + ("12x"', 'padded = (code.lower() + ("12x"',
+        (_on_path("tests/test_hostile_arguments.py::"
+                  "test_any_raw_arguments_through_wasmtime_give_an_errno", "python"),),
+    ),
+    Mutation(
         "cache never read", "src/pywasi/engine/cache.py",
         "module = self._read(engine, entry)", "module = None",
         (f"{CACHE}::test_a_second_load_is_a_cache_hit",),
