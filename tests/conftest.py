@@ -1,5 +1,9 @@
+import os
 import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -9,11 +13,39 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 HOST_CALL_PATHS = ["c", "python"] if wasmtime_engine.trampoline is not None else ["python"]
 
+# A test that can hang (a guest spinning on EAGAIN, a poll that never wakes) must fail within
+# this, not burn CI's time; the quick tests get the default of [tool.pytest.ini_options].
+SLOW_TEST_TIMEOUT = 1800
+
+# Compiled modules go to a cache of the test run's own, in this process and in every `pywasi
+# run` it starts, never to the user's ~/.cache. Set at import, before any test can compile.
+_CACHE_HOME = tempfile.TemporaryDirectory(prefix="pywasi-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME.name
+os.environ["PYWASI_CACHE_DIR"] = os.path.join(_CACHE_HOME.name, "pywasi")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the C guests before any test's clock starts: the first compilation on a
+    machine also builds zig's wasi-libc, which can take minutes and is no hang."""
+    from guest import C_SOURCES, build_c
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(build_c, sorted(source.stem for source in C_SOURCES.glob("*.c"))))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every quick test runs on both host-call paths: the C trampoline and pure Python."""
-    if metafunc.definition.get_closest_marker("slow") is None:
-        metafunc.parametrize("host_calls", HOST_CALL_PATHS, indirect=True)
+    """Every quick test that reaches a host call runs on both host-call paths: the C
+    trampoline and pure Python."""
+    definition = metafunc.definition
+    if definition.get_closest_marker("slow") or definition.get_closest_marker("one_path"):
+        return
+    metafunc.parametrize("host_calls", HOST_CALL_PATHS, indirect=True)
 
 
 @pytest.fixture(autouse=True)
@@ -22,4 +54,11 @@ def host_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if path == "python":
         monkeypatch.setattr(wasmtime_engine, "trampoline", None)
         monkeypatch.setenv("PYWASI_TRAMPOLINE", "0")  # for pywasi run in a subprocess
+    if request.node.get_closest_marker("one_path"):
+        # The marker's promise, kept: linking a host function would mean the other path
+        # goes untested.
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            pytest.fail("a test marked one_path links a host call: remove the marker")
+
+        monkeypatch.setattr(wasmtime_engine._HostCalls, "callback", refuse)
     return path

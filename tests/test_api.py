@@ -44,6 +44,7 @@ def preview1(**options: Any) -> WASI:
 
 # -- constructor options ------------------------------------------------------------------------
 
+@pytest.mark.one_path
 def test_version_is_required_and_a_string() -> None:
     with pytest.raises(InvalidArgTypeError, match='"version"') as info:
         WASI()
@@ -53,6 +54,7 @@ def test_version_is_required_and_a_string() -> None:
         WASI(version=1)  # type: ignore[arg-type]
 
 
+@pytest.mark.one_path
 def test_unknown_version_is_a_value_error() -> None:
     with pytest.raises(InvalidArgValueError, match="unsupported WASI version") as info:
         WASI(version="preview2")
@@ -65,6 +67,7 @@ def test_unknown_version_is_a_value_error() -> None:
     ("preopens", ["/a"]), ("return_on_exit", 1), ("return_on_exit", None),
     ("stdin", 0.5), ("stdout", 1.0), ("stderr", True),  # stdin="0" is input now
 ])
+@pytest.mark.one_path
 def test_wrong_option_types(name: str, value: object) -> None:
     with pytest.raises(InvalidArgTypeError, match=f'"{name}"') as info:
         preview1(**{name: value})
@@ -73,6 +76,7 @@ def test_wrong_option_types(name: str, value: object) -> None:
 
 @pytest.mark.parametrize("name", ["stdin", "stdout", "stderr"])
 @pytest.mark.parametrize("value", [-1, 2**31])
+@pytest.mark.one_path
 def test_stdio_fd_out_of_range(name: str, value: int) -> None:
     with pytest.raises(OutOfRangeError, match=f'"{name}" is out of range') as info:
         preview1(**{name: value})
@@ -80,6 +84,7 @@ def test_stdio_fd_out_of_range(name: str, value: int) -> None:
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.one_path
 def test_checks_run_in_nodes_order() -> None:
     # version first, then args, env, preopens, stdio, return_on_exit; preopen dirs last.
     with pytest.raises(InvalidArgTypeError, match='"version"'):
@@ -96,6 +101,7 @@ def test_checks_run_in_nodes_order() -> None:
         preview1(return_on_exit="no", preopens={"/a": "/nonexistent/dir"})
 
 
+@pytest.mark.one_path
 def test_missing_preopen_dir_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     with pytest.raises(PreopenError, match=str(missing)) as info:
@@ -103,6 +109,7 @@ def test_missing_preopen_dir_names_the_path(tmp_path: Path) -> None:
     assert info.value.code == "UVWASI_ENOENT"
 
 
+@pytest.mark.one_path
 def test_preopen_that_is_a_file_names_the_path(tmp_path: Path) -> None:
     file = tmp_path / "file"
     file.write_text("x")
@@ -111,6 +118,7 @@ def test_preopen_that_is_a_file_names_the_path(tmp_path: Path) -> None:
     assert info.value.code == "UVWASI_ENOTDIR"
 
 
+@pytest.mark.one_path
 def test_failed_preopen_leaks_no_descriptor(tmp_path: Path) -> None:
     before = len(os.listdir("/proc/self/fd"))
     with pytest.raises(PreopenError):
@@ -118,6 +126,7 @@ def test_failed_preopen_leaks_no_descriptor(tmp_path: Path) -> None:
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+@pytest.mark.one_path
 def test_args_and_env_are_stringified_and_none_values_dropped() -> None:
     wasi = preview1(args=["a", 1, Path("p")], env={"A": 1, "B": None, "C": "x"})
     assert wasi._context.args == [b"a", b"1", b"p"]
@@ -126,6 +135,7 @@ def test_args_and_env_are_stringified_and_none_values_dropped() -> None:
 
 # -- imports --------------------------------------------------------------------------------------
 
+@pytest.mark.one_path
 def test_import_object_has_every_function_of_the_version() -> None:
     from pywasi.abi.signatures import PREVIEW1_SIGNATURES
 
@@ -142,6 +152,7 @@ def test_import_object_has_every_function_of_the_version() -> None:
     assert "fd_write" in unstable["wasi_unstable"]
 
 
+@pytest.mark.one_path
 def test_system_call_before_start_is_not_started() -> None:
     wasi = preview1()
     for name in ("sched_yield", "fd_write", "clock_time_get"):
@@ -151,6 +162,7 @@ def test_system_call_before_start_is_not_started() -> None:
         assert info.value.code == "ERR_WASI_NOT_STARTED"
 
 
+@pytest.mark.one_path
 def test_system_calls_are_callable_from_python_after_finalize() -> None:
     wasi = preview1()
     instance = instance_of(wasi, MEMORY)
@@ -232,12 +244,14 @@ def test_no_exported_memory() -> None:
         wasi.start(instance_of(wasi, '(func (export "_start"))'))
 
 
+@pytest.mark.one_path
 def test_memory_that_is_not_a_memory() -> None:
     wasi = preview1()
     with pytest.raises(InvalidArgTypeError, match="memory"):
         wasi.finalize_bindings(instance_of(wasi, MEMORY), memory="not a memory")
 
 
+@pytest.mark.one_path
 def test_finalize_bindings_with_explicit_memory() -> None:
     wasi = preview1()
     instance = instance_of(wasi, '(memory (export "mem") 1)')
@@ -245,6 +259,7 @@ def test_finalize_bindings_with_explicit_memory() -> None:
     assert wasi.wasi_import["random_get"](0, 16) == 0
 
 
+@pytest.mark.one_path
 def test_instance_must_be_a_bound_instance() -> None:
     with pytest.raises(InvalidArgTypeError, match='"instance"'):
         preview1().start(object())  # type: ignore[arg-type]
@@ -275,6 +290,7 @@ def test_trap_is_a_guest_trap_and_python_keeps_running() -> None:
         wasi.start(instance_of(wasi, MEMORY, '(func (export "_start") unreachable)'))
 
 
+@pytest.mark.one_path
 def test_unknown_import_is_a_clear_load_error() -> None:
     wasi = preview1()
     with pytest.raises(pywasi.ModuleLoadError, match="nope"):
@@ -387,6 +403,7 @@ def test_exports_work_after_the_instance_wrapper_is_gone() -> None:
     assert held() == before
 
 
+@pytest.mark.one_path
 def test_the_c_trampoline_is_built() -> None:
     """The suite runs on both host-call paths only if the C one was built at install."""
     try:
@@ -398,6 +415,7 @@ def test_the_c_trampoline_is_built() -> None:
 
 @pytest.mark.parametrize("options", [{"args": ["a\0b"]}, {"env": {"K": "v\0"}},
                                      {"env": {"K\0": "v"}}])
+@pytest.mark.one_path
 def test_strings_with_nul_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(InvalidArgValueError, match="NUL"):
         preview1(**options)

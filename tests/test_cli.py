@@ -75,6 +75,7 @@ def test_trap_prints_a_readable_message_and_fails(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.one_path
 def test_missing_module_is_a_clear_error(tmp_path: Path) -> None:
     result = pywasi("run", str(tmp_path / "nope.wasm"))
     assert result.returncode == 1
@@ -82,6 +83,7 @@ def test_missing_module_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.one_path
 def test_missing_preopen_is_a_clear_error(tmp_path: Path) -> None:
     result = pywasi("run", "--dir", str(tmp_path / "nope"), str(build_c("smoke")))
     assert result.returncode == 1

@@ -4,9 +4,9 @@ resolver while another thread races to swap directories for links out of the pre
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from guest import build_c, run_guest
 from pywasi.abi.errno import WasiErrno
 from pywasi.abi.types import Errno
+from pywasi.sandbox import resolver
 from pywasi.sandbox.resolver import resolve
 
 SECRET = b"the secret outside the preopen\n"
@@ -114,6 +115,7 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=TREE, guest_path=GUEST_PATHS, follow=st.booleans())
+@pytest.mark.one_path
 def test_resolver_never_leaves_the_root(sandbox: tuple[Path, int],
                                         tree: list[tuple[str, str, str]], guest_path: str,
                                         follow: bool) -> None:
@@ -154,6 +156,7 @@ def _remove(path: Path) -> None:
     ("a/../..", Errno.NOTCAPABLE), ("/a", Errno.NOTCAPABLE), ("", Errno.NOENT),
     ("up/x", Errno.NOTCAPABLE), ("loop", Errno.LOOP), ("f/", Errno.NOTDIR),
 ])
+@pytest.mark.one_path
 def test_resolver_errors(sandbox: tuple[Path, int], guest_path: str, errno: Errno) -> None:
     root, root_fd = sandbox
     (root / "a").mkdir()
@@ -165,6 +168,7 @@ def test_resolver_errors(sandbox: tuple[Path, int], guest_path: str, errno: Errn
     assert raised.value.errno == errno
 
 
+@pytest.mark.one_path
 def test_resolver_returns_parent_and_last_name(sandbox: tuple[Path, int]) -> None:
     root, root_fd = sandbox
     (root / "a" / "b").mkdir(parents=True)
@@ -182,41 +186,111 @@ def test_resolver_returns_parent_and_last_name(sandbox: tuple[Path, int]) -> Non
         assert where.name == b"b"
 
 
-def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path) -> None:
-    """Another thread keeps swapping `root/a` between a real directory and links out of the
-    preopen; reading `a/x` must only ever see the inside file, or fail."""
+class Race:
+    """Another process renaming `root/a` between every two file-system calls the resolver
+    makes: before call number i, `a` becomes `schedule[i]` (one of `STATES`)."""
+
+    # What `a` can be: a directory holding the inside `x`; a directory whose `x` is a link out
+    # of the preopen; a relative and an absolute link to the outside directory; nothing.
+    STATES = ("real", "trap", "rel", "abs", "gone")
+
+    def __init__(self, root: Path, schedule: tuple[str, ...]) -> None:
+        self.root = root
+        self.schedule = schedule
+        self.calls = 0
+        self.become("real")
+
+    def become(self, state: str) -> None:
+        current = next((name for name in self.STATES
+                        if name != "gone" and not (self.root / name).is_symlink()
+                        and not (self.root / name).exists()), "gone")
+        if current == state:
+            return
+        if current != "gone":
+            os.rename(self.root / "a", self.root / current)
+        if state != "gone":
+            os.rename(self.root / state, self.root / "a")
+
+    def step(self) -> None:
+        if self.calls < len(self.schedule):
+            self.become(self.schedule[self.calls])
+        self.calls += 1
+
+
+class RacedOs:
+    """The `os` module as the resolver sees it, with the race's next rename before every
+    call that looks a name up."""
+
+    def __init__(self, race: Race) -> None:
+        self._race = race
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def open(self, *args: Any, **kwargs: Any) -> int:
+        self._race.step()
+        return os.open(*args, **kwargs)
+
+    def readlink(self, *args: Any, **kwargs: Any) -> Any:
+        self._race.step()
+        return os.readlink(*args, **kwargs)
+
+    def stat(self, *args: Any, **kwargs: Any) -> os.stat_result:
+        self._race.step()
+        return os.stat(*args, **kwargs)
+
+
+def read_through(root_fd: int, path: bytes, race: Race) -> str:
+    """What reading `path` as a guest's open does gives: the file's text, or "refused"."""
+    try:
+        with resolve(root_fd, path, follow=True) as where:
+            race.step()
+            fd = os.open(where.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=where.dir)
+            try:
+                return os.read(fd, 100).decode()
+            finally:
+                os.close(fd)
+    except (WasiErrno, OSError):
+        return "refused"
+
+
+@pytest.mark.one_path
+@pytest.mark.parametrize("guest_path", [b"a/x", b"a/../a/x", b"stay/../a/x"])
+def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: bytes,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every interleaving of renames with the resolver's calls, not a sample of them: each
+    call and each rename is atomic, so a racing process can only ever produce one of these
+    orders. `root/a` is swapped, between any two lookups, for a directory, links out of the
+    preopen, a directory whose `x` leads out, or nothing; reading must only ever see the
+    inside file, or fail."""
     root = tmp_path / "root"
     outside = tmp_path / "outside"
-    (root / "real").mkdir(parents=True)
+    for directory in (root / "real", root / "trap", root / "stay", outside):
+        directory.mkdir(parents=True)
     (root / "real" / "x").write_text("inside")
-    outside.mkdir()
+    (root / "trap" / "x").symlink_to("../../outside/x")
     (outside / "x").write_text("outside")
     (root / "rel").symlink_to("../outside")
     (root / "abs").symlink_to(outside)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    stop = threading.Event()
+    seen: dict[tuple[str, ...], str] = {}
 
-    def swapper() -> None:
-        while not stop.is_set():
-            for name in ("real", "rel", "abs"):
-                os.rename(root / name, root / "a")
-                os.rename(root / "a", root / name)
+    def explore(schedule: tuple[str, ...]) -> None:
+        race = Race(root, schedule)
+        monkeypatch.setattr(resolver, "os", RacedOs(race))
+        outcome = read_through(root_fd, guest_path, race)
+        if race.calls <= len(schedule):  # every call had its state chosen: one interleaving
+            seen[schedule] = outcome
+            return
+        assert len(schedule) < 12, "the resolver makes more calls than this path needs"
+        for state in Race.STATES:
+            explore((*schedule, state))
 
-    thread = threading.Thread(target=swapper)
-    thread.start()
-    seen: set[str] = set()
     try:
-        for _ in range(3000):
-            try:
-                with resolve(root_fd, b"a/x", follow=True) as where:
-                    fd = os.open(where.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=where.dir)
-                    seen.add(os.read(fd, 100).decode())
-                    os.close(fd)
-            except (WasiErrno, OSError):
-                seen.add("refused")
+        explore(())
     finally:
-        stop.set()
-        thread.join()
         os.close(root_fd)
-    assert "outside" not in seen
-    assert "inside" in seen
+    assert {outcome for outcome in seen.values()} == {"inside", "refused"}
+    assert all(outcome == "inside" for schedule, outcome in seen.items()
+               if set(schedule) == {"real"})
+    assert len(seen) >= len(Race.STATES) ** 2  # renames raced at least two calls

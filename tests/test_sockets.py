@@ -93,11 +93,13 @@ def test_the_caller_keeps_its_socket() -> None:
     ([True], pywasi.InvalidArgTypeError, '"sockets[0]" option must be a socket.socket or an int'),
     ([-1], pywasi.OutOfRangeError, 'value of "sockets[0]" is out of range'),
 ])
+@pytest.mark.one_path
 def test_option_checks(sockets: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         pywasi.WASI(version="preview1", sockets=sockets)  # type: ignore[arg-type]
 
 
+@pytest.mark.one_path
 def test_not_a_socket_is_rejected_and_nothing_leaks() -> None:
     read_end, write_end = os.pipe()
     closed = socket.socket()
@@ -114,6 +116,7 @@ def test_not_a_socket_is_rejected_and_nothing_leaks() -> None:
         os.close(write_end)
 
 
+@pytest.mark.one_path
 def test_cli_rejects_a_bad_tcplisten() -> None:
     run = subprocess.run([sys.executable, "-m", "pywasi", "run", "--tcplisten", "no-port"],
                          capture_output=True)

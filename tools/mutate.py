@@ -1,0 +1,282 @@
+"""Checks that the test suite notices known ways of breaking pywasi: each mutation below once
+survived with every quick test passing.
+
+Each mutation is applied in turn to a scratch copy of the tree (never to the tree itself), with
+the C trampoline rebuilt in the copy when the mutation is in C; then only the tests that should
+kill it run, against the copy (``PYTHONPATH``). A mutation whose `old` text is no longer in its
+file is reported loudly, never counted as killed: when the code changes, update the mutation.
+
+Run from anywhere: ``.venv/bin/python tools/mutate.py [NAME...]``. Exit status 0 only if every
+mutation chosen was killed (and the same tests pass on the unmutated copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TRAMPOLINE = "src/pywasi/engine/_trampoline.c"
+SECONDS_PER_RUN = 300
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str  # relative to the repository root
+    old: str  # must occur exactly once in `file`
+    new: str
+    tests: tuple[str, ...]  # pytest arguments: the tests that must fail
+
+
+def _on_path(test: str, path: str) -> str:
+    """A test id of the parametrized `test` on host-call path `path` ("c" or "python")."""
+    return f"{test}[{path}]"
+
+
+MOVING = "tests/test_moving_memory.py::test_io_after_the_guest_grew_its_memory"
+REFERENCES = "tests/test_host_call_references.py"
+SEEK_RIGHTS = "tests/test_seek_rights.py"
+PRECHECKS = "tests/test_prechecks.py"
+CACHE = "tests/test_cache_is_used.py"
+
+MUTATIONS: tuple[Mutation, ...] = (
+    Mutation(
+        "relocation deleted, Python host calls", "src/pywasi/engine/wasmtime_engine.py",
+        "for memory in movable:\n                    memory.relocate()",
+        "for memory in movable:\n                    pass",
+        (_on_path(MOVING, "python-moving"),),
+    ),
+    Mutation(
+        "relocation deleted, C trampoline", TRAMPOLINE,
+        "if (PyList_GET_SIZE(self->movable) && relocate_memories(self->movable) < 0) {",
+        "if (0 && relocate_memories(self->movable) < 0) {",
+        (_on_path(MOVING, "c-moving"),),
+    ),
+    Mutation(
+        # The raw-path fuzzer's reason to be: i32s handed over signed reach guest memory.
+        "Python host calls read i32s as signed", "src/pywasi/engine/wasmtime_engine.py",
+        'padded = (code + ("12x"', 'padded = (code.lower() + ("12x"',
+        (_on_path("tests/test_hostile_arguments.py::"
+                  "test_any_raw_arguments_through_wasmtime_give_an_errno", "python"),),
+    ),
+    Mutation(
+        "cache never read", "src/pywasi/engine/cache.py",
+        "module = self._read(engine, entry)", "module = None",
+        (f"{CACHE}::test_a_second_load_is_a_cache_hit",),
+    ),
+    Mutation(
+        "cache checksum not checked", "src/pywasi/engine/cache.py",
+        "if magic != _MAGIC or digest != hashlib.sha256(code).digest():",
+        "if magic != _MAGIC:",
+        (_on_path(f"{CACHE}::test_a_flipped_byte_in_an_entry_is_recompiled_and_replaced", "c"),),
+    ),
+    Mutation(
+        "trampoline leaks the result", TRAMPOLINE,
+        "int status = store_result(self, result, values);\n        Py_DECREF(result);",
+        "int status = store_result(self, result, values);",
+        (_on_path(f"{REFERENCES}::test_the_result_of_a_replaced_import_is_released", "c"),),
+    ),
+    Mutation(
+        "trampoline leaks the arguments", TRAMPOLINE,
+        "Py_DECREF(args[index]);", "(void)args[index];",
+        (_on_path(f"{REFERENCES}::test_the_arguments_of_a_host_call_are_released", "c"),),
+    ),
+    Mutation(
+        "fd_seek: any seek needs only FD_TELL", "src/pywasi/syscalls/fd.py",
+        "needed = Rights.FD_TELL if offset == 0 and origin == Whence.CUR else Rights.FD_SEEK",
+        "needed = Rights.FD_TELL",
+        (SEEK_RIGHTS,),
+    ),
+    Mutation(
+        "fd_seek: telling needs FD_SEEK", "src/pywasi/syscalls/fd.py",
+        "needed = Rights.FD_TELL if offset == 0 and origin == Whence.CUR else Rights.FD_SEEK",
+        "needed = Rights.FD_SEEK",
+        (SEEK_RIGHTS,),
+    ),
+    Mutation(
+        "fd_tell needs FD_SEEK", "src/pywasi/syscalls/fd.py",
+        "ctx.fds.get(fd, Rights.FD_TELL).file.tell()",
+        "ctx.fds.get(fd, Rights.FD_SEEK).file.tell()",
+        (SEEK_RIGHTS,),
+    ),
+    Mutation(
+        "args/environ: pointer range not checked first", "src/pywasi/syscalls/args_env.py",
+        "    memory.view(pointers, 4 * len(strings))\n", "",
+        (f"{PRECHECKS}::test_strings_are_written_whole_or_not_at_all",),
+    ),
+    Mutation(
+        "args/environ: string range not checked first", "src/pywasi/syscalls/args_env.py",
+        "    memory.view(buf, sum(len(s) + 1 for s in strings))\n", "",
+        (f"{PRECHECKS}::test_strings_are_written_whole_or_not_at_all",),
+    ),
+    Mutation(
+        "path_open: out-pointer not checked first", "src/pywasi/syscalls/path.py",
+        "    ctx.memory.check(opened_fd_out, 4)\n", "",
+        (f"{PRECHECKS}::test_path_open_with_a_bad_result_pointer_creates_nothing",),
+    ),
+    Mutation(
+        "sock_accept: out-pointer not checked first", "src/pywasi/syscalls/sockets.py",
+        "    ctx.memory.check(fd_out, 4)", "    pass",
+        (f"{PRECHECKS}::test_sock_accept_with_a_bad_result_pointer_leaves_the_connection_waiting",),
+    ),
+    Mutation(
+        "stdio: seek rights everywhere", "src/pywasi/sandbox/stdio.py",
+        "if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):", "if True:",
+        (f"{SEEK_RIGHTS}::test_stdio_on_a_regular_file_may_seek_and_on_a_pipe_may_not",),
+    ),
+    Mutation(
+        "stdio: seek rights nowhere", "src/pywasi/sandbox/stdio.py",
+        "if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):", "if False:",
+        (f"{SEEK_RIGHTS}::test_stdio_on_a_regular_file_may_seek_and_on_a_pipe_may_not",),
+    ),
+    Mutation(
+        # Not one that survived, but the one the race test exists for: looking first and
+        # opening (following links) after lets a rename in between lead outside.
+        "resolver: check for a link, then open following one", "src/pywasi/sandbox/resolver.py",
+        "            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
+        "            if read_link(parent, name) is None:\n"
+        "                return os.open(name, _SEARCH_FLAGS & ~os.O_NOFOLLOW, dir_fd=parent)\n"
+        "            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
+        ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape",),
+    ),
+    Mutation(
+        "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",
+        "resolution = max(1, round(time.clock_getres(CLOCKS[clock_id][1]) * 1e9))",
+        "resolution = 1",
+        ("tests/test_clock_resolution.py",),
+    ),
+)
+
+# Builds the trampoline into the copy's source tree, without reading pyproject.toml (whose
+# metadata may need a newer setuptools than the one at hand).
+_BUILD_TRAMPOLINE = f"""
+from setuptools import Distribution, Extension
+dist = Distribution({{
+    "name": "pywasi-mutant", "package_dir": {{"": "src"}},
+    "ext_modules": [Extension("pywasi.engine._trampoline", sources=[{TRAMPOLINE!r}])],
+}})
+command = dist.get_command_obj("build_ext")
+command.inplace = True
+command.force = True
+dist.run_command("build_ext")
+"""
+
+_NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache",
+    ".ruff_cache", "pkgs", "pywasi-cache", "wasmtime-cache", "*.so",
+)
+
+
+class Scratch:
+    """A copy of the repository that mutations are applied to, one at a time."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        shutil.copytree(REPO, root, ignore=_NOT_COPIED, dirs_exist_ok=True)
+        self.env = {**os.environ, "PYTHONPATH": str(root / "src")}
+        self.env.pop("PYWASI_TRAMPOLINE", None)
+        self.build_trampoline()
+        self.trampoline = self._built_trampoline().read_bytes()
+        where = subprocess.run(
+            [sys.executable, "-c", "import pywasi.engine._trampoline as t; print(t.__file__)"],
+            env=self.env, cwd=root, capture_output=True, text=True,
+        )
+        if not where.stdout.startswith(str(root)):
+            raise SystemExit(f"the copy's pywasi is not the one imported: {where.stderr}")
+
+    def _built_trampoline(self) -> Path:
+        (built,) = (self.root / "src/pywasi/engine").glob("_trampoline*.so")
+        return built
+
+    def build_trampoline(self) -> None:
+        build = subprocess.run([sys.executable, "-c", _BUILD_TRAMPOLINE], cwd=self.root,
+                               env=self.env, capture_output=True, text=True)
+        if build.returncode:
+            raise SystemExit(f"building the trampoline failed:\n{build.stdout}{build.stderr}")
+
+    def run_tests(self, tests: Sequence[str], show: bool = False) -> int:
+        """pytest's exit status for `tests` against the copy; -1 if they outran the limit.
+        With `show`, the end of pytest's report is printed (to see why a mutant died)."""
+        command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                   "--tb=line", *tests]
+        try:
+            run = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True,
+                                 text=True, timeout=SECONDS_PER_RUN)
+        except subprocess.TimeoutExpired:
+            return -1
+        if show:
+            print("".join(f"    | {line}\n" for line in run.stdout.splitlines()[-6:]))
+        return run.returncode
+
+    def apply(self, mutation: Mutation) -> str | None:
+        """Apply `mutation`; the original text of its file, or None if it does not apply."""
+        path = self.root / mutation.file
+        original = path.read_text()
+        if original.count(mutation.old) != 1:
+            return None
+        path.write_text(original.replace(mutation.old, mutation.new))
+        if mutation.file == TRAMPOLINE:
+            self.build_trampoline()
+        return original
+
+    def restore(self, mutation: Mutation, original: str) -> None:
+        (self.root / mutation.file).write_text(original)
+        if mutation.file == TRAMPOLINE:
+            self._built_trampoline().write_bytes(self.trampoline)
+
+
+def outcome(status: int) -> str:
+    """What a pytest exit status says about a mutation."""
+    if status == 0:
+        return "SURVIVED"
+    if status == 1 or status < 0 or status >= 128:
+        return "KILLED"  # tests failed, hung past the limit, or the process crashed
+    return f"ERROR (pytest exit status {status}: tests missing or not collected)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="run only mutations whose name contains one")
+    parser.add_argument("--show", action="store_true", help="print how each mutant died")
+    options = parser.parse_args(argv)
+    chosen_names = options.names
+    chosen = [m for m in MUTATIONS if not chosen_names or any(n in m.name for n in chosen_names)]
+    with tempfile.TemporaryDirectory(prefix="pywasi-mutants-") as scratch_dir:
+        scratch = Scratch(Path(scratch_dir))
+        every_test = sorted({test for mutation in chosen for test in mutation.tests})
+        baseline = scratch.run_tests(every_test)
+        if baseline:
+            print(f"the tests fail on the unmutated tree (pytest exit status {baseline}); "
+                  f"fix that first: {' '.join(every_test)}")
+            return 1
+        print(f"unmutated tree: {len(every_test)} test selections pass")
+        failures = 0
+        for mutation in chosen:
+            started = time.monotonic()
+            original = scratch.apply(mutation)
+            if original is None:
+                verdict = "NO LONGER APPLIES"
+                detail = f": the text is not in {mutation.file} exactly once; update mutate.py"
+            else:
+                try:
+                    verdict = outcome(scratch.run_tests(mutation.tests, options.show))
+                finally:
+                    scratch.restore(mutation, original)
+                detail = f"  ({time.monotonic() - started:.1f} s)"
+            failures += verdict != "KILLED"
+            print(f"{verdict:9} {mutation.name}{detail}", flush=True)
+    print(f"{len(chosen) - failures} of {len(chosen)} mutations killed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
