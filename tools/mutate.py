@@ -70,14 +70,21 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "cache never read", "src/pywasi/engine/cache.py",
-        "module = self._read(engine, entry)", "module = None",
+        "module = cache.read(engine, key)", "module = None",
         (f"{CACHE}::test_a_second_load_is_a_cache_hit",),
     ),
     Mutation(
         "cache checksum not checked", "src/pywasi/engine/cache.py",
-        "if magic != _MAGIC or digest != hashlib.sha256(code).digest():",
-        "if magic != _MAGIC:",
+        "if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):",
+        "if False:",
         (_on_path(f"{CACHE}::test_a_flipped_byte_in_an_entry_is_recompiled_and_replaced", "c"),),
+    ),
+    Mutation(
+        "cache entry not bound to its key", "src/pywasi/engine/cache.py",
+        "if header[: len(_MAGIC)] != _MAGIC or stored_key != key:",
+        "if header[: len(_MAGIC)] != _MAGIC:",
+        (_on_path("tests/test_cache.py::test_entry_copied_over_another_modules_is_recompiled",
+                  "c"),),
     ),
     Mutation(
         "trampoline leaks the result", TRAMPOLINE,
@@ -142,10 +149,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         # Not one that survived, but the one the race test exists for: looking first and
         # opening (following links) after lets a rename in between lead outside.
         "resolver: check for a link, then open following one", "src/pywasi/sandbox/resolver.py",
-        "            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
+        "            entered = os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
         "            if read_link(parent, name) is None:\n"
-        "                return os.open(name, _SEARCH_FLAGS & ~os.O_NOFOLLOW, dir_fd=parent)\n"
-        "            return os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
+        "                entered = os.open(name, _SEARCH_FLAGS & ~os.O_NOFOLLOW, dir_fd=parent)\n"
+        "            else:\n"
+        "                entered = os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
         ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape",),
     ),
     Mutation(
