@@ -14,7 +14,7 @@ from typing import Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
-from .abi.types import Rights
+from .abi.types import Filetype, Rights
 from .engine.base import BoundInstance
 from .errors import (
     AlreadyStartedError,
@@ -26,7 +26,10 @@ from .errors import (
 )
 from .sandbox import rights
 from .sandbox.fdtable import Descriptor
+from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
+from .sandbox.memfs import MemoryDir, OpenMemoryDir
+from .sandbox.readonly import ReadOnly, read_only
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
 from .syscalls import HostFunction, WasiContext, build_imports
@@ -110,7 +113,8 @@ class WASI:
         if env is not None:
             _check_type(env, "env", Mapping, "a mapping of names to values")
         if preopens is not None:
-            _check_type(preopens, "preopens", Mapping, "a mapping of guest paths to host paths")
+            _check_type(preopens, "preopens", Mapping,
+                        "a mapping of guest paths to host paths, MemoryDirs or ReadOnly(...)")
         stdio = [_check_stdio_fd(fd, name)
                  for fd, name in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr"))]
         _check_type(return_on_exit, "return_on_exit", bool, "of type bool")
@@ -136,9 +140,11 @@ class WASI:
             stream = HostStream(host_fd, direction)
             fds.add(Descriptor(stream, stream.rights, 0))
         try:
-            for guest_path, host_path in (preopens or {}).items():
-                fds.add(Descriptor(_open_preopen(host_path), rights.DIRECTORY,
-                                   rights.DIRECTORY_INHERITING, preopen=_encode(guest_path)))
+            for guest_path, source in (preopens or {}).items():
+                directory = _open_preopen(source)
+                fds.add(Descriptor(directory, *rights.maximum(directory.filetype,
+                                                              directory.read_only),
+                                   preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
                 fds.add(Descriptor(_take_socket(sock, f"sockets[{index}]"),
                                    rights.SOCKET & abi.all_rights, 0))
@@ -230,8 +236,18 @@ class WASI:
         self._context.fds.close_all()
 
 
-def _open_preopen(host_path: object) -> HostDir:
-    path = os.fsdecode(_encode(host_path))
+def _open_preopen(source: object) -> WasiFile:
+    """The directory a preopen's value names: a host path, a `MemoryDir`, a `ReadOnly` view
+    of either, or a directory `WasiFile` of the embedder's own."""
+    if isinstance(source, MemoryDir):
+        return OpenMemoryDir(source)
+    if isinstance(source, ReadOnly):
+        return read_only(_open_preopen(source.source))
+    if isinstance(source, WasiFile):
+        if source.filetype != Filetype.DIRECTORY:
+            raise PreopenError(f"preopen {source!r} is not a directory", "UVWASI_ENOTDIR")
+        return source
+    path = os.fsdecode(_encode(source))
     try:
         return HostDir.open(path)
     except FileNotFoundError:

@@ -58,6 +58,9 @@ class WasiFile:
 
     filetype: Filetype = Filetype.UNKNOWN
     fdflags: int = 0
+    # True for an object that refuses every change (see `readonly`): descriptors naming it
+    # carry no right to change anything, and it answers EROFS if asked anyway.
+    read_only: bool = False
 
     def close(self) -> None:
         """Release host resources; called once, when the last guest fd naming it goes away."""

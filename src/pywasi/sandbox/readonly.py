@@ -1,0 +1,130 @@
+"""Read-only views of any directory: ``preopens={"/ro": ReadOnly("/host/dir")}``.
+
+`ReadOnly` wraps a host path, a `MemoryDir` or a directory `WasiFile`; the guest gets a
+`ReadOnlyDir` over it, and everything opened beneath is wrapped again, so no descriptor the
+guest can ever obtain there reaches the writable object. Two walls stand in the way of a write:
+
+* rights: a read-only object's descriptors carry none of the rights that change anything
+  (`rights.maximum`), so fdstat shows it and the system call layer refuses first
+  (ENOTCAPABLE);
+* the wrappers themselves: every changing call answers EROFS whatever the rights say, and
+  opening for writing, creating or truncating (CVE-2026-47261's O_TRUNC without write) is
+  EROFS before the wrapped directory is asked. A link or rename between a read-only and a
+  writable directory is refused by both sides (EROFS here, EXDEV from a writable directory,
+  which only moves entries between directories of its own kind).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import NoReturn, Union
+
+from ..abi.errno import WasiErrno
+from ..abi.types import Errno, Filetype, Oflags, Whence
+from .files import Dirent, Filestat, Transfer, WasiFile
+from .memfs import MemoryDir
+
+Source = Union[str, bytes, "os.PathLike[str]", MemoryDir, WasiFile]
+
+
+class ReadOnly:
+    """A preopen the guest may read but never change: a host directory (path), a
+    `MemoryDir`, or a directory `WasiFile`. ``Preopen(source, mutable=False)`` in other words;
+    on the command line, ``pywasi run --dir-ro HOST[::GUEST]``."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: Source) -> None:
+        if isinstance(source, ReadOnly):
+            source = source.source
+        self.source: Source = source
+
+    def __repr__(self) -> str:
+        return f"ReadOnly({self.source!r})"
+
+
+def _refuse(*_: object, **__: object) -> NoReturn:
+    raise WasiErrno(Errno.ROFS)
+
+
+def read_only(file: WasiFile) -> WasiFile:
+    """`file` behind the read-only wall fitting its kind."""
+    if file.read_only:
+        return file
+    return ReadOnlyDir(file) if file.filetype == Filetype.DIRECTORY else ReadOnlyFile(file)
+
+
+class _ReadOnlyView(WasiFile):
+    """What both kinds share: reads go through, changes are EROFS."""
+
+    read_only = True
+
+    def __init__(self, inner: WasiFile) -> None:
+        self.inner = inner
+        self.filetype = inner.filetype
+        self.fdflags = inner.fdflags
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def fileno(self) -> int | None:
+        return self.inner.fileno()
+
+    def stat(self) -> Filestat:
+        return self.inner.stat()
+
+    def set_fdflags(self, flags: int) -> None:
+        """Flags change no data (APPEND on a descriptor that cannot write appends nothing)."""
+        self.inner.set_fdflags(flags)
+        self.fdflags = self.inner.fdflags
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+    def datasync(self) -> None:
+        self.inner.datasync()
+
+    def advise(self, offset: int, length: int, advice: int) -> None:
+        self.inner.advise(offset, length, advice)
+
+    write = pwrite = set_size = set_times = allocate = _refuse
+    mkdir_at = set_times_at = link_at = rmdir_at = unlink_at = rename_at = symlink_at = _refuse
+
+
+class ReadOnlyFile(_ReadOnlyView):
+    """A file opened beneath a read-only directory."""
+
+    def read(self, bufs: Sequence[memoryview]) -> int:
+        return self.inner.read(bufs)
+
+    def reader(self) -> Transfer:
+        return self.inner.reader()
+
+    def pread(self, bufs: Sequence[memoryview], offset: int) -> int:
+        return self.inner.pread(bufs, offset)
+
+    def seek(self, offset: int, whence: Whence) -> int:
+        return self.inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+
+class ReadOnlyDir(_ReadOnlyView):
+    """A directory whose tree the guest may look at but not change."""
+
+    def readdir(self, cookie: int) -> Iterable[Dirent]:
+        return self.inner.readdir(cookie)
+
+    def stat_at(self, path: bytes, follow: bool) -> Filestat:
+        return self.inner.stat_at(path, follow)
+
+    def readlink_at(self, path: bytes) -> bytes:
+        return self.inner.readlink_at(path)
+
+    def open_at(self, path: bytes, follow: bool, oflags: int, fdflags: int,
+                read: bool, write: bool) -> WasiFile:
+        if write or oflags & (Oflags.CREAT | Oflags.TRUNC):
+            raise WasiErrno(Errno.ROFS)
+        return read_only(self.inner.open_at(path, follow, oflags, fdflags, read, False))
