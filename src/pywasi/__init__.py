@@ -5,6 +5,8 @@
     exit_code = wasi.start(instantiate(wasi, "program.wasm"))
 """
 
+from .abi.errno import WasiErrno
+from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
 from .engine.base import BoundInstance
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
@@ -19,22 +21,40 @@ from .errors import (
     ProcExit,
     PyWasiError,
 )
+from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
+from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
+from .sandbox.readonly import ReadOnly
 from .wasi import WASI
 
 __all__ = [
     "WASI",
     "AlreadyStartedError",
     "BoundInstance",
+    "Dirent",
+    "Errno",
+    "Fdflags",
+    "Filestat",
+    "Filetype",
     "GuestTrap",
     "InvalidArgTypeError",
     "InvalidArgValueError",
+    "MemoryDir",
+    "MemoryFile",
+    "MemoryNode",
+    "MemorySymlink",
     "ModuleLoadError",
     "NotStartedError",
+    "Oflags",
     "OutOfRangeError",
     "PreopenError",
     "ProcExit",
     "PyWasiError",
+    "ReadOnly",
+    "Transfer",
+    "WasiErrno",
+    "WasiFile",
     "WasmtimeInstance",
+    "Whence",
     "instantiate",
     "load_module",
 ]
