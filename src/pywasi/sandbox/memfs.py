@@ -360,14 +360,11 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
             with open(name, "wb") as file:
                 self.to_archive(file, kind)
             return
-        kind = kind or "tar"
         if kind == "zip":
             with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
                 _to_zip(self, archive, "")
             return
-        if kind not in _ARCHIVE_KINDS:
-            raise ValueError(f"unknown archive kind {kind!r}: use one of {list(_ARCHIVE_KINDS)}")
-        with tarfile.open(fileobj=target, mode=_ARCHIVE_KINDS[kind]) as tar:
+        with _open_tar(target, kind or "tar") as tar:
             _to_tar(self, tar, "", {})
 
 
@@ -375,8 +372,19 @@ def _filetype(node: MemoryNode) -> Filetype:
     return node.file.filetype if isinstance(node, CustomFile) else node.filetype
 
 
-_ARCHIVE_KINDS: Final = {"zip": "", "tar.gz": "w:gz", "tgz": "w:gz", "tar.bz2": "w:bz2",
-                         "tar.xz": "w:xz", "tar": "w"}
+_ARCHIVE_KINDS: Final = ("zip", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar")
+
+
+def _open_tar(target: IO[bytes], kind: str) -> tarfile.TarFile:
+    if kind in ("tar.gz", "tgz"):
+        return tarfile.open(fileobj=target, mode="w:gz")
+    if kind == "tar.bz2":
+        return tarfile.open(fileobj=target, mode="w:bz2")
+    if kind == "tar.xz":
+        return tarfile.open(fileobj=target, mode="w:xz")
+    if kind == "tar":
+        return tarfile.open(fileobj=target, mode="w")
+    raise ValueError(f"unknown archive kind {kind!r}: use one of {list(_ARCHIVE_KINDS)}")
 
 
 class _Importer:
