@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "MemoryDir file": pywasi.MemoryDir,
         }
         times: dict[str, list[float]] = {name: [] for name in backings}
-        for name, make in backings.items():  # warm-up: compile, page in
+        for make in backings.values():  # warm-up: compile, page in
             run_once(module, pieces // 16, make())
         for _ in range(options.repeats):
             for name, make in backings.items():

@@ -248,6 +248,13 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
             raise KeyError(path)
         directory.detach(name)
 
+    def file(self, path: str) -> MemoryFile:
+        """The regular file at `path` (``tree.file("out/result.json").read_bytes()``)."""
+        node = self[path]
+        if not isinstance(node, MemoryFile):
+            raise ValueError(f"{path!r} is a {_filetype(node).name.lower()}, not a regular file")
+        return node
+
     def __iter__(self) -> Iterator[str]:
         return (os.fsdecode(name) for name in list(self._entries))
 
