@@ -30,8 +30,9 @@ Source = Union[str, bytes, "os.PathLike[str]", MemoryDir, WasiFile]
 
 class ReadOnly:
     """A preopen the guest may read but never change: a host directory (path), a
-    `MemoryDir`, or a directory `WasiFile`. ``Preopen(source, mutable=False)`` in other words;
-    on the command line, ``pywasi run --dir-ro HOST[::GUEST]``."""
+    `MemoryDir`, or a directory `WasiFile`. What wasmtime-py's ``preopen_dir(...,
+    DirPerms.READ_ONLY, FilePerms.READ_ONLY)`` gives; on the command line,
+    ``pywasi run --dir-ro HOST[::GUEST]``."""
 
     __slots__ = ("source",)
 
