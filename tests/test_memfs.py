@@ -227,3 +227,60 @@ def test_sizes_holes_and_the_size_limit() -> None:
     assert file.seek(-1, Whence.END) == 5
     with pytest.raises(WasiErrno):
         file.seek(-10, Whence.CUR)
+
+
+CALLS = [
+    ("rename", "dir", "dir/sub/x"),  # beneath itself: EINVAL
+    ("rename", "dir", "file"),  # a directory over a file: ENOTDIR
+    ("rename", "file", "dir"),  # a file over a directory: EISDIR
+    ("rename", "dir", "empty"),  # over an empty directory: done
+    ("rename", "file", "hard"),  # onto another link to itself: nothing happens
+    ("rename", "link", "moved"),  # the link itself moves
+    ("rename", ".", "x"),  # the preopen itself
+    ("link", "dir", "x"),  # no hard links to directories: EPERM
+    ("link", "missing", "file"),  # ENOENT before EEXIST
+    ("link", "link", "x"),  # the symbolic link itself
+    ("write", "dir", ""),  # opening a directory to write: EISDIR
+]
+
+
+def errno_tree(tmp_path: Path, backing: str) -> str | MemoryDir:
+    if backing == "memory":
+        tree = MemoryDir({"dir": {"sub": {}}, "file": b"f", "empty": {},
+                          "link": MemorySymlink("file")})
+        tree["hard"] = tree["file"]
+        return tree
+    root = tmp_path / backing
+    (root / "dir" / "sub").mkdir(parents=True)
+    (root / "empty").mkdir()
+    (root / "file").write_bytes(b"f")
+    os.link(root / "file", root / "hard")
+    (root / "link").symlink_to("file")
+    return str(root)
+
+
+def listing_of(tree: str | MemoryDir) -> object:
+    if isinstance(tree, MemoryDir):
+        return flatten_names(tree)
+    return sorted(str(path.relative_to(tree)) for path in Path(tree).rglob("*"))
+
+
+def flatten_names(tree: MemoryDir, prefix: str = "") -> list[str]:
+    names = []
+    for name, node in tree.items():
+        names.append(prefix + name)
+        if isinstance(node, MemoryDir):
+            names += flatten_names(node, prefix + name + "/")
+    return sorted(names)
+
+
+@pytest.mark.parametrize("call", CALLS, ids="-".join)
+def test_errno_and_result_match_a_host_directory(tmp_path: Path, call: tuple[str, ...]) -> None:
+    """Beyond the conformance guests: corner cases of rename, link and open, memory against
+    host, through wasi-libc."""
+    outcomes = []
+    for backing in ("host", "memory"):
+        tree = errno_tree(tmp_path, backing)
+        args = [call[0], *(f"/d/{path}".rstrip("/") for path in call[1:] if path)]
+        outcomes.append((guest(args, {"/d": tree}).out, listing_of(tree)))
+    assert outcomes[0] == outcomes[1]
