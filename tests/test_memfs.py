@@ -16,6 +16,7 @@ import pytest
 
 from guest import Run, build_c, run_guest
 from pywasi import (
+    WASI,
     Dirent,
     Errno,
     Filestat,
@@ -24,6 +25,7 @@ from pywasi import (
     MemoryFile,
     MemoryNode,
     MemorySymlink,
+    PreopenError,
     WasiErrno,
     WasiFile,
     Whence,
@@ -284,3 +286,19 @@ def test_errno_and_result_match_a_host_directory(tmp_path: Path, call: tuple[str
         args = [call[0], *(f"/d/{path}".rstrip("/") for path in call[1:] if path)]
         outcomes.append((guest(args, {"/d": tree}).out, listing_of(tree)))
     assert outcomes[0] == outcomes[1]
+
+
+def test_exclusive_creation_never_follows_a_last_symbolic_link() -> None:
+    tree = MemoryDir({"dangling": MemorySymlink("target")})
+    assert guest(["create", "/d/dangling"], {"/d": tree}).out == f"{Errno.EXIST}\n"
+    assert sorted(tree) == ["dangling"]
+    assert guest(["create", "/d/new"], {"/d": tree}).out == "0\n"
+    assert guest(["create", "/d/new"], {"/d": tree}).out == f"{Errno.EXIST}\n"
+
+
+def test_directory_wasi_files_of_ones_own_are_preopens() -> None:
+    tree = MemoryDir({"in": {"a": b"own"}})
+    run = guest(["copy", "/d/in/a", "/d/b"], {"/d": OpenMemoryDir(tree)})
+    assert run.out == "PASS\n" and tree.file("b").read_bytes() == b"own"
+    with pytest.raises(PreopenError, match="is not a directory"):
+        WASI(version="preview1", preopens={"/f": Countdown()})

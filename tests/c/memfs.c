@@ -3,7 +3,8 @@
  *   copy SRC DST       copy a file (stdio), print PASS
  *   rename SRC DST     print the errno of rename(2) (0 when it worked)
  *   link SRC DST       print the errno of link(2)
- *   write PATH         print the errno of opening PATH for writing */
+ *   write PATH         print the errno of opening PATH for writing
+ *   create PATH        print the errno of creating PATH exclusively (O_CREAT | O_EXCL) */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -34,6 +35,11 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(name, "write") && argc == 3) {
         int fd = open(argv[2], O_WRONLY);
+        printf("%d\n", fd < 0 ? errno : 0);
+        return 0;
+    }
+    if (!strcmp(name, "create") && argc == 3) {
+        int fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL, 0644);
         printf("%d\n", fd < 0 ? errno : 0);
         return 0;
     }
