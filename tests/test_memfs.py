@@ -145,6 +145,11 @@ def test_the_embedders_view_of_a_tree() -> None:
         tree["sub/a\0b"] = b""
     with pytest.raises(ValueError, match="one directory"):
         tree["again"] = tree["sub"]
+    with pytest.raises(ValueError, match="inside itself"):
+        tree["sub/deep/sub"] = tree["sub"]
+    with pytest.raises(ValueError, match="inside itself"):
+        tree["sub/deep/loop"] = tree
+    tree["sub"] = tree["sub"]  # the same place again is fine
     with pytest.raises(TypeError, match="must be bytes, str, a mapping"):
         MemoryDir({"bad": 42})  # type: ignore[dict-item]
 

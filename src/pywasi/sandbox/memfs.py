@@ -287,7 +287,10 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         """Make `name` name `node`, replacing what it named (a directory lives in one place
         only, so a tree never holds a cycle)."""
         if isinstance(node, MemoryDir):
-            if node.parent is not None and node.parent._entries.get(name) is not node:
+            if self.contains(node):
+                raise ValueError("a MemoryDir cannot be put inside itself")
+            if node.parent is not None and not (node.parent is self
+                                                and self._entries.get(name) is node):
                 raise ValueError("a MemoryDir can only be in one directory; remove it first")
             node.parent = self
         if name in self._entries:
