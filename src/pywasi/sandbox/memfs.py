@@ -14,7 +14,8 @@ directories, and the guest's changes are the embedder's tree.
 File contents are a `bytearray` that grows geometrically, so appending is amortised O(1); a
 file's size may run ahead of its bytes (after `fd_filestat_set_size` or `fd_allocate`), the
 rest reading as zeros until written, so a large truncate costs no memory. No file grows past
-`FILE_SIZE_MAX` (EFBIG).
+`FILE_SIZE_MAX` (EFBIG), and a write the host has no memory for is ENOSPC; the tree as a whole
+has no quota, as a host directory has no more than its disk.
 """
 
 from __future__ import annotations
@@ -132,9 +133,12 @@ class MemoryFile(MemoryNode):
         if end > FILE_SIZE_MAX:
             raise _refuse(Errno.FBIG)
         data = self._data
-        if offset > len(data):
-            data.extend(bytes(offset - len(data)))  # the hole before it becomes real zeros
-        data[offset:end] = buf
+        try:
+            if offset > len(data):
+                data.extend(bytes(offset - len(data)))  # the hole before it becomes zeros
+            data[offset:end] = buf
+        except MemoryError:
+            raise _refuse(Errno.NOSPC) from None  # the host is out of memory, not the guest
         if end > self._size:
             self._size = end
         return len(buf)
