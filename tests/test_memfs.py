@@ -10,7 +10,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import SupportsIndex, TypeVar
 
 import pytest
 
@@ -307,3 +307,19 @@ def test_directory_wasi_files_of_ones_own_are_preopens() -> None:
     assert run.out == "PASS\n" and tree.file("b").read_bytes() == b"own"
     with pytest.raises(PreopenError, match="is not a directory"):
         WASI(version="preview1", preopens={"/f": Countdown()})
+
+
+class Exhausted(bytearray):
+    """Contents that cannot grow: the host is out of memory."""
+
+    def extend(self, data: Iterable[SupportsIndex]) -> None:
+        raise MemoryError
+
+
+def test_a_host_out_of_memory_is_enospc_for_the_guest() -> None:
+    node = MemoryFile(b"ab")
+    node._data = Exhausted(node._data)
+    file = OpenMemoryFile(node, 0, readable=True, writable=True)
+    with pytest.raises(WasiErrno) as error:
+        file.pwrite([memoryview(b"x")], 100)
+    assert error.value.errno == Errno.NOSPC and node.size == 2
