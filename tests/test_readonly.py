@@ -16,6 +16,7 @@ from pywasi import (
     MemoryDir,
     MemorySymlink,
     Oflags,
+    Preopen,
     ReadOnly,
     WasiErrno,
     WasiFile,
@@ -71,9 +72,19 @@ def test_every_write_path_is_refused(tmp_path: Path, ro_backing: str, rw_backing
     ro, rw = make_ro(tmp_path, ro_backing), make_rw(tmp_path, rw_backing)
     before = snapshot(ro), snapshot(rw)
     run = run_guest(build_c("readonly"), preopens={"/ro": ReadOnly(preopen(ro)),
-                                                   "/rw": preopen(rw)})
+                                                   "/rw": Preopen(preopen(rw))})
     assert (run.exit_code, run.out) == (0, "PASS\n")
     assert (snapshot(ro), snapshot(rw)) == before
+
+
+@pytest.mark.parametrize("spelling", ["fs_mutable", "nested"])
+def test_wasmtime_py_spelling_and_nesting(tmp_path: Path, spelling: str) -> None:
+    ro = make_ro(tmp_path, "memory")
+    source = (Preopen(preopen(ro), fs_mutable=False) if spelling == "fs_mutable"
+              else Preopen(ReadOnly(preopen(ro))))  # read-only stays read-only
+    run = run_guest(build_c("readonly"), preopens={"/ro": source,
+                                                   "/rw": make_rw(tmp_path, "memory")})
+    assert (run.exit_code, run.out) == (0, "PASS\n")
 
 
 def test_command_line_dir_ro(tmp_path: Path) -> None:

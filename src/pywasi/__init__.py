@@ -23,7 +23,7 @@ from .errors import (
 )
 from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
 from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
-from .sandbox.readonly import ReadOnly
+from .sandbox.readonly import Preopen, ReadOnly
 from .wasi import WASI
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "NotStartedError",
     "Oflags",
     "OutOfRangeError",
+    "Preopen",
     "PreopenError",
     "ProcExit",
     "PyWasiError",

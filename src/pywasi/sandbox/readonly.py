@@ -25,24 +25,33 @@ from ..abi.types import Errno, Filetype, Oflags, Whence
 from .files import Dirent, Filestat, Transfer, WasiFile
 from .memfs import MemoryDir
 
-Source = Union[str, bytes, "os.PathLike[str]", MemoryDir, WasiFile]
+Source = Union[str, bytes, "os.PathLike[str]", MemoryDir, WasiFile, "Preopen"]
 
 
-class ReadOnly:
-    """A preopen the guest may read but never change: a host directory (path), a
-    `MemoryDir`, or a directory `WasiFile`. What wasmtime-py's ``preopen_dir(...,
-    DirPerms.READ_ONLY, FilePerms.READ_ONLY)`` gives; on the command line,
-    ``pywasi run --dir-ro HOST[::GUEST]``."""
+class Preopen:
+    """A preopen's source with wasmtime-py's vocabulary: ``Preopen(path, fs_mutable=False)``
+    is what ``WasiConfig.preopen_dir(path, guest, fs_mutable=False)`` asks for (`ReadOnly`).
+    The source is a host path, a `MemoryDir`, a directory `WasiFile` or another `Preopen`
+    (which stays read-only if it was)."""
 
-    __slots__ = ("source",)
+    __slots__ = ("fs_mutable", "source")
 
-    def __init__(self, source: Source) -> None:
-        if isinstance(source, ReadOnly):
-            source = source.source
-        self.source: Source = source
+    def __init__(self, source: Source, *, fs_mutable: bool = True) -> None:
+        self.source = source
+        self.fs_mutable = fs_mutable
 
     def __repr__(self) -> str:
-        return f"ReadOnly({self.source!r})"
+        return f"{type(self).__name__}({self.source!r}, fs_mutable={self.fs_mutable})"
+
+
+class ReadOnly(Preopen):
+    """A preopen the guest may read but never change: ``preopens={"/ro": ReadOnly(src)}``.
+    On the command line, ``pywasi run --dir-ro HOST[::GUEST]``."""
+
+    __slots__ = ()
+
+    def __init__(self, source: Source) -> None:
+        super().__init__(source, fs_mutable=False)
 
 
 def _refuse(*_: object, **__: object) -> NoReturn:
