@@ -29,7 +29,7 @@ from .sandbox.fdtable import Descriptor
 from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
 from .sandbox.memfs import MemoryDir, OpenMemoryDir
-from .sandbox.readonly import ReadOnly, read_only
+from .sandbox.readonly import Preopen, read_only
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
 from .syscalls import HostFunction, WasiContext, build_imports
@@ -237,12 +237,13 @@ class WASI:
 
 
 def _open_preopen(source: object) -> WasiFile:
-    """The directory a preopen's value names: a host path, a `MemoryDir`, a `ReadOnly` view
-    of either, or a directory `WasiFile` of the embedder's own."""
+    """The directory a preopen's value names: a host path, a `MemoryDir`, a directory
+    `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those."""
     if isinstance(source, MemoryDir):
         return OpenMemoryDir(source)
-    if isinstance(source, ReadOnly):
-        return read_only(_open_preopen(source.source))
+    if isinstance(source, Preopen):
+        opened = _open_preopen(source.source)
+        return opened if source.fs_mutable else read_only(opened)
     if isinstance(source, WasiFile):
         if source.filetype != Filetype.DIRECTORY:
             raise PreopenError(f"preopen {source!r} is not a directory", "UVWASI_ENOTDIR")
