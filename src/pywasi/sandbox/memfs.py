@@ -34,7 +34,7 @@ from typing import IO, ClassVar, Final, Union
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Fdflags, Filetype, Oflags, Whence
-from .files import Dirent, Filestat, Transfer, WasiFile
+from .files import Dirent, Filestat, Transfer, WasiFile, fail
 from .resolver import Resolved, walk
 
 FILE_SIZE_MAX: Final = 1 << 32
@@ -49,10 +49,6 @@ _INODES = itertools.count(1)
 Content = Union[bytes, bytearray, memoryview, str, Mapping[str, "Content"], "MemoryNode", WasiFile]
 """What a tree entry may be built from: bytes or text (a file), a mapping (a directory), a
 node, or a `WasiFile` of your own (the guest opens that very object)."""
-
-
-def _refuse(errno: Errno) -> WasiErrno:
-    return WasiErrno(errno)
 
 
 class MemoryNode:
@@ -131,14 +127,14 @@ class MemoryFile(MemoryNode):
     def write_from(self, buf: memoryview, offset: int) -> int:
         end = offset + len(buf)
         if end > FILE_SIZE_MAX:
-            raise _refuse(Errno.FBIG)
+            raise fail(Errno.FBIG)
         data = self._data
         try:
             if offset > len(data):
                 data.extend(bytes(offset - len(data)))  # the hole before it becomes zeros
             data[offset:end] = buf
         except MemoryError:
-            raise _refuse(Errno.NOSPC) from None  # the host is out of memory, not the guest
+            raise fail(Errno.NOSPC) from None  # the host is out of memory, not the guest
         if end > self._size:
             self._size = end
         return len(buf)
@@ -146,9 +142,9 @@ class MemoryFile(MemoryNode):
     def resize(self, size: int) -> None:
         """Make the file `size` bytes long: cut, or grow with zeros that take no memory."""
         if size >= _OFFSET_LIMIT:
-            raise _refuse(Errno.INVAL)
+            raise fail(Errno.INVAL)
         if size > FILE_SIZE_MAX:
-            raise _refuse(Errno.FBIG)
+            raise fail(Errno.FBIG)
         if size < len(self._data):
             del self._data[size:]
         self._size = size
@@ -570,7 +566,7 @@ class MemoryTree:
             return node
         if isinstance(node, MemorySymlink):
             return node.target
-        raise _refuse(Errno.NOENT if node is None else Errno.NOTDIR)
+        raise fail(Errno.NOENT if node is None else Errno.NOTDIR)
 
     def read_link(self, parent: MemoryDir, name: bytes) -> bytes | None:
         node = parent.entry(name)
@@ -582,7 +578,7 @@ class MemoryTree:
     def require_directory(self, parent: MemoryDir, name: bytes) -> None:
         node = parent.entry(name)
         if node is not None and not isinstance(node, MemoryDir):
-            raise _refuse(Errno.NOTDIR)
+            raise fail(Errno.NOTDIR)
 
 
 MEMORY: Final = MemoryTree()
@@ -591,7 +587,7 @@ MEMORY: Final = MemoryTree()
 def _existing(where: Resolved[MemoryDir]) -> MemoryNode:
     node = where.dir.entry(where.name)
     if node is None:
-        raise _refuse(Errno.NOENT)
+        raise fail(Errno.NOENT)
     return node
 
 
@@ -599,14 +595,14 @@ def _new_entry(where: Resolved[MemoryDir]) -> None:
     """A name about to be made must be free, and a trailing slash may only name a directory
     (so never a new link): ENOENT, as on Linux."""
     if where.dir.entry(where.name) is not None:
-        raise _refuse(Errno.EXIST)
+        raise fail(Errno.EXIST)
     if where.must_be_dir:
-        raise _refuse(Errno.NOENT)
+        raise fail(Errno.NOENT)
 
 
 def _check_fdflags_change(old: int, new: int) -> None:
     if (old ^ new) & ~_CHANGEABLE_FDFLAGS:
-        raise _refuse(Errno.NOTSUP)
+        raise fail(Errno.NOTSUP)
 
 
 class OpenMemoryDir(WasiFile):
@@ -643,26 +639,26 @@ class OpenMemoryDir(WasiFile):
         # O_CREAT | O_EXCL never follows a last symbolic link.
         with walk(MEMORY, self.node, path, follow=follow and not exclusive) as where:
             if where.must_be_dir and oflags & Oflags.CREAT:
-                raise _refuse(Errno.ISDIR)
+                raise fail(Errno.ISDIR)
             node = where.dir.entry(where.name)
             if node is None:
                 if not oflags & Oflags.CREAT:
-                    raise _refuse(Errno.NOENT)
+                    raise fail(Errno.NOENT)
                 node = MemoryFile()
                 where.dir.attach(where.name, node)
             elif exclusive:
-                raise _refuse(Errno.EXIST)
+                raise fail(Errno.EXIST)
         if isinstance(node, MemorySymlink):
-            raise _refuse(Errno.LOOP)
+            raise fail(Errno.LOOP)
         if isinstance(node, MemoryDir):
             if write or oflags & (Oflags.CREAT | Oflags.TRUNC):
-                raise _refuse(Errno.ISDIR)
+                raise fail(Errno.ISDIR)
             return OpenMemoryDir(node, fdflags)
         if oflags & Oflags.DIRECTORY:
-            raise _refuse(Errno.NOTDIR)
+            raise fail(Errno.NOTDIR)
         if isinstance(node, CustomFile):
             if write and node.file.read_only:
-                raise _refuse(Errno.ROFS)
+                raise fail(Errno.ROFS)
             if oflags & Oflags.TRUNC:
                 node.file.set_size(0)
             return node.file
@@ -675,7 +671,7 @@ class OpenMemoryDir(WasiFile):
     def mkdir_at(self, path: bytes) -> None:
         with walk(MEMORY, self.node, path, follow=False) as where:
             if where.dir.entry(where.name) is not None:
-                raise _refuse(Errno.EXIST)
+                raise fail(Errno.EXIST)
             where.dir.attach(where.name, MemoryDir())
 
     def stat_at(self, path: bytes, follow: bool) -> Filestat:
@@ -693,31 +689,31 @@ class OpenMemoryDir(WasiFile):
             node = _existing(source)
             _new_entry(target)
             if isinstance(node, MemoryDir):
-                raise _refuse(Errno.PERM)  # no hard links to directories
+                raise fail(Errno.PERM)  # no hard links to directories
             target.dir.attach(target.name, node)
 
     def readlink_at(self, path: bytes) -> bytes:
         with walk(MEMORY, self.node, path, follow=False) as where:
             node = _existing(where)
         if not isinstance(node, MemorySymlink):
-            raise _refuse(Errno.INVAL)
+            raise fail(Errno.INVAL)
         return node.target
 
     def rmdir_at(self, path: bytes) -> None:
         with walk(MEMORY, self.node, path, follow=False) as where:
             if where.name == b".":
-                raise _refuse(Errno.INVAL)
+                raise fail(Errno.INVAL)
             node = _existing(where)
             if not isinstance(node, MemoryDir):
-                raise _refuse(Errno.NOTDIR)
+                raise fail(Errno.NOTDIR)
             if len(node):
-                raise _refuse(Errno.NOTEMPTY)
+                raise fail(Errno.NOTEMPTY)
             where.dir.detach(where.name)
 
     def unlink_at(self, path: bytes) -> None:
         with walk(MEMORY, self.node, path, follow=False) as where:
             if isinstance(_existing(where), MemoryDir):
-                raise _refuse(Errno.ISDIR)
+                raise fail(Errno.ISDIR)
             where.dir.detach(where.name)
 
     def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
@@ -727,21 +723,21 @@ class OpenMemoryDir(WasiFile):
         with walk(MEMORY, self.node, old_path, follow=False) as source, \
                 walk(MEMORY, target_dir.node, new_path, follow=False) as target:
             if b"." in (source.name, target.name):
-                raise _refuse(Errno.BUSY)
+                raise fail(Errno.BUSY)
             node = _existing(source)
             replaced = target.dir.entry(target.name)
             if isinstance(node, MemoryDir):
                 if target.dir.contains(node):
-                    raise _refuse(Errno.INVAL)
+                    raise fail(Errno.INVAL)
                 if replaced is not None and not isinstance(replaced, MemoryDir):
-                    raise _refuse(Errno.NOTDIR)
+                    raise fail(Errno.NOTDIR)
                 if isinstance(replaced, MemoryDir) and len(replaced):
-                    raise _refuse(Errno.NOTEMPTY)
+                    raise fail(Errno.NOTEMPTY)
             else:
                 if target.must_be_dir:
-                    raise _refuse(Errno.NOTDIR)
+                    raise fail(Errno.NOTDIR)
                 if isinstance(replaced, MemoryDir):
-                    raise _refuse(Errno.ISDIR)
+                    raise fail(Errno.ISDIR)
             if replaced is node:
                 return
             source.dir.detach(source.name)
@@ -750,7 +746,7 @@ class OpenMemoryDir(WasiFile):
     def symlink_at(self, target: bytes, path: bytes) -> None:
         """As `HostDir.symlink_at`: an absolute target could never be followed (EPERM)."""
         if target.startswith(b"/"):
-            raise _refuse(Errno.PERM)
+            raise fail(Errno.PERM)
         with walk(MEMORY, self.node, path, follow=False) as where:
             _new_entry(where)
             where.dir.attach(where.name, MemorySymlink(target))
@@ -759,7 +755,7 @@ class OpenMemoryDir(WasiFile):
 def _same_kind(new_dir: WasiFile) -> OpenMemoryDir:
     """The other directory of a link or rename; one of another kind is EXDEV."""
     if type(new_dir) is not OpenMemoryDir:
-        raise _refuse(Errno.XDEV)
+        raise fail(Errno.XDEV)
     return new_dir
 
 
@@ -778,7 +774,7 @@ class OpenMemoryFile(WasiFile):
 
     def _read_at(self, bufs: Sequence[memoryview], offset: int) -> int:
         if not self.readable:
-            raise _refuse(Errno.BADF)
+            raise fail(Errno.BADF)
         total = 0
         for buf in bufs:
             count = self.node.read_into(buf, offset + total)
@@ -791,7 +787,7 @@ class OpenMemoryFile(WasiFile):
         """fd_write's usual single buffer, without a loop: the path bench/memfs_write.py
         measures."""
         if not self.writable:
-            raise _refuse(Errno.BADF)
+            raise fail(Errno.BADF)
         node = self.node
         if self.fdflags & Fdflags.APPEND:
             self.position = node.size
@@ -812,14 +808,14 @@ class OpenMemoryFile(WasiFile):
 
     def pread(self, bufs: Sequence[memoryview], offset: int) -> int:
         if offset >= _OFFSET_LIMIT:
-            raise _refuse(Errno.INVAL)
+            raise fail(Errno.INVAL)
         return self._read_at(bufs, offset)
 
     def pwrite(self, bufs: Sequence[memoryview], offset: int) -> int:
         if offset >= _OFFSET_LIMIT:
-            raise _refuse(Errno.INVAL)
+            raise fail(Errno.INVAL)
         if not self.writable:
-            raise _refuse(Errno.BADF)
+            raise fail(Errno.BADF)
         total = 0
         for buf in bufs:
             total += self.node.write_from(buf, offset + total)
@@ -830,7 +826,7 @@ class OpenMemoryFile(WasiFile):
         origin = {Whence.SET: 0, Whence.CUR: self.position, Whence.END: self.node.size}[whence]
         position = origin + offset
         if not 0 <= position < _OFFSET_LIMIT:
-            raise _refuse(Errno.INVAL)
+            raise fail(Errno.INVAL)
         self.position = position
         return position
 
@@ -846,7 +842,7 @@ class OpenMemoryFile(WasiFile):
 
     def set_size(self, size: int) -> None:
         if not self.writable:
-            raise _refuse(Errno.INVAL)  # ftruncate on a descriptor not open for writing
+            raise fail(Errno.INVAL)  # ftruncate on a descriptor not open for writing
         self.node.resize(size)
         self.node.touch()
 
@@ -858,9 +854,9 @@ class OpenMemoryFile(WasiFile):
 
     def allocate(self, offset: int, length: int) -> None:
         if not self.writable:
-            raise _refuse(Errno.BADF)
+            raise fail(Errno.BADF)
         if length == 0 or offset + length >= _OFFSET_LIMIT:
-            raise _refuse(Errno.INVAL)
+            raise fail(Errno.INVAL)
         if offset + length > self.node.size:
             self.node.resize(offset + length)
             self.node.touch()
