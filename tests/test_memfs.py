@@ -30,7 +30,8 @@ from pywasi import (
     WasiFile,
     Whence,
 )
-from pywasi.sandbox.memfs import FILE_SIZE_MAX, OpenMemoryDir, OpenMemoryFile
+from pywasi.sandbox.memfs import FILE_SIZE_MAX
+from pywasi.sandbox.memfs_open import OpenMemoryDir, OpenMemoryFile
 
 Node = TypeVar("Node", bound=MemoryNode)
 

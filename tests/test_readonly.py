@@ -22,7 +22,7 @@ from pywasi import (
     WasiFile,
 )
 from pywasi.sandbox.host import HostDir
-from pywasi.sandbox.memfs import OpenMemoryDir
+from pywasi.sandbox.memfs_open import OpenMemoryDir
 from pywasi.sandbox.readonly import read_only
 from test_cli import pywasi
 

@@ -28,7 +28,8 @@ from .sandbox import rights
 from .sandbox.fdtable import Descriptor
 from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
-from .sandbox.memfs import MemoryDir, OpenMemoryDir
+from .sandbox.memfs import MemoryDir
+from .sandbox.memfs_open import OpenMemoryDir
 from .sandbox.readonly import Preopen, read_only
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
