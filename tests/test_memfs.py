@@ -184,10 +184,14 @@ def test_archives_round_trip(tmp_path: Path, kind: str) -> None:
     if kind != "zip":
         tree["sub/link"] = MemorySymlink("b.txt")
         tree["hard"] = tree["a.txt"]
+    for node in (tree["sub"], tree["a.txt"]):
+        node.mtime_ns = 1_700_000_000_000_000_000
     path = tmp_path / f"tree.{kind}"
     tree.to_archive(path)
     back = MemoryDir.from_archive(path)
     assert back.to_dict().keys() == tree.to_dict().keys()
+    for name in ("sub", "a.txt"):  # zip keeps local time in 2-second steps
+        assert abs(back[name].mtime_ns - 1_700_000_000_000_000_000) <= 2 * 10**9
     assert back.file("sub/b.txt").read_bytes() == b"b"
     assert at(back, "sub/empty", MemoryDir).to_dict() == {}
     if kind != "zip":

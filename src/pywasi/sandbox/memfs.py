@@ -477,21 +477,25 @@ def _archive_place(root: MemoryDir, name: str) -> tuple[MemoryDir, bytes] | None
 
 def _from_zip(archive: zipfile.ZipFile) -> MemoryDir:
     root = MemoryDir()
+    times: list[tuple[MemoryNode, int]] = []
     for info in archive.infolist():
         place = _archive_place(root, info.filename)
         if place is None:
             continue
         directory, name = place
-        node = MemoryDir() if info.is_dir() else MemoryFile(archive.read(info))
-        if not (info.is_dir() and isinstance(directory.entry(name), MemoryDir)):
+        node = directory.entry(name)
+        if not (info.is_dir() and isinstance(node, MemoryDir)):
+            node = MemoryDir() if info.is_dir() else MemoryFile(archive.read(info))
             directory.attach(name, node)
-            node.mtime_ns = node.atime_ns = int(time.mktime((*info.date_time, 0, 0, -1))) * 10**9
+        times.append((node, int(time.mktime((*info.date_time, 0, 0, -1))) * 10**9))
+    _stamp(times)
     return root
 
 
 def _from_tar(archive: tarfile.TarFile) -> MemoryDir:
     root = MemoryDir()
     by_name: dict[str, MemoryNode] = {}
+    times: list[tuple[MemoryNode, int]] = []
     for member in archive:
         place = _archive_place(root, member.name)
         if place is None:
@@ -515,9 +519,17 @@ def _from_tar(archive: tarfile.TarFile) -> MemoryDir:
             raise ValueError(f"archive member {member.name!r} is not a file, directory or link")
         if directory.entry(name) is not node:
             directory.attach(name, node)
-        node.atime_ns = node.mtime_ns = int(member.mtime * 10**9)
+        times.append((node, int(member.mtime * 10**9)))
         by_name[member.name] = node
+    _stamp(times)
     return root
+
+
+def _stamp(times: list[tuple[MemoryNode, int]]) -> None:
+    """Give nodes their archived times, once every entry is in (adding one touches its
+    directory)."""
+    for node, mtime_ns in times:
+        node.atime_ns = node.mtime_ns = mtime_ns
 
 
 def _to_zip(tree: MemoryDir, archive: zipfile.ZipFile, prefix: str) -> None:
