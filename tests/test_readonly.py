@@ -23,8 +23,9 @@ from pywasi import (
 )
 from pywasi.sandbox.host import HostDir
 from pywasi.sandbox.memfs_open import OpenMemoryDir
-from pywasi.sandbox.readonly import read_only
+from pywasi.sandbox.readonly import ReadOnlyFile, read_only
 from test_cli import pywasi
+from test_memfs import Countdown
 
 BACKINGS = ["host", "memory"]
 
@@ -151,3 +152,16 @@ def test_read_only_objects_refuse_even_with_rights(tmp_path: Path, backing: str)
         ro.close()
         rw.close()
     assert (snapshot(ro_tree), snapshot(rw_tree)) == before
+
+
+def test_one_view_of_a_file_opened_twice() -> None:
+    """A WasiFile in a memory tree is one object however often it is opened: its read-only
+    view is one too, so the fd table closes it once, after its last descriptor."""
+    class Writable(Countdown):
+        read_only = False
+
+    countdown = Writable()
+    ro = read_only(OpenMemoryDir(MemoryDir({"c": countdown})))
+    first = ro.open_at(b"c", False, 0, 0, True, False)
+    assert ro.open_at(b"c", False, 0, 0, True, False) is first
+    assert isinstance(first, ReadOnlyFile) and first.inner is countdown

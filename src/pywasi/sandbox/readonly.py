@@ -17,6 +17,7 @@ guest can ever obtain there reaches the writable object. Two walls stand in the 
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import NoReturn, Union
 
@@ -56,13 +57,6 @@ class ReadOnly(Preopen):
 
 def _refuse(*_: object, **__: object) -> NoReturn:
     raise WasiErrno(Errno.ROFS)
-
-
-def read_only(file: WasiFile) -> WasiFile:
-    """`file` behind the read-only wall fitting its kind."""
-    if file.read_only:
-        return file
-    return ReadOnlyDir(file) if file.filetype == Filetype.DIRECTORY else ReadOnlyFile(file)
 
 
 class _ReadOnlyView(WasiFile):
@@ -138,3 +132,20 @@ class ReadOnlyDir(_ReadOnlyView):
         if write or oflags & (Oflags.CREAT | Oflags.TRUNC):
             raise WasiErrno(Errno.ROFS)
         return read_only(self.inner.open_at(path, follow, oflags, fdflags, read, False))
+
+
+# The view of each object that has one, by id (the view holds the object, so the id stays
+# its own): a file the guest opens twice (a `WasiFile` in a memory tree is one object for
+# every open) gets one view, so the fd table counts its descriptors and closes it once.
+_VIEWS: weakref.WeakValueDictionary[int, _ReadOnlyView] = weakref.WeakValueDictionary()
+
+
+def read_only(file: WasiFile) -> WasiFile:
+    """`file` behind the read-only wall fitting its kind."""
+    if file.read_only:
+        return file
+    view = _VIEWS.get(id(file))
+    if view is None:
+        view = ReadOnlyDir(file) if file.filetype == Filetype.DIRECTORY else ReadOnlyFile(file)
+        _VIEWS[id(file)] = view
+    return view
