@@ -63,7 +63,7 @@ def run_guest(
     args: Sequence[str] = (),
     *,
     env: Mapping[str, str] | None = None,
-    preopens: Mapping[str, str] | None = None,
+    preopens: Mapping[str, object] | None = None,
     stdin: bytes = b"",
     version: str = "preview1",
 ) -> Run:

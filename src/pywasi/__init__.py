@@ -5,6 +5,8 @@
     exit_code = wasi.start(instantiate(wasi, "program.wasm"))
 """
 
+from .abi.errno import WasiErrno
+from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
 from .engine.base import BoundInstance
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
@@ -20,23 +22,42 @@ from .errors import (
     PyWasiError,
     StdioError,
 )
+from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
+from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
+from .sandbox.readonly import Preopen, ReadOnly
 from .wasi import WASI
 
 __all__ = [
     "WASI",
     "AlreadyStartedError",
     "BoundInstance",
+    "Dirent",
+    "Errno",
+    "Fdflags",
+    "Filestat",
+    "Filetype",
     "GuestTrap",
     "InvalidArgTypeError",
     "InvalidArgValueError",
+    "MemoryDir",
+    "MemoryFile",
+    "MemoryNode",
+    "MemorySymlink",
     "ModuleLoadError",
     "NotStartedError",
+    "Oflags",
     "OutOfRangeError",
+    "Preopen",
     "PreopenError",
     "ProcExit",
     "PyWasiError",
+    "ReadOnly",
     "StdioError",
+    "Transfer",
+    "WasiErrno",
+    "WasiFile",
     "WasmtimeInstance",
+    "Whence",
     "instantiate",
     "load_module",
 ]

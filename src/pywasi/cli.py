@@ -14,14 +14,19 @@ import wasmtime
 
 from .engine.wasmtime_engine import instantiate, load_module
 from .errors import GuestTrap, PyWasiError
+from .sandbox.readonly import ReadOnly
 from .wasi import WASI
 
 TRAP_EXIT_STATUS = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
 
 
-def _dir_mapping(text: str) -> tuple[str, str]:
+def _dir_mapping(text: str, read_only: bool = False) -> tuple[str, str, bool]:
     host, sep, guest = text.partition("::")
-    return host, guest if sep else host
+    return host, guest if sep else host, read_only
+
+
+def _read_only_dir_mapping(text: str) -> tuple[str, str, bool]:
+    return _dir_mapping(text, read_only=True)
 
 
 def _env_pair(text: str) -> tuple[str, str | None]:
@@ -53,9 +58,13 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run a WASI module (.wasm or .wat); with no module, a built-in demo",
         description="Run MODULE as a WASI command. Everything after MODULE goes to the guest.",
     )
-    run.add_argument("--dir", action="append", default=[], type=_dir_mapping,
+    run.add_argument("--dir", action="append", dest="dirs", default=[], type=_dir_mapping,
                      metavar="HOST[::GUEST]",
                      help="give the guest the host directory HOST, seen at GUEST (default HOST)")
+    # A separate option, not a suffix: any suffix (":ro") could also end a real path.
+    run.add_argument("--dir-ro", action="append", dest="dirs", type=_read_only_dir_mapping,
+                     metavar="HOST[::GUEST]",
+                     help="as --dir, but the guest can only read it: every change is refused")
     run.add_argument("--env", action="append", default=[], type=_env_pair,
                      metavar="NAME[=VALUE]",
                      help="set NAME in the guest's environment; NAME alone copies the host's")
@@ -94,7 +103,8 @@ def run(options: argparse.Namespace) -> int:
             version=options.wasi_version or _guest_version(module),
             args=[options.argv0 or name, *options.args],
             env={key: value for key, value in options.env if value is not None},
-            preopens={guest: host for host, guest in options.dir},
+            preopens={guest: ReadOnly(host) if read_only else host
+                      for host, guest, read_only in options.dirs},
             sockets=listeners,
         )
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
-from .abi.types import Rights
+from .abi.types import Filetype, Rights
 from .engine.base import AroundGuestCall, BoundInstance
 from .engine.cache import default_cache_dir
 from .errors import (
@@ -27,8 +27,12 @@ from .errors import (
 )
 from .sandbox import guard, rights
 from .sandbox.fdtable import Descriptor
+from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
+from .sandbox.memfs import MemoryDir
+from .sandbox.memfs_open import OpenMemoryDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
+from .sandbox.readonly import Preopen, read_only
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import Stdio
 from .syscalls import HostFunction, WasiContext, build_imports
@@ -140,7 +144,8 @@ class WASI:
         if env is not None:
             _check_type(env, "env", Mapping, "a mapping of names to values")
         if preopens is not None:
-            _check_type(preopens, "preopens", Mapping, "a mapping of guest paths to host paths")
+            _check_type(preopens, "preopens", Mapping,
+                        "a mapping of guest paths to host paths, MemoryDirs or ReadOnly(...)")
         self._stdio = GuestStdio()
         stdio = [_check_stdio(self._stdio, value, name, direction)
                  for value, name, direction in ((stdin, "stdin", Rights.FD_READ),
@@ -170,9 +175,11 @@ class WASI:
         if cache_dir is not None:  # so that no guest plants native code for a later run
             guard.protect(cache_dir)
         try:
-            for guest_path, host_path in (preopens or {}).items():
-                fds.add(Descriptor(_open_preopen(host_path), rights.DIRECTORY,
-                                   rights.DIRECTORY_INHERITING, preopen=_encode(guest_path)))
+            for guest_path, source in (preopens or {}).items():
+                directory = _open_preopen(source)
+                fds.add(Descriptor(directory, *rights.maximum(directory.filetype,
+                                                              directory.read_only),
+                                   preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
                 fds.add(Descriptor(_take_socket(sock, f"sockets[{index}]"),
                                    rights.SOCKET & abi.all_rights, 0))
@@ -285,8 +292,19 @@ class WASI:
         self.after_guest_call()
 
 
-def _open_preopen(host_path: object) -> HostDir:
-    path = os.fsdecode(_encode(host_path))
+def _open_preopen(source: object) -> WasiFile:
+    """The directory a preopen's value names: a host path, a `MemoryDir`, a directory
+    `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those."""
+    if isinstance(source, MemoryDir):
+        return OpenMemoryDir(source)
+    if isinstance(source, Preopen):
+        opened = _open_preopen(source.source)
+        return opened if source.fs_mutable else read_only(opened)
+    if isinstance(source, WasiFile):
+        if source.filetype != Filetype.DIRECTORY:
+            raise PreopenError(f"preopen {source!r} is not a directory", "UVWASI_ENOTDIR")
+        return source
+    path = os.fsdecode(_encode(source))
     try:
         directory = HostDir.open(path)
     except FileNotFoundError:

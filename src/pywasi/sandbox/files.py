@@ -5,6 +5,12 @@ interface, so host files, in-memory trees, read-only wrappers and Python streams
 by subclassing it. Every method defaults to the errno WASI gives for an object that cannot do
 the operation, so an implementation only writes what it supports.
 
+It is public (``pywasi.WasiFile``, with `Filestat`, `Dirent` and `Transfer`) and stable: an
+embedder backs a file with anything (a database blob, an HTTP range reader, a generator) by
+overriding a handful of methods and putting the object in a `MemoryDir`, or passes a directory
+of its own as a preopen. Method names and signatures stay; methods added later come with
+defaults. Fail with ``raise WasiErrno(Errno.X)`` (`OSError` is translated too).
+
 Paths handed to the ``*_at`` methods are guest bytes relative to the directory, already checked
 to hold no NUL; resolving them safely is the implementation's job (see `resolver`).
 """
@@ -66,6 +72,9 @@ class WasiFile:
 
     filetype: Filetype = Filetype.UNKNOWN
     fdflags: int = 0
+    # True for an object that refuses every change (see `readonly`): descriptors naming it
+    # carry no right to change anything, and it answers EROFS if asked anyway.
+    read_only: bool = False
 
     def close(self) -> None:
         """Release host resources; called once, when the last guest fd naming it goes away."""

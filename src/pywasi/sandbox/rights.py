@@ -56,13 +56,34 @@ def lacking(filetype: Filetype, missing: int) -> Errno:
     return Errno.NOTCAPABLE
 
 
-def maximum(filetype: Filetype) -> tuple[int, int]:
-    """The (base, inheriting) rights that make sense for an object of `filetype`."""
+# The rights to change a tree, and to change a file's contents or metadata.
+CHANGING_PATHS: Final = (
+    R.PATH_CREATE_DIRECTORY | R.PATH_CREATE_FILE | R.PATH_LINK_SOURCE | R.PATH_LINK_TARGET
+    | R.PATH_RENAME_SOURCE | R.PATH_RENAME_TARGET | R.PATH_FILESTAT_SET_SIZE
+    | R.PATH_FILESTAT_SET_TIMES | R.PATH_SYMLINK | R.PATH_REMOVE_DIRECTORY | R.PATH_UNLINK_FILE
+)
+CHANGING_FILES: Final = (
+    R.FD_WRITE | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE | R.FD_FILESTAT_SET_TIMES
+)
+
+
+def maximum(filetype: Filetype, read_only: bool = False) -> tuple[int, int]:
+    """The (base, inheriting) rights that make sense for an object of `filetype`.
+
+    A read-only object carries no right to change anything. A read-only directory still
+    passes the file-changing rights on: what is opened beneath it is read-only too and
+    cannot take them, but asking for write access must reach the directory, so that opening
+    for writing fails with EROFS instead of quietly giving a descriptor that cannot write.
+    """
     if filetype == Filetype.DIRECTORY:
-        return DIRECTORY, DIRECTORY_INHERITING
-    if filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
-        return REGULAR_FILE, 0
-    return STREAM, 0
+        base, inheriting = DIRECTORY, DIRECTORY_INHERITING
+    elif filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
+        base, inheriting = REGULAR_FILE, 0
+    else:
+        base, inheriting = STREAM, 0
+    if read_only:
+        return base & ~(CHANGING_PATHS | CHANGING_FILES), inheriting & ~CHANGING_PATHS
+    return base, inheriting
 
 
 # Listening and connected sockets alike; the host answers EINVAL for what a kind cannot do.

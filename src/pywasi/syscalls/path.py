@@ -64,7 +64,7 @@ def path_open(ctx: WasiContext, fd: int, dirflags: int, path: int, path_len: int
     # truncate) are left out for what must be a directory, where they cannot apply.
     write = bool(base & Rights.FD_WRITE) or bool(base & _WRITING) and not oflags & Oflags.DIRECTORY
     file = directory.file.open_at(name, follow, oflags, fdflags, bool(base & _READING), write)
-    max_base, max_inheriting = rights.maximum(file.filetype)
+    max_base, max_inheriting = rights.maximum(file.filetype, file.read_only)
     ctx.memory.store_u32(
         opened_fd_out, ctx.fds.add(Descriptor(file, base & max_base, inheriting & max_inheriting))
     )
