@@ -24,12 +24,14 @@ from .errors import (
     PreopenError,
     ProcExit,
 )
+from .limits import default_max_open_files
 from .sandbox import rights
-from .sandbox.fdtable import Descriptor
+from .sandbox.fdtable import Descriptor, FdTable
 from .sandbox.host import HostDir
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
 from .syscalls import HostFunction, WasiContext, build_imports
+from .syscalls.proc import host_exit_status
 
 _INT32_MAX = 2**31 - 1
 
@@ -82,6 +84,11 @@ class WASI:
     it when done, the caller keeps (and closes) its own. Both copies share one open socket, so
     the caller should leave it alone while the guest runs; pywasi never changes its blocking
     mode.
+
+    `max_open_files` caps the host descriptors the guest holds at once, stdio, preopens and
+    sockets included (default: `limits.default_max_open_files()`, 1024 or a quarter of the
+    process's RLIMIT_NOFILE, but never fewer than those need); opening past it is EMFILE for
+    the guest.
     """
 
     def __init__(
@@ -96,6 +103,7 @@ class WASI:
         stdout: int = 1,
         stderr: int = 2,
         sockets: Sequence[socket.socket | int] | None = None,
+        max_open_files: int | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -122,8 +130,20 @@ class WASI:
                 _check_type(sock, f"sockets[{index}]", int, "a socket.socket or an int")
                 _check_stdio_fd(sock, f"sockets[{index}]")
 
+        needed = len(stdio) + len(preopens or ()) + len(sockets or ())
+        if max_open_files is None:
+            max_open_files = max(needed, default_max_open_files())
+        else:
+            _check_type(max_open_files, "max_open_files", int, "of type int")
+            if not needed <= max_open_files <= _INT32_MAX:
+                raise OutOfRangeError(
+                    f'The value of "max_open_files" is out of range. It must be >= {needed} '
+                    f"(stdio, preopens and sockets) && <= {_INT32_MAX}. Received {max_open_files}"
+                )
+
         self._context = WasiContext(
             abi=abi,
+            fds=FdTable(max_open_files),
             args=_without_nul([_encode(arg) for arg in args or ()], "args"),
             env=_without_nul([_encode(k) + b"=" + _encode(v)
                               for k, v in (env or {}).items() if v is not None], "env"),
@@ -202,7 +222,7 @@ class WASI:
             instance.call("_start")
         except ProcExit as exit_:
             if not self._return_on_exit:
-                raise SystemExit(exit_.exit_code) from None
+                raise SystemExit(host_exit_status(exit_.exit_code)) from None
             return exit_.exit_code
         finally:
             self.close()

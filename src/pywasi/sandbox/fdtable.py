@@ -13,6 +13,7 @@ from typing import Final, NoReturn
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype, Rights
+from ..limits import default_max_open_files
 from .files import Transfer, WasiFile
 from .rights import lacking
 
@@ -49,6 +50,10 @@ class Descriptor:
         self.rights_base, self.rights_inheriting = rights_base, rights_inheriting
         self._grant()
 
+    def refresh(self) -> None:
+        """Take the file's reader and writer again, after its flags changed."""
+        self._grant()
+
     def _grant(self) -> None:
         file, base = self.file, self.rights_base
         self.read = file.reader() if base & _FD_READ else _denied(file.filetype, _FD_READ)
@@ -64,16 +69,21 @@ class _Numbers(dict[int, Descriptor]):
 
 
 class FdTable:
-    """Maps guest fd numbers to descriptors; new numbers are the lowest free ones."""
+    """Maps guest fd numbers to descriptors; new numbers are the lowest free ones.
 
-    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors")
+    At most `max_open` numbers are open at once (see `limits.default_max_open_files`):
+    adding one more is EMFILE, so one guest cannot take the host process's descriptors.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors", "max_open")
+
+    def __init__(self, max_open: int | None = None) -> None:
+        self.max_open = default_max_open_files() if max_open is None else max_open
         self._fds = _Numbers()
         # The open numbers, for reading; subscripting a closed one raises EBADF. (A plain
         # attribute, not a property: fd_read and fd_write look it up on every call.)
         self.descriptors: Mapping[int, Descriptor] = self._fds
-        self._free: list[int] = []  # heap of released numbers below `_next`
+        self._free: list[int] = []  # heap of released numbers, all below `_next`
         self._next = 0
         self._refs: dict[int, int] = {}  # id(file) -> how many numbers name it
 
@@ -90,21 +100,22 @@ class FdTable:
             raise WasiErrno(lacking(desc.file.filetype, rights & ~desc.rights_base))
         return desc
 
+    def require_room(self) -> None:
+        """EMFILE if no number can be added: ask before opening what would need one."""
+        if len(self._fds) >= self.max_open:
+            raise WasiErrno(Errno.MFILE)
+
     def add(self, desc: Descriptor) -> int:
+        self.require_room()
         fd = self._lowest_free()
         self._fds[fd] = desc
         self._refs[id(desc.file)] = self._refs.get(id(desc.file), 0) + 1
         return fd
 
     def _lowest_free(self) -> int:
-        # `_free` may hold stale numbers (taken again by `renumber`); skip them lazily.
-        while self._free:
-            fd = heapq.heappop(self._free)
-            if fd not in self._fds:
-                return fd
+        if self._free:
+            return heapq.heappop(self._free)
         fd = self._next
-        while fd in self._fds:  # numbers claimed above `_next` by `renumber`
-            fd += 1
         self._next = fd + 1
         return fd
 
@@ -120,21 +131,20 @@ class FdTable:
         desc = self._fds.pop(fd, None)
         if desc is None:
             raise WasiErrno(Errno.BADF)
-        if fd < self._next:
-            heapq.heappush(self._free, fd)
+        heapq.heappush(self._free, fd)
         self._unref(desc.file)
 
     def renumber(self, fd: int, to: int) -> None:
-        """Move `fd` to number `to`, closing what `to` named; `to` may also be a free number."""
-        self.get(fd)  # EBADF for a closed `fd`, even when `fd == to`
+        """Move `fd` onto number `to`, closing what `to` named. Both must be open (EBADF
+        otherwise): WASI has no dup2 onto a free number (the spec's text, wasi-testsuite's
+        `renumber`, wasmtime and Node agree)."""
+        self.get(fd)
+        replaced = self.get(to)
         if fd == to:
             return
-        replaced = self._fds.get(to)
         self._fds[to] = self._fds.pop(fd)
-        if fd < self._next:
-            heapq.heappush(self._free, fd)
-        if replaced is not None:
-            self._unref(replaced.file)
+        heapq.heappush(self._free, fd)
+        self._unref(replaced.file)
 
     def close_all(self) -> None:
         """End of the run: close every open file once, leaving no host descriptor behind."""

@@ -14,7 +14,9 @@ or a symbolic link for us:
 
 The work is linear in the length of the path (and of the link targets spliced in), and a path
 longer than `PATH_MAX` is refused before it is read (see `syscalls.path`), so no path can make
-one call stall the host.
+one call stall the host. A link target longer than `MAX_LINK_TARGET` is ENAMETOOLONG (Linux
+cannot store one), so one lookup splices in at most `MAX_SYMLINKS * MAX_LINK_TARGET` bytes
+(160 KiB), whatever tree the links live in.
 
 The result is a directory (a descriptor, for the host) plus one final name (never ``..``,
 never containing ``/``; ``.`` means the directory itself). The caller performs the operation
@@ -54,6 +56,8 @@ from ..abi.types import Errno
 MAX_SYMLINKS: Final = 40
 PATH_MAX: Final = 4096
 """The longest path a guest may pass (bytes, as Linux's PATH_MAX): longer is ENAMETOOLONG."""
+MAX_LINK_TARGET: Final = PATH_MAX
+"""The longest symbolic link target a lookup follows: longer is ENAMETOOLONG."""
 
 Handle = TypeVar("Handle")
 
@@ -222,6 +226,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
                 raise WasiErrno(Errno.LOOP)
             if not target:
                 raise WasiErrno(Errno.NOENT)
+            if len(target) > MAX_LINK_TARGET:
+                raise WasiErrno(Errno.NAMETOOLONG)
             pending.push(target)
     finally:
         for handle in stack:

@@ -25,10 +25,11 @@ DIRECTORY: Final = (
 # What a directory passes on to what is opened beneath it.
 DIRECTORY_INHERITING: Final = DIRECTORY | REGULAR_FILE
 
-# A FIFO, character device or socket reached by path_open: a stream, with no position.
-STREAM: Final = REGULAR_FILE & ~int(
-    R.FD_SEEK | R.FD_TELL | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE
-)
+SEEK: Final = R.FD_SEEK | R.FD_TELL
+
+# A FIFO, character device or socket reached by path_open: a stream, with no size to set, and
+# a position only where the host object has one (see `maximum`).
+STREAM: Final = REGULAR_FILE & ~int(SEEK | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE)
 
 
 # Rights only a directory can carry: path lookups and listing.
@@ -56,13 +57,15 @@ def lacking(filetype: Filetype, missing: int) -> Errno:
     return Errno.NOTCAPABLE
 
 
-def maximum(filetype: Filetype) -> tuple[int, int]:
-    """The (base, inheriting) rights that make sense for an object of `filetype`."""
+def maximum(filetype: Filetype, seekable: bool) -> tuple[int, int]:
+    """The (base, inheriting) rights that make sense for an object of `filetype`; a stream
+    that can seek (a character device like /dev/null, as lseek(2) says) keeps seek and tell,
+    as on Linux, in wasmtime and in Node."""
     if filetype == Filetype.DIRECTORY:
         return DIRECTORY, DIRECTORY_INHERITING
     if filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
         return REGULAR_FILE, 0
-    return STREAM, 0
+    return STREAM | SEEK if seekable else STREAM, 0
 
 
 # Listening and connected sockets alike; the host answers EINVAL for what a kind cannot do.
