@@ -18,6 +18,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -379,6 +380,18 @@ def test_trap_messages_escape_control_characters(tmp_path: Path,
     assert "\\x1b]0;p\\x07\\x1b[2J" in err and "\\x1b[31m\\x07\\x9bAA" in err
 
 
+@contextmanager
+def unblocked_after(seconds: float, unblock: Callable[[], object]) -> Iterator[None]:
+    """Run `unblock` if the body is still running after `seconds`: a call that should not
+    wait, but does, then returns (and fails its test) instead of hanging."""
+    timer = threading.Timer(seconds, unblock)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def host_flags(fd: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_GETFL)
 
@@ -390,9 +403,8 @@ def test_nonblocking_stdin_is_eagain_when_empty_and_leaves_the_host_fd_alone(
         guest = make_guest(tmp_path, stdin=read_end)
         guest.put(0, struct.pack("<II", 64, 16))
         assert guest.calls["fd_fdstat_set_flags"](0, Fdflags.NONBLOCK) == 0
-        start = time.perf_counter()
-        assert guest.calls["fd_read"](0, 0, 1, 8) == Errno.AGAIN
-        assert time.perf_counter() - start < 1
+        with unblocked_after(2, lambda: os.write(write_end, b"!")):  # fails, never hangs
+            assert guest.calls["fd_read"](0, 0, 1, 8) == Errno.AGAIN
         assert host_flags(read_end) == before  # the embedder's descriptor is untouched
         os.write(write_end, b"now")
         assert guest.calls["fd_read"](0, 0, 1, 8) == 0
@@ -418,7 +430,8 @@ def test_nonblocking_stdout_is_eagain_when_the_pipe_is_full(tmp_path: Path) -> N
         guest = make_guest(tmp_path, stdout=write_end)
         guest.put(0, struct.pack("<II", 64, 16))
         assert guest.calls["fd_fdstat_set_flags"](1, Fdflags.NONBLOCK) == 0
-        assert guest.calls["fd_write"](1, 0, 1, 8) == Errno.AGAIN
+        with unblocked_after(2, lambda: os.read(read_end, 65536)):
+            assert guest.calls["fd_write"](1, 0, 1, 8) == Errno.AGAIN
         assert host_flags(write_end) == before
         os.read(read_end, 1 << 20)  # room again: a short write of at most PIPE_BUF
         guest.put(0, struct.pack("<II", 0, 60000))
