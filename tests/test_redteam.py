@@ -75,14 +75,12 @@ class Guest:
         return int(errno or 0), self.u32(0)
 
 
-def make_guest(tmp_path: Path, pages: int = 1, **options: object) -> Guest:
+def make_guest(tmp_path: Path, pages: int = 1, *, stdin: int = 0, stdout: int = 1,
+               stderr: int = 2, max_open_files: int | None = None) -> Guest:
     root = tmp_path / "root"
     root.mkdir(exist_ok=True)
-    stdio = {"stdin": 0, "stdout": 1, "stderr": 2}
-    stdio.update({k: v for k, v in options.items() if k in stdio})  # type: ignore[misc]
-    extra = {k: v for k, v in options.items() if k not in stdio}
-    wasi = pywasi.WASI(version="preview1", preopens={"/sandbox": str(root)},
-                       **stdio, **extra)  # type: ignore[arg-type]
+    wasi = pywasi.WASI(version="preview1", preopens={"/sandbox": str(root)}, stdin=stdin,
+                       stdout=stdout, stderr=stderr, max_open_files=max_open_files)
     instance = pywasi.instantiate(wasi, f'(module (memory (export "memory") {pages}))'.encode())
     wasi.finalize_bindings(instance)
     return Guest(wasi, root, instance)
