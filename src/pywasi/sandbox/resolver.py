@@ -189,6 +189,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
     """
     if not path:
         raise WasiErrno(Errno.NOENT)
+    if len(path) > PATH_MAX:  # the system calls refuse it sooner; this holds for any caller
+        raise WasiErrno(Errno.NAMETOOLONG)
     pending = _Pending()
     pending.push(path)
     stack: list[Handle] = []  # directories we entered; the current one is the last
