@@ -511,6 +511,16 @@ def test_renumber_onto_a_number_that_is_not_open_is_ebadf(guest: Guest) -> None:
     assert guest.calls["fd_fdstat_get"](fd, 0) == Errno.BADF
 
 
+def test_the_number_released_last_is_handed_out_first(guest: Guest) -> None:
+    """yosys's pattern: stdout renumbered onto a file, not moved back, files closed. The next
+    file must not become fd 1, where the guest still writes its stdout (wasmtime's order)."""
+    a, b = guest.open(b"a", Oflags.CREAT)[1], guest.open(b"b", Oflags.CREAT)[1]
+    assert guest.calls["fd_renumber"](1, a) == 0  # 1 is released
+    assert guest.calls["fd_close"](b) == 0  # and then b
+    assert guest.open(b"c", Oflags.CREAT)[1] == b
+    assert guest.open(b"d", Oflags.CREAT)[1] == 1
+
+
 SEEK_RIGHTS = Rights.FD_SEEK | Rights.FD_TELL
 
 

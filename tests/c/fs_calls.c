@@ -466,7 +466,7 @@ static int renumber_case(void) {
     write_all(b, "?");
     CHECK_EQ(__wasi_fd_renumber(b, b), 0);
     CHECK_EQ(__wasi_fd_renumber(41, b), __WASI_ERRNO_BADF);
-    /* The lowest free number is handed out next. */
+    /* The number released last is handed out next (as wasmtime does). */
     __wasi_fd_t c = open_at(ROOT, "c", __WASI_OFLAGS_CREAT, FILE_RW, 0);
     CHECK_EQ(c, a);
     /* Onto stdout: the guest's fd 1 is now the file; the host's stdout is untouched. */

@@ -6,7 +6,6 @@ different rights (after `fd_renumber`), and rights can only ever shrink.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, NoReturn
@@ -69,7 +68,14 @@ class _Numbers(dict[int, Descriptor]):
 
 
 class FdTable:
-    """Maps guest fd numbers to descriptors; new numbers are the lowest free ones.
+    """Maps guest fd numbers to descriptors.
+
+    A new number is the one released last, else the next never used, as wasmtime hands them
+    out (POSIX and Node take the lowest free one). It matters to programs that emulate dup2
+    with `fd_renumber`, which WASI refuses onto a free number: yowasp's yosys moves its stdout
+    away and cannot move it back, and then the lowest free number, 1, would make the next file
+    it opens receive its stdout; with wasmtime's order that output is lost, but no file is
+    corrupted, and pywasi's runs stay identical to wasmtime's.
 
     At most `max_open` numbers are open at once (see `limits.default_max_open_files`):
     adding one more is EMFILE, so one guest cannot take the host process's descriptors.
@@ -83,7 +89,7 @@ class FdTable:
         # The open numbers, for reading; subscripting a closed one raises EBADF. (A plain
         # attribute, not a property: fd_read and fd_write look it up on every call.)
         self.descriptors: Mapping[int, Descriptor] = self._fds
-        self._free: list[int] = []  # heap of released numbers, all below `_next`
+        self._free: list[int] = []  # released numbers, the last released on top
         self._next = 0
         self._refs: dict[int, int] = {}  # id(file) -> how many numbers name it
 
@@ -107,14 +113,14 @@ class FdTable:
 
     def add(self, desc: Descriptor) -> int:
         self.require_room()
-        fd = self._lowest_free()
+        fd = self._unused()
         self._fds[fd] = desc
         self._refs[id(desc.file)] = self._refs.get(id(desc.file), 0) + 1
         return fd
 
-    def _lowest_free(self) -> int:
+    def _unused(self) -> int:
         if self._free:
-            return heapq.heappop(self._free)
+            return self._free.pop()
         fd = self._next
         self._next = fd + 1
         return fd
@@ -131,7 +137,7 @@ class FdTable:
         desc = self._fds.pop(fd, None)
         if desc is None:
             raise WasiErrno(Errno.BADF)
-        heapq.heappush(self._free, fd)
+        self._free.append(fd)
         self._unref(desc.file)
 
     def renumber(self, fd: int, to: int) -> None:
@@ -143,7 +149,7 @@ class FdTable:
         if fd == to:
             return
         self._fds[to] = self._fds.pop(fd)
-        heapq.heappush(self._free, fd)
+        self._free.append(fd)
         self._unref(replaced.file)
 
     def close_all(self) -> None:
