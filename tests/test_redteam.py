@@ -32,7 +32,7 @@ from pywasi.abi.types import Errno, Fdflags, Filetype, Lookupflags, Oflags, Righ
 from pywasi.memory import GuestMemory
 from pywasi.sandbox.fdtable import Descriptor
 from pywasi.sandbox.files import WasiFile
-from pywasi.sandbox.resolver import MAX_LINK_TARGET, PATH_MAX, walk
+from pywasi.sandbox.resolver import MAX_DEPTH, MAX_LINK_TARGET, PATH_MAX, walk
 from pywasi.syscalls import poll as poll_module
 from test_poll import MONOTONIC, pipe
 
@@ -255,10 +255,9 @@ def test_a_48_mib_path_costs_nothing_like_its_size(tmp_path: Path) -> None:
 
 def test_link_targets_longer_than_the_limit_are_enametoolong() -> None:
     """Each expansion is bounded, so one lookup splices at most MAX_SYMLINKS of them."""
-    for target, fits in ((b"d/" * (MAX_LINK_TARGET // 2), True),
-                         (b"d/" * (MAX_LINK_TARGET // 2) + b"d", False)):
+    for target, fits in ((pathological(MAX_LINK_TARGET), True),
+                         (pathological(MAX_LINK_TARGET) + b".", False)):
         tree = MemoryTree({b"d": {}, b"link": target})
-        tree.root[b"d"] = tree.root  # d is the root again, so any depth resolves
         if fits:
             with walk(tree, tree.root, b"link/x", follow=True) as where:
                 assert where.name == b"x"
@@ -267,6 +266,21 @@ def test_link_targets_longer_than_the_limit_are_enametoolong() -> None:
                     walk(tree, tree.root, b"link/x", follow=True):
                 pass
             assert error.value.errno == Errno.NAMETOOLONG
+
+
+def test_a_lookup_holds_at_most_max_depth_directories() -> None:
+    """Each directory a lookup is inside holds a host descriptor until it ends."""
+    tree = MemoryTree({})
+    tree.root[b"d"] = tree.root
+    with walk(tree, tree.root, b"d/" * MAX_DEPTH + b"x", follow=True) as where:
+        assert where.name == b"x"
+    with pytest.raises(WasiErrno) as error, walk(tree, tree.root,
+                                                 b"d/" * (MAX_DEPTH + 1) + b"x", follow=True):
+        pass
+    assert error.value.errno == Errno.NAMETOOLONG
+    # Going back up frees a level: depth, not length, is what counts.
+    with walk(tree, tree.root, b"d/../" * (MAX_DEPTH + 1) + b"x", follow=True) as where:
+        assert where.name == b"x"
 
 
 # -- Red team -------------------------------------------------------------------------------

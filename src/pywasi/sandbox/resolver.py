@@ -16,7 +16,8 @@ The work is linear in the length of the path (and of the link targets spliced in
 longer than `PATH_MAX` is refused before it is read (see `syscalls.path`), so no path can make
 one call stall the host. A link target longer than `MAX_LINK_TARGET` is ENAMETOOLONG (Linux
 cannot store one), so one lookup splices in at most `MAX_SYMLINKS * MAX_LINK_TARGET` bytes
-(160 KiB), whatever tree the links live in.
+(160 KiB), whatever tree the links live in; and it is inside at most `MAX_DEPTH` directories
+at once, each of which holds a host descriptor.
 
 The result is a directory (a descriptor, for the host) plus one final name (never ``..``,
 never containing ``/``; ``.`` means the directory itself). The caller performs the operation
@@ -58,6 +59,10 @@ PATH_MAX: Final = 4096
 """The longest path a guest may pass (bytes, as Linux's PATH_MAX): longer is ENAMETOOLONG."""
 MAX_LINK_TARGET: Final = PATH_MAX
 """The longest symbolic link target a lookup follows: longer is ENAMETOOLONG."""
+MAX_DEPTH: Final = 256
+"""The most directories one lookup may be inside at once: each holds a host descriptor until
+the lookup ends, so deeper is ENAMETOOLONG rather than a moment in which the host process
+has no descriptors left (a 4096-byte path could otherwise hold 2048, and links 40 times more)."""
 
 Handle = TypeVar("Handle")
 
@@ -221,6 +226,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
                 entered = tree.enter(current, part)
                 if not isinstance(entered, bytes):
                     stack.append(entered)
+                    if len(stack) > MAX_DEPTH:
+                        raise WasiErrno(Errno.NAMETOOLONG)
                     continue
                 target = entered
             expansions += 1
