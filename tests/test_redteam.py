@@ -399,6 +399,17 @@ def unblocked_after(seconds: float, unblock: Callable[[], object]) -> Iterator[N
         timer.cancel()
 
 
+def test_load_errors_escape_control_characters(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """An import's names are the guest's too, and a link error quotes them."""
+    status, err = cli_run(tmp_path, '(module (import "env\\1b]0;x\\07" "f\\1b[2J" (func))'
+                                    ' (memory (export "memory") 1) (func (export "_start")))',
+                          capsys)
+    assert status == 1
+    assert "unknown import" in err and "\x1b" not in err and "\x07" not in err
+    assert "env\\x1b]0;x\\x07" in err
+
+
 def host_flags(fd: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_GETFL)
 
