@@ -57,7 +57,7 @@ def lacking(filetype: Filetype, missing: int) -> Errno:
     return Errno.NOTCAPABLE
 
 
-def maximum(filetype: Filetype, seekable: bool) -> tuple[int, int]:
+def maximum(filetype: Filetype, seekable: bool = False) -> tuple[int, int]:
     """The (base, inheriting) rights that make sense for an object of `filetype`; a stream
     that can seek (a character device like /dev/null, as lseek(2) says) keeps seek and tell,
     as on Linux, in wasmtime and in Node."""
