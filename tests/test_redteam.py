@@ -420,6 +420,7 @@ def test_nonblocking_stdin_is_eagain_when_empty_and_leaves_the_host_fd_alone(
         before = host_flags(read_end)
         guest = make_guest(tmp_path, stdin=read_end)
         guest.put(0, struct.pack("<II", 64, 16))
+        assert guest.calls["fd_fdstat_set_flags"](0, Fdflags.SYNC) == Errno.NOTSUP
         assert guest.calls["fd_fdstat_set_flags"](0, Fdflags.NONBLOCK) == 0
         with unblocked_after(2, lambda: os.write(write_end, b"!")):  # fails, never hangs
             assert guest.calls["fd_read"](0, 0, 1, 8) == Errno.AGAIN

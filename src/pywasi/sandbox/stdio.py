@@ -25,6 +25,7 @@ _STREAM_RIGHTS = (
 # What poll(2) promises after POLLOUT on a pipe: this much is written without waiting.
 _PIPE_BUF: Final = select.PIPE_BUF
 _ALWAYS_READY: Final = (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE)
+_SETTABLE_FDFLAGS: Final = Fdflags.APPEND | Fdflags.NONBLOCK
 
 
 class HostStream(HostIO):
@@ -47,8 +48,12 @@ class HostStream(HostIO):
         return _STREAM_RIGHTS | self.direction | (SEEK if self._seekable else 0)
 
     def set_fdflags(self, flags: int) -> None:
-        # The flags are the guest's view only: the host's own stdio is left as it is.
-        self.fdflags = flags & (Fdflags.APPEND | Fdflags.NONBLOCK)
+        """The host's descriptor is never changed: NONBLOCK is honoured here (see above),
+        APPEND only recorded, and a sync mode, which would need the host's flags, is ENOTSUP
+        (as for files, where it cannot change after open)."""
+        if flags & ~_SETTABLE_FDFLAGS:
+            raise WasiErrno(Errno.NOTSUP)
+        self.fdflags = flags
 
     def _waits(self) -> bool:
         return bool(self.fdflags & Fdflags.NONBLOCK) and self.filetype not in _ALWAYS_READY
