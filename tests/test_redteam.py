@@ -33,6 +33,7 @@ from pywasi.memory import GuestMemory
 from pywasi.sandbox.fdtable import Descriptor
 from pywasi.sandbox.files import WasiFile
 from pywasi.sandbox.resolver import MAX_DEPTH, MAX_LINK_TARGET, PATH_MAX, walk
+from pywasi.syscalls import IMPLEMENTATIONS
 from pywasi.syscalls import poll as poll_module
 from test_poll import MONOTONIC, pipe
 
@@ -535,6 +536,32 @@ def test_the_number_released_last_is_handed_out_first(guest: Guest) -> None:
     assert guest.calls["fd_close"](b) == 0  # and then b
     assert guest.open(b"c", Oflags.CREAT)[1] == b
     assert guest.open(b"d", Oflags.CREAT)[1] == 1
+
+
+@pytest.mark.parametrize("back_two", [-2, 2**64 - 2], ids=["signed", "u64 bits"])
+def test_fd_seek_takes_its_s64_offset_signed_or_as_u64_bits(guest: Guest, back_two: int) -> None:
+    """However an engine hands over fd_seek's filedelta, -2 is two bytes back."""
+    (guest.root / "f").write_bytes(b"0123456789")
+    fd = guest.open(b"f")[1]
+    assert guest.calls["fd_seek"](fd, 5, 0, 16) == 0
+    assert guest.calls["fd_seek"](fd, back_two, 1, 16) == 0
+    assert guest.u64(16) == 3
+
+
+@pytest.mark.parametrize(("call", "args"), [
+    ("fd_pread", (0, 1, 2**63, 100)), ("fd_pwrite", (0, 1, 2**64 - 1, 100)),
+    ("fd_advise", (2**63, 1, 0)), ("fd_advise", (0, 2**63, 0)),
+    ("fd_allocate", (2**63, 1)), ("fd_allocate", (0, 2**64 - 1)),
+    ("fd_filestat_set_size", (2**63,)),
+])
+def test_offsets_past_off_t_are_einval_not_a_python_error(guest: Guest, call: str,
+                                                          args: tuple[int, ...]) -> None:
+    """The implementation itself raises EINVAL: only WASI's own errors may become errnos."""
+    fd = guest.open(b"f", Oflags.CREAT)[1]
+    guest.put(0, struct.pack("<II", 64, 4))
+    with pytest.raises(WasiErrno) as error:
+        IMPLEMENTATIONS[call](guest.wasi._context, fd, *args)
+    assert error.value.errno == Errno.INVAL
 
 
 SEEK_RIGHTS = Rights.FD_SEEK | Rights.FD_TELL
