@@ -6,6 +6,7 @@ import argparse
 import os
 import socket
 import sys
+import unicodedata
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -15,9 +16,30 @@ import wasmtime
 from .engine.wasmtime_engine import instantiate, load_module
 from .errors import GuestTrap, PyWasiError
 from .sandbox.readonly import ReadOnly
+from .syscalls.proc import host_exit_status
 from .wasi import WASI
 
 TRAP_EXIT_STATUS = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
+# Control characters, and the invisible ones that reorder or hide text, as Unicode classes them.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf"})
+_KEPT_CONTROLS = frozenset("\n\t")
+
+
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: control characters escaped (ESC as \\x1b, say), so
+    nothing a guest chose (a function name in a trap's backtrace, say) can move the cursor,
+    ring the bell or restyle the terminal. Newlines and tabs are kept."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES and char not in _KEPT_CONTROLS
+        else char
+        for char in text
+    )
+
+
+def _report(message: str) -> None:
+    """Print an error on the guest's behalf, escaped (see `_printable`)."""
+    print(_printable(message), file=sys.stderr)
 
 
 def _dir_mapping(text: str, read_only: bool = False) -> tuple[str, str, bool]:
@@ -113,17 +135,27 @@ def run(options: argparse.Namespace) -> int:
     return wasi.start(instantiate(wasi, module))
 
 
+def _failed(options: argparse.Namespace, cause: object) -> None:
+    _report(f"Error: failed to run main module `{options.module or 'demo.wat'}`\n\n"
+            f"Caused by:\n    {cause}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The guest's exit code becomes the status; one the host cannot report (above 255) is
+    an error, status 1, never the low 8 bits (which would make 256 a success)."""
     options = _parser().parse_args(argv)
     try:
-        return run(options)
+        exit_code = run(options)
     except GuestTrap as trap:
-        print(f"Error: failed to run main module `{options.module or 'demo.wat'}`\n\n"
-              f"Caused by:\n    {trap}", file=sys.stderr)
+        _failed(options, trap)
         return TRAP_EXIT_STATUS
     except PyWasiError as error:
-        print(f"Error: {error}", file=sys.stderr)
+        _report(f"Error: {error}")
         return 1
+    status = host_exit_status(exit_code)
+    if status != exit_code:
+        _failed(options, f"exit status {exit_code} does not fit a host exit status (0..255)")
+    return status
 
 
 if __name__ == "__main__":

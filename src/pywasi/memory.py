@@ -18,6 +18,7 @@ from struct import Struct
 from .abi.errno import WasiErrno
 from .abi.layouts import U32, U32_PAIR, U64
 from .abi.types import Errno
+from .limits import IO_BYTES_MAX, IOV_MAX
 
 Locate = Callable[[], "tuple[memoryview, int]"]
 """Returns a buffer starting at the memory's first byte, and its current size in bytes."""
@@ -117,6 +118,8 @@ class GuestMemory:
         reported. fd_read and fd_write are the hottest calls, hence one method, not three."""
         buf, size = self._buf, self._size
         if result_out + 4 > size or iovs + 8 * count > size:
+            if count > IOV_MAX:  # EINVAL before EFAULT, as readv(2) checks
+                raise WasiErrno(Errno.INVAL)
             self._require(max(result_out + 4, iovs + 8 * count))
         if count == 1:  # the usual case, inline
             data, length = _load_iovec(buf, iovs)
@@ -131,7 +134,10 @@ class GuestMemory:
             self._u32[result_out >> 2] = moved
 
     def iovecs(self, ptr: int, count: int) -> list[memoryview]:
-        """The buffers of an (c)iovec array, each checked against the memory's bounds."""
+        """The buffers of an (c)iovec array, each checked against the memory's bounds; more
+        than IOV_MAX is EINVAL, and buffers past IO_BYTES_MAX in all are cut (see `limits`)."""
+        if count > IOV_MAX:
+            raise WasiErrno(Errno.INVAL)
         if ptr + 8 * count > self._size:
             self._require(ptr + 8 * count)
         buf = self._buf
@@ -142,11 +148,13 @@ class GuestMemory:
             return [buf[data : data + length]]
         fields = _iovec_table(count).unpack_from(buf, ptr)
         views = []
+        room = IO_BYTES_MAX
         for index in range(0, 2 * count, 2):
             data, length = fields[index], fields[index + 1]
             if data + length > self._size:
                 self._require(data + length)
-            views.append(buf[data : data + length])
+            views.append(buf[data : data + min(length, room)])
+            room -= min(length, room)
         return views
 
 

@@ -25,8 +25,9 @@ from .errors import (
     PreopenError,
     ProcExit,
 )
+from .limits import default_max_open_files
 from .sandbox import guard, rights
-from .sandbox.fdtable import Descriptor
+from .sandbox.fdtable import Descriptor, FdTable
 from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
 from .sandbox.memfs import MemoryDir
@@ -36,6 +37,7 @@ from .sandbox.readonly import Preopen, read_only
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import Stdio
 from .syscalls import HostFunction, WasiContext, build_imports
+from .syscalls.proc import host_exit_status
 
 _INT32_MAX = 2**31 - 1
 
@@ -116,6 +118,11 @@ class WASI:
     it when done, the caller keeps (and closes) its own. Both copies share one open socket, so
     the caller should leave it alone while the guest runs; pywasi never changes its blocking
     mode.
+
+    `max_open_files` caps the host descriptors the guest holds at once, stdio, preopens and
+    sockets included (default: `limits.default_max_open_files()`, 1024 or a quarter of the
+    process's RLIMIT_NOFILE, but never fewer than those need); opening past it is EMFILE for
+    the guest.
     """
 
     def __init__(
@@ -130,6 +137,7 @@ class WASI:
         stdout: StdoutOption = 1,
         stderr: StdoutOption = 2,
         sockets: Sequence[socket.socket | int] | None = None,
+        max_open_files: int | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -160,8 +168,20 @@ class WASI:
                 _check_type(sock, f"sockets[{index}]", int, "a socket.socket or an int")
                 _check_stdio_fd(sock, f"sockets[{index}]")
 
+        needed = len(stdio) + len(preopens or ()) + len(sockets or ())
+        if max_open_files is None:
+            max_open_files = max(needed, default_max_open_files())
+        else:
+            _check_type(max_open_files, "max_open_files", int, "of type int")
+            if not needed <= max_open_files <= _INT32_MAX:
+                raise OutOfRangeError(
+                    f'The value of "max_open_files" is out of range. It must be >= {needed} '
+                    f"(stdio, preopens and sockets) && <= {_INT32_MAX}. Received {max_open_files}"
+                )
+
         self._context = WasiContext(
             abi=abi,
+            fds=FdTable(max_open_files),
             args=_without_nul([_encode(arg) for arg in args or ()], "args"),
             env=_without_nul([_encode(k) + b"=" + _encode(v)
                               for k, v in (env or {}).items() if v is not None], "env"),
@@ -177,9 +197,8 @@ class WASI:
         try:
             for guest_path, source in (preopens or {}).items():
                 directory = _open_preopen(source)
-                fds.add(Descriptor(directory, *rights.maximum(directory.filetype,
-                                                              directory.read_only),
-                                   preopen=_encode(guest_path)))
+                limit = rights.maximum(directory.filetype, read_only=directory.read_only)
+                fds.add(Descriptor(directory, *limit, preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
                 fds.add(Descriptor(_take_socket(sock, f"sockets[{index}]"),
                                    rights.SOCKET & abi.all_rights, 0))
@@ -262,7 +281,7 @@ class WASI:
                     self._context.fds.close_all()  # within: text streams get their last bytes
         except ProcExit as exit_:
             if not self._return_on_exit:
-                raise SystemExit(exit_.exit_code) from None
+                raise SystemExit(host_exit_status(exit_.exit_code)) from None
             return exit_.exit_code
         return 0
 

@@ -6,13 +6,13 @@ different rights (after `fd_renumber`), and rights can only ever shrink.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, NoReturn
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype, Rights
+from ..limits import default_max_open_files
 from .files import Transfer, WasiFile
 from .rights import lacking
 
@@ -49,6 +49,10 @@ class Descriptor:
         self.rights_base, self.rights_inheriting = rights_base, rights_inheriting
         self._grant()
 
+    def refresh(self) -> None:
+        """Take the file's reader and writer again, after its flags changed."""
+        self._grant()
+
     def _grant(self) -> None:
         file, base = self.file, self.rights_base
         self.read = file.reader() if base & _FD_READ else _denied(file.filetype, _FD_READ)
@@ -64,16 +68,28 @@ class _Numbers(dict[int, Descriptor]):
 
 
 class FdTable:
-    """Maps guest fd numbers to descriptors; new numbers are the lowest free ones."""
+    """Maps guest fd numbers to descriptors.
 
-    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors")
+    A new number is the one released last, else the next never used, as wasmtime hands them
+    out (POSIX and Node take the lowest free one). It matters to programs that emulate dup2
+    with `fd_renumber`, which WASI refuses onto a free number: yowasp's yosys moves its stdout
+    away and cannot move it back, and then the lowest free number, 1, would make the next file
+    it opens receive its stdout; with wasmtime's order that output is lost, but no file is
+    corrupted, and pywasi's runs stay identical to wasmtime's.
 
-    def __init__(self) -> None:
+    At most `max_open` numbers are open at once (see `limits.default_max_open_files`):
+    adding one more is EMFILE, so one guest cannot take the host process's descriptors.
+    """
+
+    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors", "max_open")
+
+    def __init__(self, max_open: int | None = None) -> None:
+        self.max_open = default_max_open_files() if max_open is None else max_open
         self._fds = _Numbers()
         # The open numbers, for reading; subscripting a closed one raises EBADF. (A plain
         # attribute, not a property: fd_read and fd_write look it up on every call.)
         self.descriptors: Mapping[int, Descriptor] = self._fds
-        self._free: list[int] = []  # heap of released numbers below `_next`
+        self._free: list[int] = []  # released numbers, the last released on top
         self._next = 0
         self._refs: dict[int, int] = {}  # id(file) -> how many numbers name it
 
@@ -90,21 +106,22 @@ class FdTable:
             raise WasiErrno(lacking(desc.file.filetype, rights & ~desc.rights_base))
         return desc
 
+    def require_room(self) -> None:
+        """EMFILE if no number can be added: ask before opening what would need one."""
+        if len(self._fds) >= self.max_open:
+            raise WasiErrno(Errno.MFILE)
+
     def add(self, desc: Descriptor) -> int:
-        fd = self._lowest_free()
+        self.require_room()
+        fd = self._unused()
         self._fds[fd] = desc
         self._refs[id(desc.file)] = self._refs.get(id(desc.file), 0) + 1
         return fd
 
-    def _lowest_free(self) -> int:
-        # `_free` may hold stale numbers (taken again by `renumber`); skip them lazily.
-        while self._free:
-            fd = heapq.heappop(self._free)
-            if fd not in self._fds:
-                return fd
+    def _unused(self) -> int:
+        if self._free:
+            return self._free.pop()
         fd = self._next
-        while fd in self._fds:  # numbers claimed above `_next` by `renumber`
-            fd += 1
         self._next = fd + 1
         return fd
 
@@ -120,21 +137,20 @@ class FdTable:
         desc = self._fds.pop(fd, None)
         if desc is None:
             raise WasiErrno(Errno.BADF)
-        if fd < self._next:
-            heapq.heappush(self._free, fd)
+        self._free.append(fd)
         self._unref(desc.file)
 
     def renumber(self, fd: int, to: int) -> None:
-        """Move `fd` to number `to`, closing what `to` named; `to` may also be a free number."""
-        self.get(fd)  # EBADF for a closed `fd`, even when `fd == to`
+        """Move `fd` onto number `to`, closing what `to` named. Both must be open (EBADF
+        otherwise): WASI has no dup2 onto a free number (the spec's text, wasi-testsuite's
+        `renumber`, wasmtime and Node agree)."""
+        self.get(fd)
+        replaced = self.get(to)
         if fd == to:
             return
-        replaced = self._fds.get(to)
         self._fds[to] = self._fds.pop(fd)
-        if fd < self._next:
-            heapq.heappush(self._free, fd)
-        if replaced is not None:
-            self._unref(replaced.file)
+        self._free.append(fd)
+        self._unref(replaced.file)
 
     def close_all(self) -> None:
         """End of the run: close every open file once, leaving no host descriptor behind."""

@@ -122,6 +122,10 @@ class WasiFile:
     def tell(self) -> int:
         return self.seek(0, Whence.CUR)
 
+    def seekable(self) -> bool:
+        """Whether `seek` and `tell` work, asked once when a descriptor is made for it."""
+        return self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE)
+
     def set_fdflags(self, flags: int) -> None:
         raise fail(Errno.NOTSUP)
 

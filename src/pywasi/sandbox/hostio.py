@@ -66,6 +66,15 @@ class HostIO(WasiFile):
     def seek(self, offset: int, whence: Whence) -> int:
         return os.lseek(self.host_fd, offset, whence)
 
+    def seekable(self) -> bool:
+        """What the host says: lseek works on files and some devices, never on pipes,
+        terminals or sockets (ESPIPE)."""
+        try:
+            os.lseek(self.host_fd, 0, os.SEEK_CUR)
+        except OSError:
+            return False
+        return True
+
     def stat(self) -> Filestat:
         return filestat_of(os.fstat(self.host_fd))
 

@@ -14,7 +14,10 @@ or a symbolic link for us:
 
 The work is linear in the length of the path (and of the link targets spliced in), and a path
 longer than `PATH_MAX` is refused before it is read (see `syscalls.path`), so no path can make
-one call stall the host.
+one call stall the host. A link target longer than `MAX_LINK_TARGET` is ENAMETOOLONG (Linux
+cannot store one), so one lookup splices in at most `MAX_SYMLINKS * MAX_LINK_TARGET` bytes
+(160 KiB), whatever tree the links live in; and it is inside at most `MAX_DEPTH` directories
+at once, each of which holds a host descriptor.
 
 The result is a directory (a descriptor, for the host) plus one final name (never ``..``,
 never containing ``/``; ``.`` means the directory itself). The caller performs the operation
@@ -58,6 +61,12 @@ from . import guard
 MAX_SYMLINKS: Final = 40
 PATH_MAX: Final = 4096
 """The longest path a guest may pass (bytes, as Linux's PATH_MAX): longer is ENAMETOOLONG."""
+MAX_LINK_TARGET: Final = PATH_MAX
+"""The longest symbolic link target a lookup follows: longer is ENAMETOOLONG."""
+MAX_DEPTH: Final = 256
+"""The most directories one lookup may be inside at once: each holds a host descriptor until
+the lookup ends, so deeper is ENAMETOOLONG rather than a moment in which the host process
+has no descriptors left (a 4096-byte path could otherwise hold 2048, and links 40 times more)."""
 
 Handle = TypeVar("Handle")
 
@@ -196,6 +205,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
     """
     if not path:
         raise WasiErrno(Errno.NOENT)
+    if len(path) > PATH_MAX:  # the system calls refuse it sooner; this holds for any caller
+        raise WasiErrno(Errno.NAMETOOLONG)
     pending = _Pending()
     pending.push(path)
     stack: list[Handle] = []  # directories we entered; the current one is the last
@@ -226,6 +237,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
                 entered = tree.enter(current, part)
                 if not isinstance(entered, bytes):
                     stack.append(entered)
+                    if len(stack) > MAX_DEPTH:
+                        raise WasiErrno(Errno.NAMETOOLONG)
                     continue
                 target = entered
             expansions += 1
@@ -233,6 +246,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
                 raise WasiErrno(Errno.LOOP)
             if not target:
                 raise WasiErrno(Errno.NOENT)
+            if len(target) > MAX_LINK_TARGET:
+                raise WasiErrno(Errno.NAMETOOLONG)
             pending.push(target)
     finally:
         for handle in stack:

@@ -25,10 +25,11 @@ DIRECTORY: Final = (
 # What a directory passes on to what is opened beneath it.
 DIRECTORY_INHERITING: Final = DIRECTORY | REGULAR_FILE
 
-# A FIFO, character device or socket reached by path_open: a stream, with no position.
-STREAM: Final = REGULAR_FILE & ~int(
-    R.FD_SEEK | R.FD_TELL | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE
-)
+SEEK: Final = R.FD_SEEK | R.FD_TELL
+
+# A FIFO, character device or socket reached by path_open: a stream, with no size to set, and
+# a position only where the host object has one (see `maximum`).
+STREAM: Final = REGULAR_FILE & ~int(SEEK | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE)
 
 
 # Rights only a directory can carry: path lookups and listing.
@@ -67,20 +68,23 @@ CHANGING_FILES: Final = (
 )
 
 
-def maximum(filetype: Filetype, read_only: bool = False) -> tuple[int, int]:
+def maximum(filetype: Filetype, *, seekable: bool = False,
+            read_only: bool = False) -> tuple[int, int]:
     """The (base, inheriting) rights that make sense for an object of `filetype`.
 
-    A read-only object carries no right to change anything. A read-only directory still
-    passes the file-changing rights on: what is opened beneath it is read-only too and
-    cannot take them, but asking for write access must reach the directory, so that opening
-    for writing fails with EROFS instead of quietly giving a descriptor that cannot write.
+    A stream that can seek (a character device like /dev/null, as lseek(2) says) keeps seek
+    and tell, as on Linux, in wasmtime and in Node. A read-only object carries no right to
+    change anything. A read-only directory still passes the file-changing rights on: what is
+    opened beneath it is read-only too and cannot take them, but asking for write access must
+    reach the directory, so that opening for writing fails with EROFS instead of quietly
+    giving a descriptor that cannot write.
     """
     if filetype == Filetype.DIRECTORY:
         base, inheriting = DIRECTORY, DIRECTORY_INHERITING
     elif filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
         base, inheriting = REGULAR_FILE, 0
     else:
-        base, inheriting = STREAM, 0
+        base, inheriting = (STREAM | SEEK if seekable else STREAM), 0
     if read_only:
         return base & ~(CHANGING_PATHS | CHANGING_FILES), inheriting & ~CHANGING_PATHS
     return base, inheriting

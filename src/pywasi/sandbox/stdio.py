@@ -2,21 +2,33 @@
 
 `HostStream` lends the guest a host descriptor; `pystreams` has the ones backed by the
 embedder's Python objects. Both are `Stdio`: rights by direction, flags that are the guest's view.
+
+The embedder shares a lent descriptor, so the guest's NONBLOCK flag is never set on it: a
+non-blocking guest read or write first asks poll(2), with no wait, whether the host is ready,
+and is EAGAIN when it is not.
 """
 
 from __future__ import annotations
 
 import os
+import select
+from collections.abc import Sequence
+from typing import Final
 
-from ..abi.types import Fdflags, Filetype, Rights
-from .files import WasiFile
+from ..abi.errno import WasiErrno
+from ..abi.types import Errno, Fdflags, Filetype, Rights
+from .files import Transfer, WasiFile
 from .hostio import HostIO, filetype_of_mode
+from .rights import SEEK
 
 STREAM_RIGHTS = (
     Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE
     | Rights.FD_SYNC | Rights.FD_DATASYNC | Rights.FD_ADVISE
 )
-_SEEK_RIGHTS = Rights.FD_SEEK | Rights.FD_TELL
+# What poll(2) promises after POLLOUT on a pipe: this much is written without waiting.
+_PIPE_BUF: Final = select.PIPE_BUF
+_ALWAYS_READY: Final = (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE)
+_SETTABLE_FDFLAGS: Final = Fdflags.APPEND | Fdflags.NONBLOCK
 
 
 class Stdio(WasiFile):
@@ -27,13 +39,15 @@ class Stdio(WasiFile):
     @property
     def rights(self) -> int:
         """Seek and tell only where the host can seek, so isatty() and pipes look right."""
-        if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
-            return STREAM_RIGHTS | self.direction | _SEEK_RIGHTS
-        return STREAM_RIGHTS | self.direction
+        return STREAM_RIGHTS | self.direction | (SEEK if self.seekable() else 0)
 
     def set_fdflags(self, flags: int) -> None:
-        # The flags are the guest's view only: the host's own stdio is left as it is.
-        self.fdflags = flags & (Fdflags.APPEND | Fdflags.NONBLOCK)
+        """What backs the stream is never changed: APPEND is only recorded, NONBLOCK honoured
+        by the stream, and a sync mode, which would need the host's flags, is ENOTSUP (as for
+        files, where it cannot change after open)."""
+        if flags & ~_SETTABLE_FDFLAGS:
+            raise WasiErrno(Errno.NOTSUP)
+        self.fdflags = flags
 
     def advise(self, offset: int, length: int, advice: int) -> None:
         """Advice is a hint; a stream has nothing to act on."""
@@ -51,3 +65,37 @@ class HostStream(Stdio, HostIO):
         except OSError:  # a closed host descriptor: calls on it report EBADF
             self.filetype = Filetype.UNKNOWN
         self.fdflags = 0
+
+    def _waits(self) -> bool:
+        return bool(self.fdflags & Fdflags.NONBLOCK) and self.filetype not in _ALWAYS_READY
+
+    def _ready(self, event: int) -> None:
+        """EAGAIN unless the host descriptor is ready for `event` right now."""
+        poller = select.poll()
+        poller.register(self.host_fd, event)
+        if not poller.poll(0):
+            raise WasiErrno(Errno.AGAIN)
+
+    def reader(self) -> Transfer:
+        # Non-blocking: through `read`, which asks first; else straight to the host.
+        return WasiFile.reader(self) if self._waits() else super().reader()
+
+    def writer(self) -> Transfer:
+        return WasiFile.writer(self) if self._waits() else super().writer()
+
+    def read(self, bufs: Sequence[memoryview]) -> int:
+        if self._waits():
+            self._ready(select.POLLIN)
+        return super().read(bufs)
+
+    def write(self, bufs: Sequence[memoryview]) -> int:
+        """A non-blocking write moves at most PIPE_BUF bytes, what a ready pipe takes at once
+        (a short write, as non-blocking writes may be)."""
+        if not self._waits():
+            return super().write(bufs)
+        self._ready(select.POLLOUT)
+        room, chunks = _PIPE_BUF, []
+        for buf in bufs:
+            chunks.append(buf[:room])
+            room -= len(chunks[-1])
+        return super().write(chunks)

@@ -13,6 +13,21 @@ from .metadata import requested_times, store_filestat
 from .registry import syscall
 
 _ADVICES = frozenset(Advice)
+_OFFSET_MAX = 2**63 - 1  # the host's off_t
+_U64 = 2**64
+
+
+def _offset(value: int) -> int:
+    """A u64 file offset or length from the guest; past the host's off_t it is EINVAL (a
+    negative off_t to the host), explicitly, not a Python OverflowError."""
+    if value > _OFFSET_MAX:
+        raise WasiErrno(Errno.INVAL)
+    return value
+
+
+def _delta(value: int) -> int:
+    """fd_seek's s64 offset, whether the engine handed it over signed or as its u64 bits."""
+    return value - _U64 if value > _OFFSET_MAX else value
 
 
 @syscall
@@ -76,7 +91,7 @@ def _at_offset(io: Callable[[Sequence[memoryview], int], int], offset: int) -> B
 def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
              nread_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_READ | Rights.FD_SEEK).file
-    ctx.memory.transfer(iovs, iovs_len, nread_out, _at_offset(file.pread, offset))
+    ctx.memory.transfer(iovs, iovs_len, nread_out, _at_offset(file.pread, _offset(offset)))
     return 0
 
 
@@ -84,12 +99,13 @@ def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
 def fd_pwrite(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
               nwritten_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_WRITE | Rights.FD_SEEK).file
-    ctx.memory.transfer(iovs, iovs_len, nwritten_out, _at_offset(file.pwrite, offset))
+    ctx.memory.transfer(iovs, iovs_len, nwritten_out, _at_offset(file.pwrite, _offset(offset)))
     return 0
 
 
 @syscall
 def fd_seek(ctx: WasiContext, fd: int, offset: int, whence: int, newoffset_out: int) -> int:
+    offset = _delta(offset)
     origin = ctx.abi.whence.get(whence)
     # Asking where we are is all a tell-only descriptor may do.
     needed = Rights.FD_TELL if offset == 0 and origin == Whence.CUR else Rights.FD_SEEK
@@ -112,13 +128,13 @@ def fd_advise(ctx: WasiContext, fd: int, offset: int, length: int, advice: int) 
     file = ctx.fds.get(fd, Rights.FD_ADVISE).file
     if advice not in _ADVICES:
         raise WasiErrno(Errno.INVAL)
-    file.advise(offset, length, advice)
+    file.advise(_offset(offset), _offset(length), advice)
     return 0
 
 
 @syscall
 def fd_allocate(ctx: WasiContext, fd: int, offset: int, length: int) -> int:
-    ctx.fds.get(fd, Rights.FD_ALLOCATE).file.allocate(offset, length)
+    ctx.fds.get(fd, Rights.FD_ALLOCATE).file.allocate(_offset(offset), _offset(length))
     return 0
 
 
@@ -136,10 +152,11 @@ def fd_datasync(ctx: WasiContext, fd: int) -> int:
 
 @syscall
 def fd_fdstat_set_flags(ctx: WasiContext, fd: int, flags: int) -> int:
-    file = ctx.fds.get(fd, Rights.FD_FDSTAT_SET_FLAGS).file
+    desc = ctx.fds.get(fd, Rights.FD_FDSTAT_SET_FLAGS)
     if flags & ~Fdflags.ALL:
         raise WasiErrno(Errno.INVAL)
-    file.set_fdflags(flags)
+    desc.file.set_fdflags(flags)
+    desc.refresh()  # NONBLOCK may change how the file reads and writes
     return 0
 
 
@@ -162,7 +179,7 @@ def fd_filestat_get(ctx: WasiContext, fd: int, filestat_out: int) -> int:
 
 @syscall
 def fd_filestat_set_size(ctx: WasiContext, fd: int, size: int) -> int:
-    ctx.fds.get(fd, Rights.FD_FILESTAT_SET_SIZE).file.set_size(size)
+    ctx.fds.get(fd, Rights.FD_FILESTAT_SET_SIZE).file.set_size(_offset(size))
     return 0
 
 
@@ -178,7 +195,9 @@ def fd_filestat_set_times(ctx: WasiContext, fd: int, atim: int, mtim: int,
 def fd_readdir(ctx: WasiContext, fd: int, buf: int, buf_len: int, cookie: int,
                bufused_out: int) -> int:
     """Fill the buffer completely, the last entry cut short if it does not fit: the caller
-    then retries from the last whole entry's `d_next` with a bigger buffer."""
+    then retries from the last whole entry's `d_next` with a bigger buffer. Entries are
+    written into guest memory in place, one at a time, so the host's work is bounded by the
+    directory, never by the buffer's length (a 4 GiB buffer costs what the listing costs)."""
     file = ctx.fds.get(fd, Rights.FD_READDIR).file
     memory = ctx.memory
     out = memory.view(buf, buf_len)

@@ -11,10 +11,11 @@ from .context import WasiContext
 
 
 def store_filestat(ctx: WasiContext, ptr: int, st: Filestat) -> None:
-    """Write `st` in the ABI's filestat layout, clamping nlink to what its field can hold."""
+    """Write `st` in the ABI's filestat layout, clamping nlink to what its field can hold and
+    timestamps before 1970 (negative on the host) to 0, since WASI's are unsigned."""
     ctx.memory.pack(
         ctx.abi.filestat, ptr, st.dev, st.ino, st.filetype, min(st.nlink, ctx.abi.max_nlink),
-        st.size, st.atim, st.mtim, st.ctim,
+        st.size, max(0, st.atim), max(0, st.mtim), max(0, st.ctim),
     )
 
 

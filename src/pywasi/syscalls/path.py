@@ -43,7 +43,10 @@ def _follow(lookupflags: int) -> bool:
 def path_open(ctx: WasiContext, fd: int, dirflags: int, path: int, path_len: int, oflags: int,
               rights_base: int, rights_inheriting: int, fdflags: int, opened_fd_out: int) -> int:
     """The new descriptor gets the rights asked for, within what the directory passes on and
-    what makes sense for what was opened; reading and writing follow from those rights."""
+    what makes sense for what was opened; reading and writing follow from those rights.
+
+    With CREAT and EXCL a last symbolic link is never followed, even a dangling one: it
+    exists, so the call is EEXIST and creates nothing (POSIX open(2))."""
     needed = Rights.PATH_OPEN
     if oflags & Oflags.CREAT:
         needed |= Rights.PATH_CREATE_FILE
@@ -54,9 +57,10 @@ def path_open(ctx: WasiContext, fd: int, dirflags: int, path: int, path_len: int
         raise WasiErrno(Errno.INVAL)
     if oflags & Oflags.CREAT and oflags & Oflags.DIRECTORY:
         raise WasiErrno(Errno.INVAL)
-    follow = _follow(dirflags)
+    follow = _follow(dirflags) and not (oflags & Oflags.CREAT and oflags & Oflags.EXCL)
     name = _path(ctx, path, path_len)
     ctx.memory.check(opened_fd_out, 4)
+    ctx.fds.require_room()  # EMFILE before anything is opened or created
     base = rights_base & directory.rights_inheriting
     inheriting = rights_inheriting & directory.rights_inheriting
     # The write right always asks for write access, so a directory opened with it is EISDIR
@@ -64,7 +68,8 @@ def path_open(ctx: WasiContext, fd: int, dirflags: int, path: int, path_len: int
     # truncate) are left out for what must be a directory, where they cannot apply.
     write = bool(base & Rights.FD_WRITE) or bool(base & _WRITING) and not oflags & Oflags.DIRECTORY
     file = directory.file.open_at(name, follow, oflags, fdflags, bool(base & _READING), write)
-    max_base, max_inheriting = rights.maximum(file.filetype, file.read_only)
+    max_base, max_inheriting = rights.maximum(file.filetype, seekable=file.seekable(),
+                                              read_only=file.read_only)
     ctx.memory.store_u32(
         opened_fd_out, ctx.fds.add(Descriptor(file, base & max_base, inheriting & max_inheriting))
     )
@@ -113,12 +118,17 @@ def path_link(ctx: WasiContext, old_fd: int, old_flags: int, old_path: int, old_
 @syscall
 def path_readlink(ctx: WasiContext, fd: int, path: int, path_len: int, buf: int, buf_len: int,
                   bufused_out: int) -> int:
-    """A target longer than the buffer is cut to fit, as readlink(2) does."""
+    """A target longer than the buffer is cut to fit, as readlink(2) does. An absolute
+    target (which only the host can have planted: `path_symlink` refuses them) is
+    ENOTCAPABLE, the resolver's answer for an escape: it would tell the guest a host path."""
     directory = ctx.fds.get(fd, Rights.PATH_READLINK).file
     memory = ctx.memory
     out = memory.view(buf, buf_len)
     memory.check(bufused_out, 4)
-    target = directory.readlink_at(_path(ctx, path, path_len))[:buf_len]
+    target = directory.readlink_at(_path(ctx, path, path_len))
+    if target.startswith(b"/"):
+        raise WasiErrno(Errno.NOTCAPABLE)
+    target = target[:buf_len]
     out[: len(target)] = target
     memory.store_u32(bufused_out, len(target))
     return 0

@@ -6,7 +6,11 @@ descriptor, a missing right, an unknown clock) becomes an event carrying that er
 spec asks; only a malformed call as a whole fails.
 
 Every clock is waited out on the host's monotonic clock: a deadline on the CPU-time clocks
-is treated as that much wall time, since an idle wait spends no CPU time at all.
+is treated as that much wall time, since an idle wait spends no CPU time at all. Any timeout
+is waited for, up to 2**64-1 ns (584 years): the host sleeps in pieces of at most
+`_LONGEST_SLEEP_NS`, the most poll(2) takes, so no timeout is too long for it.
+
+More than `limits.POLL_SUBSCRIPTIONS_MAX` subscriptions is EINVAL.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Final
 from ..abi.errno import WasiErrno
 from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_FD, SUBSCRIPTION_HEADER
 from ..abi.types import Errno, Eventrwflags, Eventtype, Filetype, Rights, Subclockflags
+from ..limits import POLL_SUBSCRIPTIONS_MAX
 from ..sandbox.files import WasiFile
 from .clocks import now
 from .context import WasiContext
@@ -37,6 +42,7 @@ _FD_RIGHTS: Final = {
     Eventtype.FD_WRITE: Rights.FD_WRITE | Rights.POLL_FD_READWRITE,
 }
 _NS_PER_MS: Final = 1_000_000
+_LONGEST_SLEEP_NS: Final = (2**31 - 1) * _NS_PER_MS  # poll(2) takes an int of ms (24.8 days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +161,13 @@ class _Subscriptions:
 
 
 def _time_left(subs: _Subscriptions, first_deadline: int | None) -> int | None:
-    """How long the host may sleep, in ns; None for as long as it takes."""
+    """How long the host may sleep now, in ns: to the first deadline, or the longest the host
+    can sleep at once (the caller then sleeps again); None for as long as it takes."""
     if subs.immediate:
         return 0
     if first_deadline is None:
         return None
-    return max(0, first_deadline - time.monotonic_ns())
+    return min(_LONGEST_SLEEP_NS, max(0, first_deadline - time.monotonic_ns()))
 
 
 def _wait(subs: _Subscriptions) -> list[_Event]:
@@ -197,7 +204,7 @@ def _wait(subs: _Subscriptions) -> list[_Event]:
 @syscall
 def poll_oneoff(ctx: WasiContext, in_ptr: int, out_ptr: int, nsubscriptions: int,
                 nevents_out: int) -> int:
-    if nsubscriptions == 0:
+    if nsubscriptions == 0 or nsubscriptions > POLL_SUBSCRIPTIONS_MAX:
         return Errno.INVAL
     memory = ctx.memory
     memory.check(out_ptr, nsubscriptions * EVENT.size)

@@ -16,6 +16,17 @@ _NO_EFFECT: Final = frozenset({
     Signal.STOP, Signal.TSTP, Signal.TTIN, Signal.TTOU,
 })
 _SIGNAL_EXIT_BASE: Final = 128  # as a shell reports a process killed by a signal
+_HOST_STATUS_MAX: Final = 255  # what a POSIX parent sees of exit(): the low 8 bits
+EXIT_STATUS_UNREPRESENTABLE: Final = 1
+
+
+def host_exit_status(exit_code: int) -> int:
+    """The status a host process exits with for the guest's `exit_code`: the code itself if
+    the host can report it (0..255), else 1. The host would keep only the low 8 bits, making
+    256 read as 0, success; wasmtime, too, exits with 1 for codes it cannot pass on."""
+    if 0 <= exit_code <= _HOST_STATUS_MAX:
+        return exit_code
+    return EXIT_STATUS_UNREPRESENTABLE
 
 
 @syscall

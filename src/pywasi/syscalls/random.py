@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 
+from ..limits import RANDOM_CHUNK
 from .context import WasiContext
 from .registry import syscall
-
-_CHUNK = 1 << 20  # fill big requests piecewise so one call never allocates gigabytes
 
 
 @syscall
 def random_get(ctx: WasiContext, buf: int, buf_len: int) -> int:
+    """Any length is filled, written into guest memory one `RANDOM_CHUNK` at a time, so a
+    4 GiB request holds 1 MiB of host memory, never gigabytes."""
     target = ctx.memory.view(buf, buf_len)
-    for start in range(0, buf_len, _CHUNK):
-        end = min(start + _CHUNK, buf_len)
+    for start in range(0, buf_len, RANDOM_CHUNK):
+        end = min(start + RANDOM_CHUNK, buf_len)
         target[start:end] = os.urandom(end - start)
     return 0

@@ -33,6 +33,7 @@ def sock_accept(ctx: WasiContext, fd: int, fdflags: int, fd_out: int) -> int:
     listener = _socket(ctx, fd, Rights.SOCK_ACCEPT)
     _check_flags(fdflags, Fdflags.NONBLOCK)
     ctx.memory.check(fd_out, 4)  # a bad pointer must not cost a connection
+    ctx.fds.require_room()  # nor a full table
     connection = listener.sock_accept(fdflags)
     new_fd = ctx.fds.add(Descriptor(connection, rights.SOCKET & ctx.abi.all_rights, 0))
     ctx.memory.store_u32(fd_out, new_fd)
