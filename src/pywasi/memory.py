@@ -5,6 +5,12 @@ first byte (so guest pointers index it directly, as small and fast Python ints) 
 memory's current size. Linear memory only ever grows, so a pointer that fits the last known
 size is always valid; only a pointer beyond it makes us ask the engine for the new size.
 
+A memory whose engine may move it (`movable`) must be relocated before use after the guest has
+run; one whose store is gone is `detach`ed, after which every access raises `MemoryGoneError`
+instead of touching freed memory. Pointers and lengths arrive as the ABI's unsigned values
+(`SystemCall` and the engines normalise them); a negative one is still EFAULT, never an index
+from the end of the buffer.
+
 This class is on the path of every system call, so its methods check bounds inline rather than
 through a shared helper (each saved Python call is measurable per host call), and store aligned
 u32/u64 results through typed views of the buffer, which costs half of a `struct.pack_into`.
@@ -18,6 +24,7 @@ from struct import Struct
 from .abi.errno import WasiErrno
 from .abi.layouts import U32, U32_PAIR, U64
 from .abi.types import Errno
+from .errors import MemoryGoneError
 
 Locate = Callable[[], "tuple[memoryview, int]"]
 """Returns a buffer starting at the memory's first byte, and its current size in bytes."""
@@ -44,11 +51,12 @@ def _iovec_table(count: int) -> Struct:
 class GuestMemory:
     """Guest pointers in, Python bytes and views out; a pointer out of bounds raises EFAULT."""
 
-    __slots__ = ("_buf", "_u32", "_u64", "_size", "_locate")
+    __slots__ = ("_buf", "_u32", "_u64", "_size", "_locate", "movable")
 
-    def __init__(self, locate: Locate) -> None:
+    def __init__(self, locate: Locate, *, movable: bool = False) -> None:
         self._locate = locate
         self._buf = memoryview(b"")
+        self.movable = movable
         self.relocate()
 
     def relocate(self) -> None:
@@ -56,6 +64,14 @@ class GuestMemory:
         buf, self._size = self._locate()
         if buf is not self._buf:
             self._buf, self._u32, self._u64 = buf, buf.cast("I"), buf.cast("Q")
+
+    def detach(self) -> None:
+        """The memory's store is gone: from now on every access raises `MemoryGoneError`
+        (an empty buffer fails every bounds check, and relocating then fails)."""
+        self._locate = _gone
+        self._buf = self._u32 = self._u64 = memoryview(b"")
+        self._size = 0
+        self.movable = False
 
     def _require(self, end: int) -> None:
         """Called when `end` is past the known size: the memory may have grown since."""
@@ -148,6 +164,10 @@ class GuestMemory:
                 self._require(data + length)
             views.append(buf[data : data + length])
         return views
+
+
+def _gone() -> tuple[memoryview, int]:
+    raise MemoryGoneError()
 
 
 class _UnboundMemory(GuestMemory):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import weakref
 from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 from .abi.layouts import ABIS
@@ -82,6 +84,11 @@ class WASI:
     it when done, the caller keeps (and closes) its own. Both copies share one open socket, so
     the caller should leave it alone while the guest runs; pywasi never changes its blocking
     mode.
+
+    The guest's host descriptors (preopens, sockets, files it opened) are closed by `close()`,
+    at the end of `start()` or of a ``with`` block, by a failed `start()`/`initialize()`, or at
+    the latest when neither this object nor any instance linked with it can make a system call
+    any more.
     """
 
     def __init__(
@@ -145,8 +152,18 @@ class WASI:
         except BaseException:
             fds.close_all()
             raise
+        # On the context, not on self: instances linked with this object keep the context (and
+        # may still make system calls) after the caller has dropped the WASI object.
+        weakref.finalize(self._context, fds.close_all)
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
+
+    def __enter__(self) -> WASI:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     @property
     def version(self) -> str:
@@ -186,19 +203,20 @@ class WASI:
         self._started = True
 
     def start(self, instance: BoundInstance) -> int:
-        """Run a command's `_start`; returns its exit code (0 if it returns normally)."""
+        """Run a command's `_start`; returns its exit code (0 if it returns normally). The
+        guest's descriptors are closed when it ends, however it ends."""
         self.finalize_bindings(instance)
-        if instance.export_kind("_start") != "func":
-            raise InvalidArgTypeError(
-                'The "instance.exports._start" property must be of type function. Received '
-                f"{instance.export_kind('_start')}: a command module must export _start"
-            )
-        if instance.export_kind("_initialize") is not None:
-            raise InvalidArgTypeError(
-                'The "instance.exports._initialize" property must be undefined: '
-                "a module exporting _initialize is a reactor; use initialize()"
-            )
         try:
+            if instance.export_kind("_start") != "func":
+                raise InvalidArgTypeError(
+                    'The "instance.exports._start" property must be of type function. Received '
+                    f"{instance.export_kind('_start')}: a command module must export _start"
+                )
+            if instance.export_kind("_initialize") is not None:
+                raise InvalidArgTypeError(
+                    'The "instance.exports._initialize" property must be undefined: '
+                    "a module exporting _initialize is a reactor; use initialize()"
+                )
             instance.call("_start")
         except ProcExit as exit_:
             if not self._return_on_exit:
@@ -209,24 +227,30 @@ class WASI:
         return 0
 
     def initialize(self, instance: BoundInstance) -> None:
-        """Run a reactor's `_initialize`, if it has one; its other exports are usable after."""
+        """Run a reactor's `_initialize`, if it has one; its other exports are usable after.
+        If this fails, the guest's descriptors are closed (the reactor cannot be used)."""
         self.finalize_bindings(instance)
-        if instance.export_kind("_start") is not None:
-            raise InvalidArgTypeError(
-                'The "instance.exports._start" property must be undefined: '
-                "a module exporting _start is a command; use start()"
-            )
-        kind = instance.export_kind("_initialize")
-        if kind is not None:
-            if kind != "func":
+        try:
+            if instance.export_kind("_start") is not None:
                 raise InvalidArgTypeError(
-                    'The "instance.exports._initialize" property must be of type function. '
-                    f"Received {kind}"
+                    'The "instance.exports._start" property must be undefined: '
+                    "a module exporting _start is a command; use start()"
                 )
-            instance.call("_initialize")
+            kind = instance.export_kind("_initialize")
+            if kind is not None:
+                if kind != "func":
+                    raise InvalidArgTypeError(
+                        'The "instance.exports._initialize" property must be of type function. '
+                        f"Received {kind}"
+                    )
+                instance.call("_initialize")
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
-        """Close every descriptor the guest holds (done by `start()` when the guest ends)."""
+        """Close every descriptor the guest holds (done by `start()` when the guest ends);
+        later system calls see them closed (EBADF)."""
         self._context.fds.close_all()
 
 

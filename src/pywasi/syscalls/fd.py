@@ -13,6 +13,15 @@ from .metadata import requested_times, store_filestat
 from .registry import syscall
 
 _ADVICES = frozenset(Advice)
+_OFF_T_MAX = 2**63 - 1  # the host's off_t
+
+
+def _file_offset(*values: int) -> None:
+    """A u64 offset or size past the host's off_t is EINVAL (Linux's answer for the negative
+    off_t the same bits make), checked here rather than left to overflow in the host."""
+    for value in values:
+        if value > _OFF_T_MAX:
+            raise WasiErrno(Errno.INVAL)
 
 
 @syscall
@@ -76,6 +85,7 @@ def _at_offset(io: Callable[[Sequence[memoryview], int], int], offset: int) -> B
 def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
              nread_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_READ | Rights.FD_SEEK).file
+    _file_offset(offset)
     ctx.memory.transfer(iovs, iovs_len, nread_out, _at_offset(file.pread, offset))
     return 0
 
@@ -84,6 +94,7 @@ def fd_pread(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
 def fd_pwrite(ctx: WasiContext, fd: int, iovs: int, iovs_len: int, offset: int,
               nwritten_out: int) -> int:
     file = ctx.fds.get(fd, Rights.FD_WRITE | Rights.FD_SEEK).file
+    _file_offset(offset)
     ctx.memory.transfer(iovs, iovs_len, nwritten_out, _at_offset(file.pwrite, offset))
     return 0
 
@@ -112,13 +123,16 @@ def fd_advise(ctx: WasiContext, fd: int, offset: int, length: int, advice: int) 
     file = ctx.fds.get(fd, Rights.FD_ADVISE).file
     if advice not in _ADVICES:
         raise WasiErrno(Errno.INVAL)
+    _file_offset(offset, length)
     file.advise(offset, length, advice)
     return 0
 
 
 @syscall
 def fd_allocate(ctx: WasiContext, fd: int, offset: int, length: int) -> int:
-    ctx.fds.get(fd, Rights.FD_ALLOCATE).file.allocate(offset, length)
+    file = ctx.fds.get(fd, Rights.FD_ALLOCATE).file
+    _file_offset(offset, length)
+    file.allocate(offset, length)
     return 0
 
 
@@ -162,7 +176,9 @@ def fd_filestat_get(ctx: WasiContext, fd: int, filestat_out: int) -> int:
 
 @syscall
 def fd_filestat_set_size(ctx: WasiContext, fd: int, size: int) -> int:
-    ctx.fds.get(fd, Rights.FD_FILESTAT_SET_SIZE).file.set_size(size)
+    file = ctx.fds.get(fd, Rights.FD_FILESTAT_SET_SIZE).file
+    _file_offset(size)
+    file.set_size(size)
     return 0
 
 

@@ -37,6 +37,9 @@ _FD_RIGHTS: Final = {
     Eventtype.FD_WRITE: Rights.FD_WRITE | Rights.POLL_FD_READWRITE,
 }
 _NS_PER_MS: Final = 1_000_000
+# The longest one wait may be (poll(2)'s int milliseconds; time.sleep overflows past some
+# 2**63 ns): a longer timeout is waited out in slices of this.
+_MAX_WAIT_MS: Final = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +179,13 @@ def _wait(subs: _Subscriptions) -> list[_Event]:
     while True:
         timeout_ns = _time_left(subs, first_deadline)
         if masks:
-            timeout_ms = None if timeout_ns is None else -(-timeout_ns // _NS_PER_MS)  # round up
+            timeout_ms = (None if timeout_ns is None
+                          else min(-(-timeout_ns // _NS_PER_MS), _MAX_WAIT_MS))  # round up
             revents = dict(poller.poll(timeout_ms))
         else:
             if timeout_ns:
                 # Only clocks: sleep with the clock's precision, not poll's milliseconds.
-                time.sleep(timeout_ns / 1e9)
+                time.sleep(min(timeout_ns, _MAX_WAIT_MS * _NS_PER_MS) / 1e9)
             revents = {}
         events = list(subs.immediate)
         for wait in subs.waits:
