@@ -73,55 +73,58 @@ class GuestMemory:
         self._size = 0
         self.movable = False
 
-    def _require(self, end: int) -> None:
-        """Called when `end` is past the known size: the memory may have grown since."""
+    def _require(self, ptr: int, length: int) -> None:
+        """Called when `ptr`..`ptr + length` is not known to be in bounds: negative, or past
+        the known size (the memory may have grown since)."""
+        if (ptr | length) < 0:
+            raise WasiErrno(Errno.FAULT)
         self.relocate()
-        if end > self._size:
+        if ptr + length > self._size:
             raise WasiErrno(Errno.FAULT)
 
     def check(self, ptr: int, length: int) -> None:
         """Fail now with EFAULT if a result could not be stored later: a call must not act
         (write a file, say) and then be unable to report it."""
-        if ptr + length > self._size:
-            self._require(ptr + length)
+        if ptr + length > self._size or (ptr | length) < 0:
+            self._require(ptr, length)
 
     def read(self, ptr: int, length: int) -> bytes:
-        if ptr + length > self._size:
-            self._require(ptr + length)
+        if ptr + length > self._size or (ptr | length) < 0:
+            self._require(ptr, length)
         return self._buf[ptr : ptr + length].tobytes()
 
     def view(self, ptr: int, length: int) -> memoryview:
         """A zero-copy, writable window; valid only until the guest runs again."""
-        if ptr + length > self._size:
-            self._require(ptr + length)
+        if ptr + length > self._size or (ptr | length) < 0:
+            self._require(ptr, length)
         return self._buf[ptr : ptr + length]
 
     def write(self, ptr: int, data: bytes | bytearray | memoryview) -> None:
-        if ptr + len(data) > self._size:
-            self._require(ptr + len(data))
+        if ptr + len(data) > self._size or ptr < 0:
+            self._require(ptr, len(data))
         self._buf[ptr : ptr + len(data)] = data
 
     def unpack(self, layout: Struct, ptr: int) -> tuple[int, ...]:
-        if ptr + layout.size > self._size:
-            self._require(ptr + layout.size)
+        if ptr + layout.size > self._size or ptr < 0:
+            self._require(ptr, layout.size)
         return layout.unpack_from(self._buf, ptr)
 
     def pack(self, layout: Struct, ptr: int, *values: int) -> None:
-        if ptr + layout.size > self._size:
-            self._require(ptr + layout.size)
+        if ptr + layout.size > self._size or ptr < 0:
+            self._require(ptr, layout.size)
         layout.pack_into(self._buf, ptr, *values)
 
     def store_u32(self, ptr: int, value: int) -> None:
-        if ptr + 4 > self._size:
-            self._require(ptr + 4)
+        if ptr + 4 > self._size or ptr < 0:
+            self._require(ptr, 4)
         if ptr & 3:
             _store_u32(self._buf, ptr, value)
         else:
             self._u32[ptr >> 2] = value
 
     def store_u64(self, ptr: int, value: int) -> None:
-        if ptr + 8 > self._size:
-            self._require(ptr + 8)
+        if ptr + 8 > self._size or ptr < 0:
+            self._require(ptr, 8)
         if ptr & 7:
             _store_u64(self._buf, ptr, value)
         else:
@@ -132,12 +135,14 @@ class GuestMemory:
         u32 it returns at `result_out`, checked first: no I/O may happen that could not be
         reported. fd_read and fd_write are the hottest calls, hence one method, not three."""
         buf, size = self._buf, self._size
-        if result_out + 4 > size or iovs + 8 * count > size:
-            self._require(max(result_out + 4, iovs + 8 * count))
+        if result_out + 4 > size or iovs + 8 * count > size or (result_out | iovs | count) < 0:
+            self.check(result_out, 4)
+            self.check(iovs, 8 * count)
+            buf, size = self._buf, self._size
         if count == 1:  # the usual case, inline
-            data, length = _load_iovec(buf, iovs)
+            data, length = _load_iovec(buf, iovs)  # u32s: never negative
             if data + length > size:
-                self._require(data + length)
+                self._require(data, length)
             moved = io[0](buf[data : data + length])
         else:
             moved = io[1](self.iovecs(iovs, count))
@@ -148,20 +153,20 @@ class GuestMemory:
 
     def iovecs(self, ptr: int, count: int) -> list[memoryview]:
         """The buffers of an (c)iovec array, each checked against the memory's bounds."""
-        if ptr + 8 * count > self._size:
-            self._require(ptr + 8 * count)
+        if ptr + 8 * count > self._size or (ptr | count) < 0:
+            self._require(ptr, 8 * count)
         buf = self._buf
         if count == 1:  # the common case, without building a table
-            data, length = _load_iovec(buf, ptr)
+            data, length = _load_iovec(buf, ptr)  # u32s: never negative
             if data + length > self._size:
-                self._require(data + length)
+                self._require(data, length)
             return [buf[data : data + length]]
         fields = _iovec_table(count).unpack_from(buf, ptr)
         views = []
         for index in range(0, 2 * count, 2):
             data, length = fields[index], fields[index + 1]
             if data + length > self._size:
-                self._require(data + length)
+                self._require(data, length)
             views.append(buf[data : data + length])
         return views
 
