@@ -307,7 +307,8 @@ SCENARIOS: dict[str, Callable[[], str]] = {
 }
 
 
-def run_isolated(scenario: str, trampoline: bool, **options: Any) -> subprocess.CompletedProcess[str]:
+def run_isolated(scenario: str, trampoline: bool,
+                 **options: Any) -> subprocess.CompletedProcess[str]:
     """Run one scenario in a fresh interpreter, on the C (`trampoline`) or the Python path."""
     env = {**os.environ, "PYWASI_TRAMPOLINE": "1" if trampoline else "0"}
     return subprocess.run([sys.executable, str(Path(__file__).resolve()), scenario], env=env,
