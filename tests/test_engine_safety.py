@@ -22,6 +22,7 @@ import wasmtime
 
 import pywasi
 from pywasi.abi.errno import WasiErrno
+from pywasi.abi.layouts import U32
 from pywasi.abi.types import Errno
 from pywasi.engine import wasmtime_engine
 from pywasi.syscalls import IMPLEMENTATIONS, SystemCall, errno_of
@@ -143,7 +144,7 @@ def test_arguments_out_of_range_are_einval_never_wrapped(given: tuple[int, ...])
 def test_arguments_that_are_no_integers_are_type_errors() -> None:
     system_call, _ = spied("fd_seek")
     with pytest.raises(TypeError, match="integers"):
-        system_call(1, 0.5, 0, 0)
+        system_call(1, 0.5, 0, 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="4 integer arguments"):
         system_call(1, 0)
 
@@ -211,7 +212,7 @@ def test_huge_offsets_and_sizes_are_einval_not_host_overflows(tmp_path: Path) ->
     assert call["path_open"](3, 0, 200, 4, 0, 2**64 - 1, 2**64 - 1, 0, 100) == 0
     memory = instance.guest_memory()
     assert memory is not None
-    fd = memory.unpack(wasmtime_engine.Struct("<I"), 100)[0]
+    fd = memory.unpack(U32, 100)[0]
     memory.write(0, (300).to_bytes(4, "little") + (4).to_bytes(4, "little"))
     for huge in (2**63, 2**64 - 1):
         assert call["fd_pread"](fd, 0, 1, huge, 8) == Errno.INVAL

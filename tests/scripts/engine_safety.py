@@ -29,6 +29,7 @@ import pywasi
 from pywasi.abi.signatures import PREVIEW1_SIGNATURES
 from pywasi.abi.types import Errno
 from pywasi.engine import wasmtime_engine
+from pywasi.syscalls import SystemCall
 
 FD_WRITE = ('(import "wasi_snapshot_preview1" "fd_write" '
             '(func $write (param i32 i32 i32 i32) (result i32)))')
@@ -107,6 +108,7 @@ def moving_memory(config: wasmtime.Config | None) -> str:
     with captured_stdout() as (stdout, contents):
         wasi = pywasi.WASI(version="preview1", stdout=stdout)
         real_write = wasi.wasi_import["fd_write"]
+        assert isinstance(real_write, SystemCall)
         instance: pywasi.WasmtimeInstance | None = None
         bases: list[int] = []
 
