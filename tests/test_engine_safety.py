@@ -25,6 +25,7 @@ from pywasi.abi.errno import WasiErrno
 from pywasi.abi.layouts import U32
 from pywasi.abi.types import Errno
 from pywasi.engine import wasmtime_engine
+from pywasi.memory import GuestMemory
 from pywasi.syscalls import IMPLEMENTATIONS, SystemCall, errno_of
 from scripts.engine_safety import SCENARIOS, run_isolated
 
@@ -150,10 +151,10 @@ def test_arguments_that_are_no_integers_are_type_errors() -> None:
 
 
 def test_guest_memory_refuses_negative_pointers_and_lengths() -> None:
-    wasi = pywasi.WASI(version="preview1")
-    instance = pywasi.instantiate(wasi, module(MEMORY))
-    memory = instance.guest_memory()
-    assert memory is not None
+    # Over a small buffer, so that a negative index, were it let through, reads or writes
+    # from the buffer's end (a failed test) rather than before a real memory (a crash).
+    buffer = memoryview(bytearray(64))
+    memory = GuestMemory(lambda: (buffer, 64))
     for access in (lambda: memory.read(-16, 8), lambda: memory.store_u64(-8, 1),
                    lambda: memory.store_u32(-4, 1), lambda: memory.write(-3, b"abc"),
                    lambda: memory.view(8, -4), lambda: memory.check(-1, 1),
@@ -184,6 +185,13 @@ def test_an_exception_left_by_a_host_call_does_not_surface_from_a_later_trap() -
         instance.call("trap")
     with pytest.raises(KeyError, match="left behind"):  # its own trap still brings it back
         instance.call("yield")
+
+
+def test_a_host_call_failing_in_the_start_section_raises_its_exception() -> None:
+    wasi = pywasi.WASI(version="preview1")
+    wasi.wasi_import["sched_yield"] = lambda: 1 // 0
+    with pytest.raises(ZeroDivisionError):
+        pywasi.instantiate(wasi, module(YIELD, '(func $s (drop (call $yield))) (start $s)'))
 
 
 def test_a_host_bug_is_a_trap_that_names_it_never_an_errno(
@@ -225,20 +233,27 @@ def test_huge_offsets_and_sizes_are_einval_not_host_overflows(tmp_path: Path) ->
     assert (tmp_path / "file").read_bytes() == b"contents"
 
 
-def test_a_clock_timeout_too_long_for_poll_is_waited_in_slices(tmp_path: Path) -> None:
-    """An fd that is ready at once must be reported, even beside a 2**64-1 ns timeout."""
-    wasi = pywasi.WASI(version="preview1")
-    instance = pywasi.instantiate(wasi, module(MEMORY))
-    wasi.finalize_bindings(instance)
-    memory = instance.guest_memory()
-    assert memory is not None
-    clock = (b"\1" * 8 + b"\0" * 8 + (1).to_bytes(4, "little") + b"\0" * 4
-             + (2**64 - 1).to_bytes(8, "little") + b"\0" * 16)
-    writable = b"\2" * 8 + b"\2" + b"\0" * 7 + (1).to_bytes(4, "little") + b"\0" * 28
-    memory.write(0, clock + writable)
-    assert wasi.wasi_import["poll_oneoff"](0, 1024, 2, 2048) == 0
-    assert memory.read(2048, 4) == (1).to_bytes(4, "little")
-    assert memory.read(1024, 8) == b"\2" * 8  # the fd's event
+def test_a_clock_timeout_too_long_for_poll_is_waited_in_slices() -> None:
+    """An fd that is ready at once must be reported, even beside a 2**64-1 ns timeout (more
+    milliseconds than poll(2) takes)."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"x")
+    try:
+        wasi = pywasi.WASI(version="preview1", stdin=read_end)
+        instance = pywasi.instantiate(wasi, module(MEMORY))
+        wasi.finalize_bindings(instance)
+        memory = instance.guest_memory()
+        assert memory is not None
+        clock = (b"\1" * 8 + b"\0" * 8 + (1).to_bytes(4, "little") + b"\0" * 4
+                 + (2**64 - 1).to_bytes(8, "little") + b"\0" * 16)
+        readable = b"\2" * 8 + b"\1" + b"\0" * 39  # fd_read of fd 0
+        memory.write(0, clock + readable)
+        assert wasi.wasi_import["poll_oneoff"](0, 1024, 2, 2048) == 0
+        assert memory.read(2048, 4) == (1).to_bytes(4, "little")
+        assert memory.read(1024, 8) == b"\2" * 8  # the fd's event
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 # -- descriptors --------------------------------------------------------------------------------

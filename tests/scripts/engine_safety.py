@@ -64,6 +64,10 @@ GROWS = f"""(module {FD_WRITE}
     (i32.store offset=64 (local.get $p) (i32.const 0x0a656e6f))
     (if (call $write (i32.const 1) (local.get $p) (i32.const 1) (i32.add (local.get $p)
         (i32.const 8))) (then unreachable))
+    (drop (memory.grow (i32.const 10)))
+    (if (call $time (i32.const 1) (i64.const 0) (i32.add (local.get $p) (i32.const 256)))
+      (then unreachable))
+    (if (i64.eqz (i64.load offset=256 (local.get $p))) (then unreachable))
     (if (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))
       (then unreachable))))"""
 
@@ -128,7 +132,7 @@ def moving_memory(config: wasmtime.Config | None) -> str:
                 return real_write(fd, iovs, count, written_out)
             instance.call("grow", 100)  # the guest runs again, and its memory moves
             base()
-            data = 120 * 65536
+            data = 150 * 65536
             memory.write(instance.store, b"two\n", data)
             memory.write(instance.store, data.to_bytes(4, "little") + b"\4\0\0\0", 0)
             return real_write(fd, iovs, count, written_out)

@@ -231,12 +231,10 @@ class _HostCalls:
         """What to raise for `trap`: the host-call exception that caused it, else `GuestTrap`.
         What is pending is dropped either way (it belonged to a trap that went elsewhere).
 
-        Callers raise it after their ``except`` block and drop it: a frame holding the
-        exception it raises, or the trap it handles, is a cycle with its traceback, which would
-        keep the store and the guest's host descriptors until a garbage collection."""
+        The trap's traceback is cut: it holds the frame of wasmtime-py's `enter_wasm`, which
+        holds the trap, a cycle that would keep the store and the guest's host descriptors
+        (through our frames on the same traceback) until a garbage collection."""
         pending, self.pending = self.pending, None
-        # wasmtime-py raises traps inside a generator whose frame then holds the trap: one more
-        # cycle through the traceback, cut here.
         trap.__traceback__ = None
         if pending is not None and _trap_tag(pending[0]) in str(trap):
             return pending[1]
@@ -445,11 +443,7 @@ class WasmtimeInstance:
         try:
             return func(self.store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            failure = self._host_calls.failure(trap)
-        try:
-            raise failure  # not in the handler, and not held after: see `_HostCalls.failure`
-        finally:
-            del failure
+            raise self._host_calls.failure(trap) from None
 
 
 _default_engine: wasmtime.Engine | None = None
@@ -510,15 +504,12 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     try:
         instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:  # in the start section
-        failure = host_calls.failure(trap)
+        raise host_calls.failure(trap) from None
     except wasmtime.WasmtimeError as error:
-        failure = ModuleLoadError(_instantiation_problem(str(error)))
-    else:
-        return WasmtimeInstance(store, instance, host_calls, wasi)
-    try:
-        raise failure  # not in the handler, and not held after: see `_HostCalls.failure`
-    finally:
-        del failure
+        if host_calls.pending is not None:  # a host call in the start section failed
+            raise host_calls.failure(error) from None
+        raise ModuleLoadError(_instantiation_problem(str(error))) from None
+    return WasmtimeInstance(store, instance, host_calls, wasi)
 
 
 def _instantiation_problem(error: str) -> str:
