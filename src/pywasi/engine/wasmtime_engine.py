@@ -20,6 +20,7 @@ import ctypes
 import importlib
 import itertools
 import os
+import secrets
 import sys
 import threading
 import weakref
@@ -204,12 +205,14 @@ def _host_call_factory(arity: int, system_call: bool, returns: bool) -> Callable
 
 
 # Numbers the traps made for host-call exceptions, so an exception is re-raised only by the
-# trap it caused, never by a later, unrelated one.
+# trap it caused, never by a later, unrelated one. The salt keeps a guest from forging a tag
+# (a trap's text includes the guest's own function names).
 _TRAP_NUMBERS: Final = itertools.count(1)
+_TRAP_SALT: Final = secrets.token_hex(8)
 
 
 def _trap_tag(number: int) -> str:
-    return f"[pywasi host-call trap #{number}]"
+    return f"[pywasi host-call trap {_TRAP_SALT}-{number}]"
 
 
 @dataclass
