@@ -158,7 +158,9 @@ def test_guest_memory_refuses_negative_pointers_and_lengths() -> None:
     for access in (lambda: memory.read(-16, 8), lambda: memory.store_u64(-8, 1),
                    lambda: memory.store_u32(-4, 1), lambda: memory.write(-3, b"abc"),
                    lambda: memory.view(8, -4), lambda: memory.check(-1, 1),
-                   lambda: memory.iovecs(-8, 1), lambda: memory.read(4, -1)):
+                   lambda: memory.iovecs(-8, 1), lambda: memory.read(4, -1),
+                   lambda: memory.transfer(-8, 1, 0, (len, len)),
+                   lambda: memory.transfer(0, 1, -4, (len, len))):
         with pytest.raises(WasiErrno) as info:
             access()
         assert info.value.errno == Errno.FAULT

@@ -9,7 +9,7 @@ A memory whose engine may move it (`movable`) must be relocated before use after
 run; one whose store is gone is `detach`ed, after which every access raises `MemoryGoneError`
 instead of touching freed memory. Pointers and lengths arrive as the ABI's unsigned values
 (`SystemCall` and the engines normalise them); a negative one is still EFAULT, never an index
-from the end of the buffer.
+from the end of the buffer (a negative count is a host error, never an access).
 
 This class is on the path of every system call, so its methods check bounds inline rather than
 through a shared helper (each saved Python call is measurable per host call), and store aligned
@@ -76,7 +76,7 @@ class GuestMemory:
     def _require(self, ptr: int, length: int) -> None:
         """Called when `ptr`..`ptr + length` is not known to be in bounds: negative, or past
         the known size (the memory may have grown since)."""
-        if (ptr | length) < 0:
+        if ptr < 0 or length < 0:
             raise WasiErrno(Errno.FAULT)
         self.relocate()
         if ptr + length > self._size:
@@ -85,17 +85,17 @@ class GuestMemory:
     def check(self, ptr: int, length: int) -> None:
         """Fail now with EFAULT if a result could not be stored later: a call must not act
         (write a file, say) and then be unable to report it."""
-        if ptr + length > self._size or (ptr | length) < 0:
+        if ptr + length > self._size or ptr < 0 or length < 0:
             self._require(ptr, length)
 
     def read(self, ptr: int, length: int) -> bytes:
-        if ptr + length > self._size or (ptr | length) < 0:
+        if ptr + length > self._size or ptr < 0 or length < 0:
             self._require(ptr, length)
         return self._buf[ptr : ptr + length].tobytes()
 
     def view(self, ptr: int, length: int) -> memoryview:
         """A zero-copy, writable window; valid only until the guest runs again."""
-        if ptr + length > self._size or (ptr | length) < 0:
+        if ptr + length > self._size or ptr < 0 or length < 0:
             self._require(ptr, length)
         return self._buf[ptr : ptr + length]
 
@@ -135,7 +135,7 @@ class GuestMemory:
         u32 it returns at `result_out`, checked first: no I/O may happen that could not be
         reported. fd_read and fd_write are the hottest calls, hence one method, not three."""
         buf, size = self._buf, self._size
-        if result_out + 4 > size or iovs + 8 * count > size or (result_out | iovs | count) < 0:
+        if result_out + 4 > size or iovs + 8 * count > size or result_out < 0 or iovs < 0:
             self.check(result_out, 4)
             self.check(iovs, 8 * count)
             buf, size = self._buf, self._size
@@ -153,7 +153,7 @@ class GuestMemory:
 
     def iovecs(self, ptr: int, count: int) -> list[memoryview]:
         """The buffers of an (c)iovec array, each checked against the memory's bounds."""
-        if ptr + 8 * count > self._size or (ptr | count) < 0:
+        if ptr + 8 * count > self._size or ptr < 0 or count < 0:
             self._require(ptr, 8 * count)
         buf = self._buf
         if count == 1:  # the common case, without building a table
