@@ -51,7 +51,7 @@ def _iovec_table(count: int) -> Struct:
 class GuestMemory:
     """Guest pointers in, Python bytes and views out; a pointer out of bounds raises EFAULT."""
 
-    __slots__ = ("_buf", "_u32", "_u64", "_size", "_locate", "movable")
+    __slots__ = ("_buf", "_u32", "_u64", "_size", "_last_u32", "_last_u64", "_locate", "movable")
 
     def __init__(self, locate: Locate, *, movable: bool = False) -> None:
         self._locate = locate
@@ -61,7 +61,10 @@ class GuestMemory:
 
     def relocate(self) -> None:
         """Ask the engine again where the memory is (after it may have moved or grown)."""
-        buf, self._size = self._locate()
+        buf, size = self._locate()
+        # The last offsets a u32 and a u64 fit at: `0 <= ptr <= last` checks both bounds
+        # with one chained comparison and no addition, as cheap as the upper bound alone.
+        self._size, self._last_u32, self._last_u64 = size, size - 4, size - 8
         if buf is not self._buf:
             self._buf, self._u32, self._u64 = buf, buf.cast("I"), buf.cast("Q")
 
@@ -70,7 +73,7 @@ class GuestMemory:
         (an empty buffer fails every bounds check, and relocating then fails)."""
         self._locate = _gone
         self._buf = self._u32 = self._u64 = memoryview(b"")
-        self._size = 0
+        self._size, self._last_u32, self._last_u64 = 0, -4, -8
         self.movable = False
 
     def _require(self, ptr: int, length: int) -> None:
@@ -115,7 +118,7 @@ class GuestMemory:
         layout.pack_into(self._buf, ptr, *values)
 
     def store_u32(self, ptr: int, value: int) -> None:
-        if ptr + 4 > self._size or ptr < 0:
+        if not 0 <= ptr <= self._last_u32:
             self._require(ptr, 4)
         if ptr & 3:
             _store_u32(self._buf, ptr, value)
@@ -123,7 +126,7 @@ class GuestMemory:
             self._u32[ptr >> 2] = value
 
     def store_u64(self, ptr: int, value: int) -> None:
-        if ptr + 8 > self._size or ptr < 0:
+        if not 0 <= ptr <= self._last_u64:
             self._require(ptr, 8)
         if ptr & 7:
             _store_u64(self._buf, ptr, value)
@@ -135,7 +138,7 @@ class GuestMemory:
         u32 it returns at `result_out`, checked first: no I/O may happen that could not be
         reported. fd_read and fd_write are the hottest calls, hence one method, not three."""
         buf, size = self._buf, self._size
-        if result_out + 4 > size or iovs + 8 * count > size or result_out < 0 or iovs < 0:
+        if not (0 <= result_out <= self._last_u32 and 0 <= iovs <= size - 8 * count):
             self.check(result_out, 4)
             self.check(iovs, 8 * count)
             buf, size = self._buf, self._size
