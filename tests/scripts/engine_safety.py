@@ -192,17 +192,22 @@ def threads_start_at_once() -> str:
     return "8 runs, pywasi's engine made once"
 
 
+def refused_as_gone(wasi: pywasi.WASI, what: str) -> str:
+    """A system call after the memory's store is `what` must raise MemoryGoneError."""
+    try:
+        wasi.wasi_import["random_get"](0, 8)
+    except pywasi.MemoryGoneError:
+        return "MemoryGoneError"
+    raise AssertionError(f"a system call on a {what} store's memory did not fail")
+
+
 def dropped_store() -> str:
     wasi = pywasi.WASI(version="preview1")
     instance = pywasi.instantiate(wasi, SAYS_OK.encode(), cache=False)
     wasi.finalize_bindings(instance)
     del instance
     gc.collect()
-    try:
-        wasi.wasi_import["random_get"](0, 8)
-    except pywasi.MemoryGoneError:
-        return "MemoryGoneError"
-    raise AssertionError("a system call on a freed store's memory did not fail")
+    return refused_as_gone(wasi, "freed")
 
 
 def closed_user_store() -> str:
@@ -210,11 +215,7 @@ def closed_user_store() -> str:
     store = wasmtime.Store(wasmtime.Engine())
     wasi.finalize_bindings(pywasi.instantiate(wasi, SAYS_OK.encode(), store=store, cache=False))
     store.close()
-    try:
-        wasi.wasi_import["random_get"](0, 8)
-    except pywasi.MemoryGoneError:
-        return "MemoryGoneError"
-    raise AssertionError("a system call on a closed store's memory did not fail")
+    return refused_as_gone(wasi, "closed")
 
 
 def memory_of_another_store() -> str:
