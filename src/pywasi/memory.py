@@ -9,7 +9,7 @@ A memory whose engine may move it (`movable`) must be relocated before use after
 run; one whose store is gone is `detach`ed, after which every access raises `MemoryGoneError`
 instead of touching freed memory. Pointers and lengths arrive as the ABI's unsigned values
 (`SystemCall` and the engines normalise them); a negative one is still EFAULT, never an index
-from the end of the buffer (a negative count is a host error, never an access).
+from the end of the buffer.
 
 This class is on the path of every system call, so its methods check bounds inline rather than
 through a shared helper (each saved Python call is measurable per host call), and store aligned
