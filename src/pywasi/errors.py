@@ -54,6 +54,31 @@ class NotStartedError(PyWasiError, RuntimeError):
         )
 
 
+class MemoryGoneError(PyWasiError, RuntimeError):
+    """A system call ran after the store owning the bound guest memory was closed or freed."""
+
+    code = "ERR_WASI_MEMORY_GONE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the guest memory given to finalize_bindings() belongs to a wasmtime store that "
+            "is closed or gone: keep the instance (and its store) alive while its WASI system "
+            "calls are used"
+        )
+
+
+class InstanceClosedError(PyWasiError, RuntimeError):
+    """An export was called on an instance after its `close()`."""
+
+    code = "ERR_WASM_INSTANCE_CLOSED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the instance is closed (by close() or the end of its with block): make a new one "
+            "with pywasi.instantiate()"
+        )
+
+
 class GuestTrap(PyWasiError, RuntimeError):
     """The guest trapped (unreachable, out-of-bounds access, stack overflow...)."""
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import weakref
 from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 from .abi.layouts import ABIS
@@ -123,6 +125,11 @@ class WASI:
     sockets included (default: `limits.default_max_open_files()`, 1024 or a quarter of the
     process's RLIMIT_NOFILE, but never fewer than those need); opening past it is EMFILE for
     the guest.
+
+    The guest's host descriptors (preopens, sockets, files it opened) are closed by `close()`,
+    at the end of `start()` or of a ``with`` block, by a failed `start()`/`initialize()`, or at
+    the latest when neither this object nor any instance linked with it can make a system call
+    any more.
     """
 
     def __init__(
@@ -205,8 +212,18 @@ class WASI:
         except BaseException:
             fds.close_all()
             raise
+        # On the context, not on self: instances linked with this object keep the context (and
+        # may still make system calls) after the caller has dropped the WASI object.
+        weakref.finalize(self._context, fds.close_all)
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
+
+    def __enter__(self) -> WASI:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     @property
     def version(self) -> str:
@@ -261,19 +278,20 @@ class WASI:
         self._stdio.after_guest_call()
 
     def start(self, instance: BoundInstance) -> int:
-        """Run a command's `_start`; returns its exit code (0 if it returns normally)."""
+        """Run a command's `_start`; returns its exit code (0 if it returns normally). The
+        guest's descriptors are closed when it ends, however it ends."""
         self.finalize_bindings(instance)
-        if instance.export_kind("_start") != "func":
-            raise InvalidArgTypeError(
-                'The "instance.exports._start" property must be of type function. Received '
-                f"{instance.export_kind('_start')}: a command module must export _start"
-            )
-        if instance.export_kind("_initialize") is not None:
-            raise InvalidArgTypeError(
-                'The "instance.exports._initialize" property must be undefined: '
-                "a module exporting _initialize is a reactor; use initialize()"
-            )
         try:
+            if instance.export_kind("_start") != "func":
+                raise InvalidArgTypeError(
+                    'The "instance.exports._start" property must be of type function. Received '
+                    f"{instance.export_kind('_start')}: a command module must export _start"
+                )
+            if instance.export_kind("_initialize") is not None:
+                raise InvalidArgTypeError(
+                    'The "instance.exports._initialize" property must be undefined: '
+                    "a module exporting _initialize is a reactor; use initialize()"
+                )
             with AroundGuestCall(self):
                 try:
                     instance.call("_start")
@@ -283,30 +301,38 @@ class WASI:
             if not self._return_on_exit:
                 raise SystemExit(host_exit_status(exit_.exit_code)) from None
             return exit_.exit_code
+        finally:
+            self._context.fds.close_all()  # also when the checks above failed
         return 0
 
     def initialize(self, instance: BoundInstance) -> None:
-        """Run a reactor's `_initialize`, if it has one; its other exports are usable after."""
+        """Run a reactor's `_initialize`, if it has one; its other exports are usable after.
+        If this fails, the guest's descriptors are closed (the reactor cannot be used)."""
         self.finalize_bindings(instance)
-        if instance.export_kind("_start") is not None:
-            raise InvalidArgTypeError(
-                'The "instance.exports._start" property must be undefined: '
-                "a module exporting _start is a command; use start()"
-            )
-        kind = instance.export_kind("_initialize")
-        if kind is not None:
-            if kind != "func":
+        try:
+            if instance.export_kind("_start") is not None:
                 raise InvalidArgTypeError(
-                    'The "instance.exports._initialize" property must be of type function. '
-                    f"Received {kind}"
+                    'The "instance.exports._start" property must be undefined: '
+                    "a module exporting _start is a command; use start()"
                 )
-            with AroundGuestCall(self):
-                instance.call("_initialize")
+            kind = instance.export_kind("_initialize")
+            if kind is not None:
+                if kind != "func":
+                    raise InvalidArgTypeError(
+                        'The "instance.exports._initialize" property must be of type function. '
+                        f"Received {kind}"
+                    )
+                with AroundGuestCall(self):
+                    instance.call("_initialize")
+        except BaseException:
+            self._context.fds.close_all()
+            raise
 
     def close(self) -> None:
         """Close every descriptor the guest holds (done by `start()` when the guest ends; a
-        reactor's embedder calls it when done with the instance). Python stdio objects are
-        left open, given any last incomplete character; `StdioError` if that raised."""
+        reactor's embedder calls it when done with the instance); later system calls see them
+        closed (EBADF). Python stdio objects are left open, given any last incomplete
+        character; `StdioError` if that raised."""
         self._context.fds.close_all()
         self.after_guest_call()
 

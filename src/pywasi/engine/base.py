@@ -1,4 +1,47 @@
-"""What the `WASI` class needs from an engine's instance: the seam for a second engine."""
+"""What the `WASI` class needs from an engine's instance: the seam for a second engine.
+
+The engine contract. `wasmtime_engine` keeps it; a second engine must keep all of it, because
+each clause is a way to crash the host process or corrupt a guest if broken.
+
+Arguments
+    A host call either calls the `SystemCall` (``wasi.wasi_import[name]``, the one place that
+    normalises arguments: any signed or unsigned reading of the bits is taken, anything no
+    reading can hold is EINVAL), or calls ``implementation(context, *args)`` itself with
+    exactly the values `SystemCall` would pass: per `Signature.params` code, ``I`` an
+    unsigned 32-bit value, ``Q`` unsigned 64-bit, ``q`` signed 64-bit. Never a negative
+    pointer: `GuestMemory` refuses one (EFAULT), but only as a second line of defence.
+
+Results and exceptions
+    `syscalls.errno_of` says which exceptions are errnos (`WasiErrno`, `OSError`); the errno
+    goes back to the guest as the i32 result. Any other exception (a host bug, `ProcExit`, an
+    embedder's exception from a replaced import) becomes a trap, and the call into the guest
+    that the trap ends re-raises that exception, and no later call: an exception belongs to
+    the trap it caused.
+
+Guest memory
+    `guest_memory()` returns a `GuestMemory` over a buffer that starts at the memory's first
+    byte, with the memory's current size. It refuses a memory of another store than the
+    instance's (wasmtime aborts the process on first use of one). If the engine may move the
+    memory (as it grows), the view is made ``movable=True`` and is `relocate`d at the entry of
+    every host call; `SystemCall` relocates it again, since a replaced import may have run the
+    guest before calling it. Before the store frees the memory, the view is `detach`ed, so that
+    a later system call raises `MemoryGoneError` instead of touching freed memory. The view
+    must not hold the store strongly: the store holds the host calls (natively, out of the
+    garbage collector's sight), which hold the WASI context, which holds the view, so a strong
+    reference back would be a cycle never freed, with the guest's host descriptors in it.
+
+Engines and threads
+    Anything bound to an engine (wasmtime's function types, compiled modules) is kept per
+    engine, never shared between engines; a module from another engine than the store's is a
+    `ModuleLoadError` that says what to pass. Shared state made on first use (pywasi's own
+    engine) is made once, under a lock. Any number of engines and stores may be used in one
+    process, from any threads, each store by one thread at a time.
+
+Lifetime
+    A failed instantiation holds nothing of the WASI object after it has raised (no reference
+    cycles: the WASI context closes the guest's host descriptors when it is collected, and
+    that must happen by reference counting, not at some later garbage collection).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +61,8 @@ class BoundInstance(Protocol):
         """What the export `name` is, or None when there is no such export."""
 
     def guest_memory(self, memory: object | None = None) -> GuestMemory | None:
-        """Access to `memory` (default: the `memory` export); None if it is not a memory."""
+        """Access to `memory` (default: the `memory` export); None if it is not a memory.
+        Raises `InvalidArgValueError` for a memory of another store than the instance's."""
 
     def call(self, name: str) -> None:
         """Call the exported function `name` with no arguments.

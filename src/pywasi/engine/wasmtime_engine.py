@@ -8,14 +8,22 @@ memoryview spanning the process address space. Either way the system call's impl
 called with plain ints, and its exceptions come back to `_HostCalls.callback` to become an errno
 or a trap. Guest memory is a memoryview at the memory's base address, so a call allocates no
 ctypes objects. This is the only module (with `cache`) that touches ctypes or wasmtime.
+
+Everything engine-bound is kept per engine (wasmtime ties a function type to the first engine
+that uses it, and aborts the process if another engine uses it after), so any number of engines
+and stores can be used in one process, from any thread. See `base` for the engine contract.
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib
+import itertools
 import os
+import secrets
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Mapping, Set
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -30,7 +38,13 @@ from wasmtime import _bindings as ffi
 from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 
 from ..abi.signatures import Signature
-from ..errors import GuestTrap, ModuleLoadError
+from ..errors import (
+    GuestTrap,
+    InstanceClosedError,
+    InvalidArgValueError,
+    MemoryGoneError,
+    ModuleLoadError,
+)
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
@@ -113,19 +127,40 @@ def make_engine() -> wasmtime.Engine:
     return engine
 
 
-# Both are cached per signature (a NamedTuple): a FuncType costs ~20 us of ctypes calls to build,
-# and instantiate() needs one per import; wasmtime copies the type, so one can serve every linker.
 @cache
 def _params_layout(signature: Signature) -> Struct:
-    # Each raw value is 16 bytes; an i32 fills the first 4, an i64 the first 8.
+    # Each raw value is 16 bytes; an i32 fills the first 4, an i64 the first 8. Read so, the
+    # values are exactly what `SystemCall` would normalise them to: u32, u64 or s64.
     padded = (code + ("12x" if code == "I" else "8x") for code in signature.params)
     return Struct("<" + "".join(padded))
 
 
-@cache
-def _func_type(signature: Signature) -> wasmtime.FuncType:
-    params = [_I32 if code == "I" else _I64 for code in signature.params]
-    return wasmtime.FuncType(params, [_I32] if signature.returns_errno else [])
+# FuncTypes by engine, then by signature: one costs ~20 us of ctypes calls to build and
+# instantiate() needs one per import, but wasmtime binds a FuncType to the first engine that
+# uses it (another engine using it after is an abort, not an error), so none is shared
+# between engines. An engine's types go with it.
+_FuncTypes = dict[Signature, wasmtime.FuncType]
+_FUNC_TYPES: Final[weakref.WeakKeyDictionary[wasmtime.Engine, _FuncTypes]] = (
+    weakref.WeakKeyDictionary()
+)
+_FUNC_TYPES_LOCK: Final = threading.Lock()
+
+
+def _func_types(engine: wasmtime.Engine) -> _FuncTypes:
+    with _FUNC_TYPES_LOCK:
+        types = _FUNC_TYPES.get(engine)
+        if types is None:
+            types = _FUNC_TYPES[engine] = {}
+        return types
+
+
+def _func_type(types: _FuncTypes, signature: Signature) -> wasmtime.FuncType:
+    func_type = types.get(signature)
+    if func_type is None:
+        params = [_I32 if code == "I" else _I64 for code in signature.params]
+        built = wasmtime.FuncType(params, [_I32] if signature.returns_errno else [])
+        func_type = types.setdefault(signature, built)
+    return func_type
 
 
 def _new_trap(message: str) -> int:
@@ -172,18 +207,44 @@ def _host_call_factory(arity: int, system_call: bool, returns: bool) -> Callable
     return namespace["make"]  # type: ignore[no-any-return]
 
 
+# Numbers the traps made for host-call exceptions, so an exception is re-raised only by the
+# trap it caused, never by a later, unrelated one. The salt keeps a guest from forging a tag
+# (a trap's text includes the guest's own function names).
+_TRAP_NUMBERS: Final = itertools.count(1)
+_TRAP_SALT: Final = secrets.token_hex(8)
+
+
+def _trap_tag(number: int) -> str:
+    return f"[pywasi host-call trap {_TRAP_SALT}-{number}]"
+
+
 @dataclass
 class _HostCalls:
     """The host functions linked into one store, and what they left behind."""
 
-    # An exception raised by a host function; it becomes a trap, then re-raised by `call`.
-    pending: BaseException | None = None
+    # The exception of the host call that trapped last, with its trap's number: `call`
+    # re-raises it if the trap it catches is that one.
+    pending: tuple[int, BaseException] | None = None
     # Memories whose base must be looked up on every call (engines that may move memory).
     movable: list[GuestMemory] = field(default_factory=list)
 
     def _trap(self, name: str, error: BaseException) -> int:
-        self.pending = error
-        return _new_trap(f"host call {name} raised {type(error).__name__}")
+        number = next(_TRAP_NUMBERS)
+        self.pending = (number, error)
+        return _new_trap(f"host call {name} raised {type(error).__name__} {_trap_tag(number)}")
+
+    def failure(self, trap: Exception) -> BaseException:
+        """What to raise for `trap`: the host-call exception that caused it, else `GuestTrap`.
+        What is pending is dropped either way (it belonged to a trap that went elsewhere).
+
+        The trap's traceback is cut: it holds the frame of wasmtime-py's `enter_wasm`, which
+        holds the trap, a cycle that would keep the store and the guest's host descriptors
+        (through our frames on the same traceback) until a garbage collection."""
+        pending, self.pending = self.pending, None
+        trap.__traceback__ = None
+        if pending is not None and _trap_tag(pending[0]) in str(trap):
+            return pending[1]
+        return GuestTrap(str(trap))
 
     def callback(self, function: Callable[..., int | None],
                  signature: Signature) -> tuple[int, int | None, int | None]:
@@ -218,7 +279,10 @@ class _HostCalls:
         )
         c_callback = _CALLBACK(host_call)
         _LENT[id(c_callback)] = c_callback  # until wasmtime gives it back through _give_back
-        return (ctypes.cast(c_callback, ctypes.c_void_p).value or 0, id(c_callback),
+        # Its address read from its buffer: `ctypes.cast` would store the callback in its own
+        # `_objects`, a cycle that only a garbage collection frees (with the WASI context and
+        # its host descriptors), long after wasmtime gave the callback back.
+        return (ctypes.c_void_p.from_buffer(c_callback).value or 0, id(c_callback),
                 _GIVE_BACK_ADDRESS)
 
 
@@ -231,6 +295,7 @@ def define_imports(
     """Define the functions of `import_object` named in `wanted` (the module's imports) in
     `linker` on the fast path. Defining only those halves an empty program's start-up."""
     calls = _HostCalls()
+    func_types = _func_types(linker.engine)
     linker_ptr = ctypes.addressof(linker.ptr().contents)
     for module, functions in import_object.items():
         module_name = module.encode()
@@ -238,7 +303,7 @@ def define_imports(
             if (module, name) not in wanted:
                 continue
             signature = signatures[name]
-            func_type = _func_type(signature)
+            func_type = _func_type(func_types, signature)
             callback, env, finalizer = calls.callback(function, signature)
             error = _define_unchecked(
                 linker_ptr, module_name, len(module_name), name.encode(), len(name.encode()),
@@ -257,19 +322,79 @@ _EXPORT_KINDS: Final[dict[type, ExportKind]] = {
 }
 
 
+class _OwnedStore(wasmtime.Store):
+    """A store pywasi made on its own engine. Its memories never move, so their views are not
+    looked up per call; instead every view is detached before wasmtime frees the store (by
+    `close()` or by collection), so a later system call fails cleanly, not on freed memory."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self.memories: list[GuestMemory] = []
+        super().__init__(engine)
+
+    def _delete(self, ptr: Any) -> None:
+        for memory in self.memories:
+            memory.detach()
+        super()._delete(ptr)
+
+
+def _context_finder(store: wasmtime.Store) -> Callable[[], int]:
+    """The address of `store`'s context, looked up per use unless pywasi owns the store.
+
+    The memory view must not keep a user's store alive: the store holds (natively, out of the
+    garbage collector's sight) the host calls, which hold the WASI context, which holds the
+    memory, so a strong reference back would be a cycle never collected. So a user's store is
+    held weakly and checked on each lookup: once it is gone or closed, `MemoryGoneError`."""
+    if isinstance(store, _OwnedStore):
+        address = ctypes.addressof(store._context().contents)
+        return lambda: address
+    held = weakref.ref(store)
+
+    def find() -> int:
+        alive = held()
+        try:
+            if alive is None:
+                raise ValueError("collected")
+            return ctypes.addressof(alive._context().contents)
+        except ValueError:  # wasmtime-py's "already closed"
+            raise MemoryGoneError() from None
+
+    return find
+
+
 class WasmtimeInstance:
-    """A wasmtime instance with its store: what `WASI.start()` and friends accept."""
+    """A wasmtime instance with its store: what `WASI.start()` and friends accept.
+
+    A context manager: `close()` (or the end of the `with` block) closes the guest's host
+    descriptors and, if pywasi made the store, the store. Without it, both are released when
+    nothing can reach them any more (the WASI object, the instance and the store)."""
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 host_calls: _HostCalls, memory_may_move: bool,
-                 hooks: GuestCallHooks | None = None) -> None:
+                 host_calls: _HostCalls, wasi: Any = None) -> None:
         self.store = store
         self.instance = instance
         self.exports = instance.exports(store)
         self._host_calls = host_calls
-        self._memory_may_move = memory_may_move
+        self._wasi = wasi
+        self._closed = False
+        # The WASI object's hooks (flush the host's stdio before a call, raise what a Python
+        # stdio object raised after), when it has them.
         self._around_call: AbstractContextManager[None] = (
-            nullcontext() if hooks is None else AroundGuestCall(hooks))
+            AroundGuestCall(wasi) if isinstance(wasi, GuestCallHooks) else nullcontext())
+
+    def __enter__(self) -> WasmtimeInstance:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the WASI object's descriptors and the store pywasi made (not one passed in
+        with ``store=``, which its owner closes); calling exports afterwards is an error."""
+        self._closed = True
+        if self._wasi is not None:
+            self._wasi.close()
+        if isinstance(self.store, _OwnedStore):
+            self.store.close()
 
     def export_kind(self, name: str) -> ExportKind | None:
         item = self.exports.get(name)
@@ -282,13 +407,21 @@ class WasmtimeInstance:
             memory = self.exports.get("memory")
         if not isinstance(memory, wasmtime.Memory):
             return None
-        context = ctypes.addressof(self.store._context().contents)
+        if memory._memory._anon_1.store_id != self.instance._instance.store_id:
+            # wasmtime would panic (abort the process) on the first use.
+            raise InvalidArgValueError(
+                "The memory belongs to another wasmtime.Store than the instance: pass a memory "
+                "of the instance's own store (one of its exports, or one made with its store)"
+            )
+        store = self.store
+        find_context = _context_finder(store)
         handle = ctypes.addressof(memory._memory)
         keep_alive = memory  # the wasmtime_memory_t lives inside this object
         window: list[Any] = [None, memoryview(b"")]  # (base address, view starting there)
 
         def locate() -> tuple[memoryview, int]:
             assert keep_alive is not None
+            context = find_context()
             base = _memory_data(context, handle)
             size = _memory_data_size(context, handle)
             if base != window[0]:
@@ -298,15 +431,24 @@ class WasmtimeInstance:
                 window[:] = [base, memoryview(span.from_address(base)).cast("B")]
             return window[1], size
 
-        guest = GuestMemory(locate)
-        if self._memory_may_move:
+        if isinstance(store, _OwnedStore):
+            guest = GuestMemory(locate)
+            store.memories.append(guest)
+        else:
+            # Any engine's settings may let memory move; a user's store is also checked to be
+            # alive on each lookup (see `_context_finder`).
+            guest = GuestMemory(locate, movable=True)
             self._host_calls.movable.append(guest)
+            weakref.finalize(store, guest.detach)
         return guest
 
     def call(self, name: str, *args: Any) -> Any:
         """Call an exported function, turning traps into `GuestTrap` and re-raising what a
-        host call raised (such as `ProcExit`), between the WASI object's hooks (which flush
-        the host's stdio before, and raise what a Python stdio object raised after)."""
+        host call raised (such as `ProcExit`) from the trap it caused, between the WASI
+        object's hooks (which flush the host's stdio before, and raise what a Python stdio
+        object raised after)."""
+        if self._closed:
+            raise InstanceClosedError()
         func = self.exports[name]
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"export {name!r} is not a function")
@@ -314,21 +456,24 @@ class WasmtimeInstance:
             try:
                 return func(self.store, *args)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-                pending, self._host_calls.pending = self._host_calls.pending, None
-                if pending is not None:
-                    raise pending from None
-                raise GuestTrap(str(trap)) from None
+                raise self._host_calls.failure(trap) from None
 
 
 _default_engine: wasmtime.Engine | None = None
+_DEFAULT_ENGINE_LOCK: Final = threading.Lock()
 
 
 def default_engine() -> wasmtime.Engine:
-    """One engine per process, configured with `ENGINE_SETTINGS`, shared by all modules."""
+    """One engine per process, configured with `ENGINE_SETTINGS`, shared by all modules; made
+    once even when several threads ask first at the same time."""
     global _default_engine
-    if _default_engine is None:
-        _default_engine = make_engine()
-    return _default_engine
+    engine = _default_engine
+    if engine is None:
+        with _DEFAULT_ENGINE_LOCK:
+            if _default_engine is None:
+                _default_engine = make_engine()
+            engine = _default_engine
+    return engine
 
 
 def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = None, *,
@@ -360,23 +505,32 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     """Compile (if need be) and instantiate `module` with `wasi`'s imports on wasmtime.
 
     With no `store`, pywasi's own engine is used: its memories never move, which saves a
-    lookup per host call. A store on another engine works too, at that small cost; a
+    lookup per host call. A store of yours, on any engine, works too, at that small cost; a
     `wasmtime.Module` passed in must come from the store's engine.
     """
     engine = store.engine if store is not None else default_engine()
     if not isinstance(module, wasmtime.Module):
         module = load_module(module, engine, cache=cache)
     if store is None:
-        store = wasmtime.Store(engine)
+        store = _OwnedStore(engine)
     linker = wasmtime.Linker(engine)
     wanted = {(item.module, item.name) for item in module.imports}
     host_calls = define_imports(linker, wasi.get_import_object(), wasi.signatures, wanted)
     try:
         instance = linker.instantiate(store, module)
-    except wasmtime.Trap as trap:
-        raise GuestTrap(str(trap)) from None
+    except wasmtime.Trap as trap:  # in the start section
+        raise host_calls.failure(trap) from None
     except wasmtime.WasmtimeError as error:
-        raise ModuleLoadError(f"cannot instantiate module: {error}") from None
-    return WasmtimeInstance(store, instance, host_calls,
-                            memory_may_move=engine is not _default_engine,
-                            hooks=wasi if isinstance(wasi, GuestCallHooks) else None)
+        if host_calls.pending is not None:  # a host call in the start section failed
+            raise host_calls.failure(error) from None
+        raise ModuleLoadError(_instantiation_problem(str(error))) from None
+    return WasmtimeInstance(store, instance, host_calls, wasi)
+
+
+def _instantiation_problem(error: str) -> str:
+    if "cross-`Engine`" in error:
+        return ("cannot instantiate module: it was compiled for another wasmtime.Engine than "
+                "the store's. Pass store=wasmtime.Store(<the module's engine>), or compile it "
+                "for the store with pywasi.load_module(..., engine=store.engine) (with no "
+                "store=, that is pywasi's engine: pywasi.load_module(...))")
+    return f"cannot instantiate module: {error}"

@@ -9,7 +9,7 @@ from ..memory import UNBOUND_MEMORY, GuestMemory
 from ..sandbox.fdtable import FdTable
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)  # weakly: WASI closes its fds when it is collected
 class WasiContext:
     abi: Abi
     args: list[bytes]

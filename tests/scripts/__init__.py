@@ -1,0 +1,1 @@
+"""Runnable scripts the tests drive in subprocesses."""
