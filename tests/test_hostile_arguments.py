@@ -225,7 +225,9 @@ def signed_calls(root: Path) -> dict[str, list[int | str | None]]:
     (the others 0), through `wasi_import` of a sandbox in `root`; what it raised instead, as
     text."""
     wasi = sandboxed(root, os.open(os.devnull, os.O_RDWR))
-    wasi.finalize_bindings(pywasi.instantiate(wasi, b'(module (memory (export "memory") 1))'))
+    # The instance is kept: its store owns the memory the system calls write to.
+    instance = pywasi.instantiate(wasi, b'(module (memory (export "memory") 1))')
+    wasi.finalize_bindings(instance)
     results: dict[str, list[int | str | None]] = {}
     for name in CALLED:
         if name in ENDING:
