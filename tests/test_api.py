@@ -127,9 +127,9 @@ def test_failed_preopen_leaks_no_descriptor(tmp_path: Path) -> None:
 
 
 @pytest.mark.one_path
-def test_args_and_env_are_stringified_and_none_values_dropped() -> None:
-    wasi = preview1(args=["a", 1, Path("p")], env={"A": 1, "B": None, "C": "x"})
-    assert wasi._context.args == [b"a", b"1", b"p"]
+def test_args_and_env_take_strings_and_paths_and_none_values_are_dropped() -> None:
+    wasi = preview1(args=["a", b"b", Path("p")], env={"A": "1", "B": None, "C": "x"})
+    assert wasi._context.args == [b"a", b"b", b"p"]
     assert wasi._context.env == [b"A=1", b"C=x"]
 
 

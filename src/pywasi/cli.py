@@ -13,6 +13,7 @@ from pathlib import Path
 
 import wasmtime
 
+from .engine.host_imports import wasi_version
 from .engine.wasmtime_engine import instantiate, load_module
 from .errors import GuestTrap, PyWasiError
 from .sandbox.readonly import ReadOnly
@@ -104,12 +105,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _guest_version(module: wasmtime.Module) -> str:
-    if any(item.module == "wasi_unstable" for item in module.imports):
-        return "unstable"
-    return "preview1"
-
-
 def run(options: argparse.Namespace) -> int:
     if options.module is None:
         source: str | bytes = files("pywasi").joinpath("demo.wat").read_bytes()
@@ -118,11 +113,15 @@ def run(options: argparse.Namespace) -> int:
         source = name = options.module
     module = load_module(Path(source) if isinstance(source, str) else source,
                          cache=not options.no_cache)
+    if not any(item.name == "memory" and isinstance(item.type, wasmtime.MemoryType)
+               for item in module.exports):
+        raise PyWasiError(f"{name} exports no memory: a WASI command must export its linear "
+                          "memory as `memory` (in .wat: (memory (export \"memory\") 1))")
     listeners: list[socket.socket] = []
     try:
         listeners += (_listen(host, port) for host, port in options.tcplisten)
         wasi = WASI(
-            version=options.wasi_version or _guest_version(module),
+            version=options.wasi_version or wasi_version(module),
             args=[options.argv0 or name, *options.args],
             env={key: value for key, value in options.env if value is not None},
             preopens={guest: ReadOnly(host) if read_only else host

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -81,6 +81,13 @@ _STDIO_KINDS = {
 def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) -> Stdio:
     if isinstance(value, int) and not isinstance(value, bool):
         _check_stdio_fd(value, name)
+        try:
+            os.fstat(value)
+        except OSError:
+            raise InvalidArgValueError(
+                f"The option '{name}' is host descriptor {value}, which is not open: pass an "
+                "open one (such as file.fileno()), or a Python stream or callable"
+            ) from None
     elif getattr(value, "closed", False) is True:
         raise InvalidArgValueError(f"The option '{name}' is a closed file: pass an open one")
     stream = None if isinstance(value, bool) else stdio.open(value, name, direction)
@@ -93,6 +100,16 @@ def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) ->
 
 def _encode(text: object) -> bytes:
     return os.fsencode(text) if isinstance(text, (str, bytes, os.PathLike)) else str(text).encode()
+
+
+def _check_strings(named_values: Iterable[tuple[str, object]]) -> None:
+    """Refuse what is no string in args or env (Node would make ``1`` "1" and ``None``
+    "null", hiding the mistake)."""
+    for name, value in named_values:
+        if not isinstance(value, (str, bytes, os.PathLike)):
+            raise InvalidArgTypeError(
+                f'The "{name}" argument must be of type string. Received {_describe(value)}'
+            )
 
 
 def _without_nul(strings: list[bytes], name: str) -> list[bytes]:
@@ -156,8 +173,12 @@ class WASI:
             )
         if args is not None:
             _check_type(args, "args", (list, tuple), "a list or tuple of strings")
+            _check_strings((f"args[{index}]", arg) for index, arg in enumerate(args))
         if env is not None:
             _check_type(env, "env", Mapping, "a mapping of names to values")
+            _check_strings([(f"env name {name!r}", name) for name in env]
+                           + [(f"env[{name!r}]", value) for name, value in env.items()
+                              if value is not None])  # a None value drops the variable
         if preopens is not None:
             _check_type(preopens, "preopens", Mapping,
                         "a mapping of guest paths to host paths, MemoryDirs or ReadOnly(...)")
@@ -203,7 +224,7 @@ class WASI:
             guard.protect(cache_dir)
         try:
             for guest_path, source in (preopens or {}).items():
-                directory = _open_preopen(source)
+                directory = _open_preopen(source, guest_path)
                 limit = rights.maximum(directory.filetype, read_only=directory.read_only)
                 fds.add(Descriptor(directory, *limit, preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
@@ -241,6 +262,14 @@ class WASI:
 
     def get_import_object(self) -> dict[str, dict[str, HostFunction]]:
         return {self.import_module: self.wasi_import}
+
+    def define(self, linker: Any, store: Any) -> Any:
+        """Put these system calls into your own ``wasmtime.Linker`` for instances of `store`
+        (in place of wasmtime-py's ``linker.define_wasi()`` and ``store.set_wasi()``); returns
+        a `pywasi.engine.host_imports.WasiLink`. See `define_wasi`."""
+        from .engine.host_imports import define_wasi
+
+        return define_wasi(self, linker, store)
 
     def finalize_bindings(self, instance: BoundInstance, memory: object | None = None) -> None:
         """Bind the system calls to `instance`'s memory (its `memory` export by default)."""
@@ -337,13 +366,13 @@ class WASI:
         self.after_guest_call()
 
 
-def _open_preopen(source: object) -> WasiFile:
+def _open_preopen(source: object, guest_path: object = None) -> WasiFile:
     """The directory a preopen's value names: a host path, a `MemoryDir`, a directory
     `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those."""
     if isinstance(source, MemoryDir):
         return OpenMemoryDir(source)
     if isinstance(source, Preopen):
-        opened = _open_preopen(source.source)
+        opened = _open_preopen(source.source, guest_path)
         return opened if source.fs_mutable else read_only(opened)
     if isinstance(source, WasiFile):
         if source.filetype != Filetype.DIRECTORY:
@@ -353,8 +382,11 @@ def _open_preopen(source: object) -> WasiFile:
     try:
         directory = HostDir.open(path)
     except FileNotFoundError:
+        swapped = isinstance(guest_path, str) and os.path.isdir(guest_path)
         raise PreopenError(
-            f"preopen host directory {path!r} does not exist", "UVWASI_ENOENT"
+            f"preopen host directory {path!r} does not exist"
+            + (f"; preopens map guest paths (keys) to host paths (values): did you mean "
+               f"{{{path!r}: {guest_path!r}}}?" if swapped else ""), "UVWASI_ENOENT"
         ) from None
     except NotADirectoryError:
         raise PreopenError(

@@ -27,6 +27,7 @@ from ..errors import AlreadyStartedError, InvalidArgValueError, ModuleLoadError
 from ..memory import GuestMemory
 from ..plugin import Memory
 from .base import ExportKind
+from .exports import describe_type
 from .wasmtime_engine import WasmtimeInstance, _HostCalls, define_function, memory_view
 
 # Raw-value codes (see `wasmtime_engine._VALUE_TYPES`) of the core types a host function takes.
@@ -65,13 +66,6 @@ class _WasiLike(Protocol):
     def get_import_object(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
-def describe_type(func_type: wasmtime.FuncType) -> str:
-    """``(i32, f64) -> i32``, as messages show a function's core type."""
-    params = ", ".join(str(value) for value in func_type.params)
-    results = ", ".join(str(value) for value in func_type.results)
-    return f"({params}) -> {results or 'nothing'}"
-
-
 def _import_kind(item: wasmtime.ImportType) -> str:
     kind = item.type
     if isinstance(kind, wasmtime.FuncType):
@@ -96,7 +90,7 @@ def check_imports(module: wasmtime.Module, wasi: _WasiLike, imports: Imports) ->
             lines.append(f"{what}: not a function of WASI {wasi.version}")
         elif item.module in _WASI_MODULES:
             lines.append(f"{what}: WASI of another version than {wasi.version!r}; pass "
-                         "WASI(version='auto', module=...) to take the module's version")
+                         "WASI(version=pywasi.wasi_version(module), ...)")
         else:
             lines.append(f"{what}: not defined; pass it as pywasi.instantiate(..., imports="
                          f"{{{item.module!r}: {{{item.name!r}: your_function}}}})")
@@ -241,3 +235,11 @@ def define_wasi(wasi: Any, linker: wasmtime.Linker, store: wasmtime.Store) -> Wa
         define_function(linker, calls, wasi.import_module, name, function, signature.params,
                         "I" if signature.returns_errno else "", bind)
     return WasiLink(wasi, store, calls)
+
+
+def wasi_version(module: wasmtime.Module) -> str:
+    """The WASI version `module` imports (``"unstable"`` or ``"preview1"``), for
+    ``WASI(version=...)``, which, as in Node, names it explicitly."""
+    if any(item.module == "wasi_unstable" for item in module.imports):
+        return "unstable"
+    return "preview1"

@@ -48,6 +48,7 @@ from ..errors import (
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
+from .exports import ExportAccess, ExportCall
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
 
 if TYPE_CHECKING:
@@ -411,8 +412,9 @@ def _context_finder(store: wasmtime.Store) -> Callable[[], int]:
     return find
 
 
-class WasmtimeInstance:
-    """A wasmtime instance with its store: what `WASI.start()` and friends accept.
+class WasmtimeInstance(ExportAccess):
+    """A wasmtime instance with its store: what `WASI.start()` and friends accept, with typed
+    exports (`func`, `memory`, `call_str`...: see `exports.ExportAccess`).
 
     A context manager: `close()` (or the end of the `with` block) closes the guest's host
     descriptors and, if pywasi made the store, the store. Without it, both are released when
@@ -426,6 +428,8 @@ class WasmtimeInstance:
         self._host_calls = host_calls
         self._wasi = wasi
         self._closed = False
+        self._calls: dict[str, ExportCall] = {}
+        self._memory = None
         # The WASI object's hooks (flush the host's stdio before a call, raise what a Python
         # stdio object raised after), when it has them.
         self._around_call: AbstractContextManager[None] = (
@@ -472,12 +476,11 @@ class WasmtimeInstance:
         object raised after)."""
         if self._closed:
             raise InstanceClosedError()
-        func = self.exports[name]
-        if not isinstance(func, wasmtime.Func):
-            raise TypeError(f"export {name!r} is not a function")
+        export = self.export_call(name)
+        arguments = export.arguments(args)
         with self._around_call:
             try:
-                return func(self.store, *args)
+                return export.func(self.store, *arguments)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
                 raise self._host_calls.failure(trap) from None
 
@@ -553,7 +556,8 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
             return ModuleCache().load(engine, wasm, settings)
         return wasmtime.Module(engine, wasm)
     except wasmtime.WasmtimeError as error:
-        raise ModuleLoadError(f"cannot compile module: {error}") from None
+        named = f" {str(source)!r}" if isinstance(source, (str, Path)) else ""
+        raise ModuleLoadError(f"cannot compile module{named}: {error}") from None
 
 
 def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
