@@ -8,6 +8,7 @@
 from .abi.errno import WasiErrno
 from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
 from .engine.base import BoundInstance
+from .engine.host_imports import HostFunc, Imports, WasiLink, wasi_version
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
     AlreadyStartedError,
@@ -27,6 +28,7 @@ from .errors import (
 from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
 from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 from .sandbox.readonly import Preopen, ReadOnly
+from .plugin import Memory
 from .wasi import WASI
 
 __all__ = [
@@ -39,9 +41,12 @@ __all__ = [
     "Filestat",
     "Filetype",
     "GuestTrap",
+    "HostFunc",
+    "Imports",
     "InstanceClosedError",
     "InvalidArgTypeError",
     "InvalidArgValueError",
+    "Memory",
     "MemoryDir",
     "MemoryFile",
     "MemoryNode",
@@ -60,8 +65,10 @@ __all__ = [
     "Transfer",
     "WasiErrno",
     "WasiFile",
+    "WasiLink",
     "WasmtimeInstance",
     "Whence",
     "instantiate",
     "load_module",
+    "wasi_version",
 ]

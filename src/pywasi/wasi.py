@@ -12,7 +12,7 @@ import socket
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
@@ -40,6 +40,11 @@ from .sandbox.sockets import HostSocket
 from .sandbox.stdio import Stdio
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
+
+if TYPE_CHECKING:
+    import wasmtime
+
+    from .engine.host_imports import WasiLink
 
 _INT32_MAX = 2**31 - 1
 
@@ -263,7 +268,7 @@ class WASI:
     def get_import_object(self) -> dict[str, dict[str, HostFunction]]:
         return {self.import_module: self.wasi_import}
 
-    def define(self, linker: Any, store: Any) -> Any:
+    def define(self, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
         """Put these system calls into your own ``wasmtime.Linker`` for instances of `store`
         (in place of wasmtime-py's ``linker.define_wasi()`` and ``store.set_wasi()``); returns
         a `pywasi.engine.host_imports.WasiLink`. See `define_wasi`."""
