@@ -51,9 +51,18 @@ def wasi() -> pywasi.WASI:
 
 def test_every_core_type_goes_in_and_out() -> None:
     seen: list[Any] = []
-    imports = {"env": {
-        "mix": lambda a, b, c, d: seen.append((a, b, c, d)) or a + b + c + d,
-        "i32": lambda value: (seen.append(value), value & 0xFFFFFFFF)[1],
+
+    def mix(a: int, b: int, c: float, d: float) -> float:
+        seen.append((a, b, c, d))
+        return a + b + c + d
+
+    def i32(value: int) -> int:
+        seen.append(value)
+        return value & 0xFFFFFFFF  # the unsigned reading of a negative result
+
+    imports: pywasi.Imports = {"env": {
+        "mix": mix,
+        "i32": i32,
         "i64": lambda value: value * 2,
         "f32": lambda value: value / 2,
         "none": seen.append,

@@ -8,9 +8,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from guest import build_c
-
 import pywasi
+from guest import build_c
 
 
 def test_sixteen_guests_in_four_threads(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import mypy.api
 import pytest
 import wasmtime
-from guest import build_c
 
 import pywasi
+from guest import build_c
 
 README = Path(__file__).parent.parent / "README.md"
 SECTION = "## Plugins:"

@@ -25,10 +25,10 @@ from .errors import (
     PyWasiError,
     StdioError,
 )
+from .plugin import Memory
 from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
 from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 from .sandbox.readonly import Preopen, ReadOnly
-from .plugin import Memory
 from .wasi import WASI
 
 __all__ = [

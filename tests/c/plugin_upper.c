@@ -33,3 +33,11 @@ __attribute__((export_name("describe"))) void describe(void)
     static const char message[] = "upper-cases ASCII letters";
     host_log(message, strlen(message));
 }
+
+/* `describe`, `count` times over: what one host import costs, without the call into the guest. */
+__attribute__((export_name("describe_many"))) void describe_many(int count)
+{
+    for (int index = 0; index < count; index++) {
+        describe();
+    }
+}

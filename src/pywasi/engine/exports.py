@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import wasmtime
+from wasmtime._instance import InstanceExports
 
 from ..memory import GuestMemory
 from ..plugin import Memory
@@ -77,7 +78,7 @@ class ExportCall:
 class ExportAccess:
     """The typed export accessors of `WasmtimeInstance`, with its `exports` and `store`."""
 
-    exports: wasmtime.InstanceExports
+    exports: InstanceExports
     store: wasmtime.Store
     _calls: dict[str, ExportCall]
     _memory: Memory | None

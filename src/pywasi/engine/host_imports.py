@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, Protocol, TypeAlias
@@ -136,9 +137,9 @@ def link_imports(linker: wasmtime.Linker, store: wasmtime.Store, module: wasmtim
         if (list(declared[0]), list(declared[1])) != (
                 [str(value) for value in func_type.params],
                 [str(value) for value in func_type.results]):
-            raise ModuleLoadError(
-                f"cannot link {where}: the module imports it as {describe_type(func_type)}, but "
-                f"it is declared ({', '.join(declared[0])}) -> {', '.join(declared[1]) or 'nothing'}")
+            declared_text = f"({', '.join(declared[0])}) -> {', '.join(declared[1]) or 'nothing'}"
+            raise ModuleLoadError(f"cannot link {where}: the module imports it as "
+                                  f"{describe_type(func_type)}, but it is declared {declared_text}")
         if len(result) > 1:
             raise ModuleLoadError(f"cannot link {where}: a host function returns one value at "
                                   f"most, and this import has {describe_type(func_type)}")
@@ -225,10 +226,8 @@ def define_wasi(wasi: Any, linker: wasmtime.Linker, store: wasmtime.Store) -> Wa
             raise InvalidArgValueError(
                 "the guest was instantiated in another wasmtime.Store than the one given to "
                 "wasi.define(linker, store): instantiate it with that store")
-        try:
+        with suppress(AlreadyStartedError):  # bound already: an earlier call, or wasi.start()
             wasi.finalize_bindings(_CallerInstance(store, memory, calls))
-        except AlreadyStartedError:  # bound already: by an earlier call, or wasi.start()
-            pass
 
     for name, function in wasi.wasi_import.items():
         signature = wasi.signatures[name]

@@ -48,8 +48,8 @@ from ..errors import (
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
-from .exports import ExportAccess, ExportCall
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
+from .exports import ExportAccess, ExportCall
 
 if TYPE_CHECKING:
     from .host_imports import Imports
@@ -158,12 +158,19 @@ def _int_bits(bits: int) -> Callable[[Any], int]:
 
 # How an embedder's host function's result is stored in the first raw value, by result code
 # (the same rules as the trampoline's `store_result`: an int of either reading, a float).
-_RESULT_STORES: Final[dict[str, Callable[[memoryview, int, Any], None]]] = {
-    code: (lambda pack, convert: lambda space, raw, value: pack(space, raw, convert(value)))(
-        Struct(layout).pack_into, convert)
-    for code, layout, convert in (("i", "<I", _int_bits(32)), ("q", "<Q", _int_bits(64)),
-                                  ("f", "<f", float), ("d", "<d", float))
-}
+def _result_store(layout: str, convert: Callable[[Any], Any]
+                  ) -> Callable[[memoryview, int, Any], None]:
+    pack = Struct(layout).pack_into
+
+    def store(space: memoryview, raw: int, value: Any) -> None:
+        pack(space, raw, convert(value))
+
+    return store
+
+
+_RESULT_STORES: Final = {"i": _result_store("<I", _int_bits(32)),
+                         "q": _result_store("<Q", _int_bits(64)),
+                         "f": _result_store("<f", float), "d": _result_store("<d", float)}
 
 
 # FuncTypes by engine, then by signature: one costs ~20 us of ctypes calls to build and
