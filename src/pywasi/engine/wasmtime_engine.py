@@ -487,7 +487,7 @@ class WasmtimeInstance(ExportAccess):
         arguments = export.arguments(args)
         with self._around_call:
             try:
-                return export.func(self.store, *arguments)
+                return export.invoke(self.store, arguments)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
                 raise self._host_calls.failure(trap) from None
 
