@@ -178,3 +178,27 @@ def test_a_user_linker_instance_runs_under_wasi_start() -> None:
     instance = linker.instantiate(store, wasmtime.Module(engine, HELLO))
     assert guest.start(link.instance(instance)) == 3
     assert out.getvalue() == b"hi\n"
+
+
+REENTRANT = b"""(module
+  (import "env" "back" (func $back (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "down") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 100))
+      (else (i32.add (call $back (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
+  (func (export "trap") unreachable))"""
+
+
+def test_exports_are_called_on_the_raw_path_reentrantly(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("wasmtime.Func.__call__ used: 15 us a call")
+
+    holder: list[pywasi.WasmtimeInstance] = []
+    instance = pywasi.instantiate(wasi(), REENTRANT, imports={"env": {
+        "back": lambda depth: holder[0].call("down", depth)}})
+    holder.append(instance)
+    monkeypatch.setattr(wasmtime.Func, "__call__", refuse)
+    assert instance.call("down", 5) == 105  # guest -> host -> guest, five deep
+    with pytest.raises(pywasi.GuestTrap, match="unreachable"):
+        instance.call("trap")
+    assert instance.call("down", 0) == 100  # a trap leaves nothing behind
