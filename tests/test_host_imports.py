@@ -151,14 +151,20 @@ HELLO = b"""(module
     (call $exit (i32.const 3))))"""
 
 
-def test_a_user_on_wasmtime_linker_switches_with_one_call() -> None:
+def on_user_linker(out: io.BytesIO) -> tuple[pywasi.WASI, wasmtime.Store, pywasi.WasiLink,
+                                             wasmtime.Instance]:
+    """HELLO as a wasmtime-py user runs it, but with pywasi's WASI."""
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
     linker = wasmtime.Linker(engine)
-    out = io.BytesIO()
     guest = pywasi.WASI(version="preview1", stdout=out)
     link = guest.define(linker, store)  # the one line, for define_wasi() and set_wasi()
-    instance = linker.instantiate(store, wasmtime.Module(engine, HELLO))
+    return guest, store, link, linker.instantiate(store, wasmtime.Module(engine, HELLO))
+
+
+def test_a_user_on_wasmtime_linker_switches_with_one_call() -> None:
+    out = io.BytesIO()
+    _, store, link, instance = on_user_linker(out)
     start = instance.exports(store)["_start"]
     assert isinstance(start, wasmtime.Func)
     with pytest.raises((wasmtime.Trap, wasmtime.WasmtimeError)) as info:
@@ -169,16 +175,10 @@ def test_a_user_on_wasmtime_linker_switches_with_one_call() -> None:
 
 
 def test_a_user_linker_instance_runs_under_wasi_start() -> None:
-    engine = wasmtime.Engine()
-    store = wasmtime.Store(engine)
-    linker = wasmtime.Linker(engine)
     out = io.BytesIO()
-    guest = pywasi.WASI(version="preview1", stdout=out)
-    link = guest.define(linker, store)
-    instance = linker.instantiate(store, wasmtime.Module(engine, HELLO))
+    guest, _, link, instance = on_user_linker(out)
     assert guest.start(link.instance(instance)) == 3
     assert out.getvalue() == b"hi\n"
-
 
 REENTRANT = b"""(module
   (import "env" "back" (func $back (param i32) (result i32)))
