@@ -88,8 +88,9 @@ _CALLBACK: Final = ctypes.CFUNCTYPE(
 _LENT: Final[dict[int, Any]] = {}
 
 
-def _give_back(key: int | None) -> None:
-    _LENT.pop(key or 0, None)
+def _give_back(key: int | None, lent: dict[int, Any] = _LENT) -> None:
+    # `lent` bound now: a store freed at interpreter exit calls this after module teardown.
+    lent.pop(key or 0, None)
 
 
 _GIVE_BACK: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_give_back)
