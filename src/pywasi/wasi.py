@@ -157,7 +157,7 @@ class WASI:
     def __init__(
         self,
         *,
-        version: str | None = None,
+        version: str,
         args: Sequence[Any] | None = None,
         env: Mapping[Any, Any] | None = None,
         preopens: Mapping[Any, Any] | None = None,
