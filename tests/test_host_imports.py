@@ -203,3 +203,13 @@ def test_exports_are_called_on_the_raw_path_reentrantly(monkeypatch: pytest.Monk
         instance.call("trap")
     assert instance.call("down", 0) == 100  # a trap leaves nothing behind
     holder.clear()  # the cycle through the host function, broken now rather than at exit
+
+
+def test_a_host_function_with_more_parameters_than_the_trampoline_takes() -> None:
+    params = " ".join(["i32"] * 17)
+    gets = " ".join(f"(local.get {index})" for index in range(17))
+    module = f"""(module (import "env" "sum" (func $sum (param {params}) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "sum") (param {params}) (result i32) (call $sum {gets})))""".encode()
+    instance = pywasi.instantiate(wasi(), module, imports={"env": {"sum": lambda *v: sum(v)}})
+    assert instance.call("sum", *range(17)) == sum(range(17))

@@ -152,11 +152,7 @@ def link_imports(linker: wasmtime.Linker, store: wasmtime.Store, module: wasmtim
             function = partial(function, view)
         if not callable(function):
             raise ModuleLoadError(f"cannot link {where}: {given!r} is not callable")
-        try:
-            define_function(linker, calls, item.module, item.name or "", function, params,
-                            result)
-        except ValueError as error:  # more parameters than the trampoline takes
-            raise ModuleLoadError(f"cannot link {where}: {error}") from None
+        define_function(linker, calls, item.module, item.name or "", function, params, result)
     return memories
 
 

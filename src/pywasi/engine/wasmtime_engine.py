@@ -78,6 +78,7 @@ _ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0
 _RESULTS: Final = _ADDRESS_SPACE[: sys.maxsize // 4 * 4].cast("I")
 
 _MAX_MEMORY32: Final = 1 << 32
+_TRAMPOLINE_MAX_ARITY: Final = 16  # MAX_ARITY in _trampoline.c; longer ones take the Python path
 _CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
 )
@@ -306,8 +307,8 @@ class _HostCalls:
         errno becomes a trap, re-raised by `call`. `bind`, if given, is called with the
         caller's address before the first call.
 
-        The callback is the C trampoline when it was compiled, else a generated Python
-        function behind a ctypes callback; both take the same steps."""
+        The callback is the C trampoline when it was compiled (for up to 16 parameters), else
+        a generated Python function behind a ctypes callback; both take the same steps."""
         context = function.context if isinstance(function, SystemCall) else None
         is_system_call = context is not None
         returns = result == "I"
@@ -320,7 +321,7 @@ class _HostCalls:
                 _RESULTS[raw >> 2] = errno
             return 0
 
-        if trampoline is not None:
+        if trampoline is not None and len(params) <= _TRAMPOLINE_MAX_ARITY:
             env = trampoline.HostCall(function, context, params, result, failed,
                                       self.movable, _TRAP_NEW_ADDRESS, bind)
             # wasmtime holds the HostCall until the last store and linker using it are gone.
