@@ -16,6 +16,8 @@ from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Rights
 from .engine.base import BoundInstance
+from .limits import Limits
+from .trace import TraceSink
 from .errors import (
     AlreadyStartedError,
     InvalidArgTypeError,
@@ -29,6 +31,7 @@ from .sandbox.fdtable import Descriptor
 from .sandbox.host import HostDir
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
+from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 
 _INT32_MAX = 2**31 - 1
@@ -82,6 +85,10 @@ class WASI:
     it when done, the caller keeps (and closes) its own. Both copies share one open socket, so
     the caller should leave it alone while the guest runs; pywasi never changes its blocking
     mode.
+
+    `limits` bounds what the guest may use (see `pywasi.Limits`); `max_open_files` alone caps
+    its open descriptors (EMFILE past it). `trace`, a text stream or a callable taking a
+    `TraceEvent`, receives every system call the guest makes, strace-style (`pywasi.trace`).
     """
 
     def __init__(
@@ -96,6 +103,9 @@ class WASI:
         stdout: int = 1,
         stderr: int = 2,
         sockets: Sequence[socket.socket | int] | None = None,
+        limits: Limits | None = None,
+        max_open_files: int | None = None,
+        trace: TraceSink | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -145,8 +155,20 @@ class WASI:
         except BaseException:
             fds.close_all()
             raise
+        if limits is not None:
+            _check_type(limits, "limits", Limits, "a pywasi.Limits")
+        self.limits = limits
+        fds.limit = max_open_files if max_open_files is not None else (
+            limits.max_resources if limits is not None else None)
+        self._context.max_random_size = limits.max_random_size if limits is not None else None
+        self.trace = trace
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
+
+    @property
+    def stop_signal(self) -> StopSignal:
+        """What the engine rings to end the guest's blocking waits (interrupt, timeout)."""
+        return self._context.stop
 
     @property
     def version(self) -> str:
@@ -228,6 +250,7 @@ class WASI:
     def close(self) -> None:
         """Close every descriptor the guest holds (done by `start()` when the guest ends)."""
         self._context.fds.close_all()
+        self._context.stop.close()
 
 
 def _open_preopen(host_path: object) -> HostDir:

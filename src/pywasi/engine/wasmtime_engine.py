@@ -29,11 +29,22 @@ from wasmtime import _bindings as ffi
 from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 
 from ..abi.signatures import Signature
-from ..errors import GuestTrap, ModuleLoadError
+from ..errors import (
+    GuestTrap,
+    InvalidArgValueError,
+    ModuleLoadError,
+    OutOfFuel,
+    ResourceLimit,
+    StackExhausted,
+)
+from ..limits import Limits
 from ..memory import GuestMemory
 from ..syscalls import SystemCall, errno_of
 from .base import ExportKind
 from .cache import ModuleCache, cache_enabled
+from ..sandbox.stop import StopSignal
+from ..trace import traced_imports
+from .interrupt import Watchdog, signal_watcher
 
 
 def _load_trampoline() -> ModuleType | None:
@@ -100,13 +111,19 @@ ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
     "wasm_exceptions": True,  # emitted by current toolchains (e.g. recent yowasp builds)
     "wasm_tail_call": True,
     "wasm_function_references": True,
+    "epoch_interruption": True,  # Ctrl-C, interrupt() and timeouts stop compute (interrupt.py)
 }
+# Fuel is counted by code compiled for it (a few % slower), so it has an engine of its own.
+FUEL_SETTINGS: Final[Mapping[str, bool]] = {**ENGINE_SETTINGS, "consume_fuel": True}
 
 
-def make_engine() -> wasmtime.Engine:
+def make_engine(settings: Mapping[str, bool] = ENGINE_SETTINGS,
+                max_wasm_stack: int | None = None) -> wasmtime.Engine:
     config = wasmtime.Config()
-    for name, value in ENGINE_SETTINGS.items():
+    for name, value in settings.items():
         setattr(config, name, value)
+    if max_wasm_stack is not None:
+        config.max_wasm_stack = max_wasm_stack  # a run-time bound: compiled code is the same
     return wasmtime.Engine(config)
 
 
@@ -177,6 +194,10 @@ class _HostCalls:
     pending: BaseException | None = None
     # Memories whose base must be looked up on every call (engines that may move memory).
     movable: list[GuestMemory] = field(default_factory=list)
+
+    def stop(self, reason: BaseException) -> None:
+        """The watchdog stopped the guest: `call` raises `reason`, as for a host call."""
+        self.pending = reason
 
     def _trap(self, name: str, error: BaseException) -> int:
         self.pending = error
@@ -258,12 +279,15 @@ class WasmtimeInstance:
     """A wasmtime instance with its store: what `WASI.start()` and friends accept."""
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 host_calls: _HostCalls, memory_may_move: bool) -> None:
+                 host_calls: _HostCalls, memory_may_move: bool, watchdog: Watchdog,
+                 timeout: float | None = None) -> None:
         self.store = store
         self.instance = instance
         self.exports = instance.exports(store)
         self._host_calls = host_calls
         self._memory_may_move = memory_may_move
+        self._watchdog = watchdog
+        self._timeout = timeout
 
     def export_kind(self, name: str) -> ExportKind | None:
         item = self.exports.get(name)
@@ -299,20 +323,42 @@ class WasmtimeInstance:
 
     def call(self, name: str, *args: Any) -> Any:
         """Call an exported function, turning traps into `GuestTrap` and re-raising what a
-        host call raised (such as `ProcExit`)."""
+        host call raised (such as `ProcExit`). Ctrl-C stops it with KeyboardInterrupt; the
+        `Limits.timeout` bounds it."""
         func = self.exports[name]
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"export {name!r} is not a function")
         try:
-            return func(self.store, *args)
+            with signal_watcher.watching(), self._watchdog.timeout(self._timeout):
+                return func(self.store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
             pending, self._host_calls.pending = self._host_calls.pending, None
             if pending is not None:
                 raise pending from None
-            raise GuestTrap(str(trap)) from None
+            raise guest_trap(trap) from None
+
+    def interrupt(self) -> None:
+        """Stop the guest from any thread: its running call raises `GuestInterrupted` at the
+        next loop iteration or call in wasm, or out of a blocking poll_oneoff, promptly."""
+        self._watchdog.stop()
+
+
+_TRAPS: Final[dict[wasmtime.TrapCode, type[GuestTrap]]] = {
+    wasmtime.TrapCode.OUT_OF_FUEL: OutOfFuel,
+    wasmtime.TrapCode.STACK_OVERFLOW: StackExhausted,
+}
+
+
+def guest_trap(trap: wasmtime.Trap | wasmtime.WasmtimeError) -> GuestTrap:
+    """The `GuestTrap` (or limit subclass) for a wasmtime trap, keeping its trap code."""
+    code = trap.trap_code if isinstance(trap, wasmtime.Trap) else None
+    exception = _TRAPS.get(code, GuestTrap) if code is not None else GuestTrap
+    return exception(str(trap), code.name if code is not None else None)
 
 
 _default_engine: wasmtime.Engine | None = None
+# pywasi's engines by (fuel, max_wasm_stack), each with the settings the cache keys it by.
+_engines: dict[tuple[bool, int | None], tuple[wasmtime.Engine, Mapping[str, bool]]] = {}
 
 
 def default_engine() -> wasmtime.Engine:
@@ -320,14 +366,36 @@ def default_engine() -> wasmtime.Engine:
     global _default_engine
     if _default_engine is None:
         _default_engine = make_engine()
+        _engines[False, None] = _default_engine, ENGINE_SETTINGS
+        signal_watcher.engines.append(_default_engine)
     return _default_engine
 
 
+def engine_for(limits: Limits | None) -> wasmtime.Engine:
+    """pywasi's engine for guests under `limits`: the default engine, or (for fuel or a stack
+    size) one made once per process for those settings, cached as well."""
+    if limits is None or (limits.fuel is None and limits.max_wasm_stack is None):
+        return default_engine()
+    key = limits.fuel is not None, limits.max_wasm_stack
+    if key not in _engines:
+        settings = FUEL_SETTINGS if limits.fuel is not None else ENGINE_SETTINGS
+        engine = make_engine(settings, limits.max_wasm_stack)
+        _engines[key] = engine, settings
+        signal_watcher.engines.append(engine)
+    return _engines[key][0]
+
+
+def _cache_settings(engine: wasmtime.Engine) -> Mapping[str, bool] | None:
+    """The settings `engine` is cached by, if pywasi made it (None for anyone else's)."""
+    return next((settings for made, settings in _engines.values() if made is engine), None)
+
+
 def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = None, *,
-                cache: bool = True) -> wasmtime.Module:
+                cache: bool = True, limits: Limits | None = None) -> wasmtime.Module:
     """Compile a module from a `.wasm`/`.wat` path or bytes, through the on-disk cache
-    (unless `cache` is False or ``PYWASI_CACHE=0``)."""
-    engine = engine or default_engine()
+    (unless `cache` is False or ``PYWASI_CACHE=0``). With `limits` and no `engine`, it is
+    compiled for the engine those limits need (see `engine_for`)."""
+    engine = engine or engine_for(limits)
     if isinstance(source, (str, Path)):
         try:
             wasm: bytes = Path(source).read_bytes()
@@ -338,8 +406,9 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
     try:
         if not wasm.startswith(b"\0asm"):
             wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8", "replace")))
-        if cache and cache_enabled() and engine is _default_engine:
-            return ModuleCache().load(engine, wasm, ENGINE_SETTINGS)
+        settings = _cache_settings(engine)
+        if cache and cache_enabled() and settings is not None:
+            return ModuleCache().load(engine, wasm, settings)
         return wasmtime.Module(engine, wasm)
     except wasmtime.WasmtimeError as error:
         raise ModuleLoadError(f"cannot compile module: {error}") from None
@@ -353,19 +422,63 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     lookup per host call. A store on another engine works too, at that small cost; a
     `wasmtime.Module` passed in must come from the store's engine.
     """
-    engine = store.engine if store is not None else default_engine()
+    limits: Limits | None = getattr(wasi, "limits", None)
+    engine = store.engine if store is not None else engine_for(limits)
     if not isinstance(module, wasmtime.Module):
         module = load_module(module, engine, cache=cache)
     if store is None:
         store = wasmtime.Store(engine)
+    _apply_limits(store, limits)
     linker = wasmtime.Linker(engine)
     wanted = {(item.module, item.name) for item in module.imports}
-    host_calls = define_imports(linker, wasi.get_import_object(), wasi.signatures, wanted)
+    imports = wasi.get_import_object()
+    trace = getattr(wasi, "trace", None)
+    if trace is not None:  # chosen here, once: the untraced host calls stay as they are
+        imports = traced_imports(imports, wasi.signatures, trace)
+    host_calls = define_imports(linker, imports, wasi.signatures, wanted)
+    stop_signal: StopSignal | None = getattr(wasi, "stop_signal", None)
+    watchdog = Watchdog(store, engine, host_calls.stop,
+                        stop_signal.ring if stop_signal is not None else _nothing)
+    if stop_signal is not None:
+        stop_signal.reason = watchdog.reason_to_stop
+    timeout = limits.timeout if limits is not None else None
     try:
-        instance = linker.instantiate(store, module)
+        with signal_watcher.watching(), watchdog.timeout(timeout):
+            instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:
-        raise GuestTrap(str(trap)) from None
+        pending, host_calls.pending = host_calls.pending, None
+        if pending is not None:
+            raise pending from None
+        raise guest_trap(trap) from None
     except wasmtime.WasmtimeError as error:
+        pending, host_calls.pending = host_calls.pending, None
+        if pending is not None:
+            raise pending from None
+        if limits is not None and limits.max_memory_size is not None \
+                and "memory" in str(error) and "limit" in str(error):
+            raise ResourceLimit(
+                f"the module's memory is larger than its limit of {limits.max_memory_size} "
+                f"bytes (max-memory-size): {error}") from None
         raise ModuleLoadError(f"cannot instantiate module: {error}") from None
     return WasmtimeInstance(store, instance, host_calls,
-                            memory_may_move=engine is not _default_engine)
+                            memory_may_move=engine is not _default_engine, watchdog=watchdog,
+                            timeout=timeout)
+
+
+def _nothing() -> None:
+    """No blocking wait to wake: an import object that is not pywasi's `WASI`."""
+
+
+def _apply_limits(store: wasmtime.Store, limits: Limits | None) -> None:
+    if limits is None:
+        return
+    if limits.fuel is not None:
+        try:
+            store.set_fuel(limits.fuel)
+        except wasmtime.WasmtimeError:
+            raise InvalidArgValueError(
+                "Limits.fuel needs a store whose engine consumes fuel: leave out store= "
+                "(pywasi makes one), or enable consume_fuel on your engine's config"
+            ) from None
+    if limits.max_memory_size is not None:
+        store.set_limits(memory_size=limits.max_memory_size)

@@ -66,7 +66,7 @@ class _Numbers(dict[int, Descriptor]):
 class FdTable:
     """Maps guest fd numbers to descriptors; new numbers are the lowest free ones."""
 
-    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors")
+    __slots__ = ("_fds", "_free", "_next", "_refs", "descriptors", "limit")
 
     def __init__(self) -> None:
         self._fds = _Numbers()
@@ -76,6 +76,8 @@ class FdTable:
         self._free: list[int] = []  # heap of released numbers below `_next`
         self._next = 0
         self._refs: dict[int, int] = {}  # id(file) -> how many numbers name it
+        # The most numbers open at once (`Limits.max_resources`); one more is EMFILE.
+        self.limit: int | None = None
 
     def __contains__(self, fd: int) -> bool:
         return fd in self._fds
@@ -91,6 +93,8 @@ class FdTable:
         return desc
 
     def add(self, desc: Descriptor) -> int:
+        if self.limit is not None and len(self._fds) >= self.limit:
+            raise WasiErrno(Errno.MFILE)
         fd = self._lowest_free()
         self._fds[fd] = desc
         self._refs[id(desc.file)] = self._refs.get(id(desc.file), 0) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import ResourceLimit
 from .context import WasiContext
 from .registry import syscall
 
@@ -12,6 +13,9 @@ _CHUNK = 1 << 20  # fill big requests piecewise so one call never allocates giga
 
 @syscall
 def random_get(ctx: WasiContext, buf: int, buf_len: int) -> int:
+    if ctx.max_random_size is not None and buf_len > ctx.max_random_size:
+        raise ResourceLimit(f"the guest asked random_get for {buf_len} bytes, more than its "
+                            f"limit of {ctx.max_random_size} (max-random-size)")
     target = ctx.memory.view(buf, buf_len)
     for start in range(0, buf_len, _CHUNK):
         end = min(start + _CHUNK, buf_len)

@@ -1,0 +1,177 @@
+"""Stopping a running guest: Ctrl-C, `interrupt()` from another thread, and wall-clock timeouts.
+
+pywasi's engines compile epoch checks into loops and function entries (``epoch_interruption``),
+which costs compute about 1% (see bench/interrupt_overhead.py). Every store pywasi links gets
+an epoch deadline one tick ahead and a deadline callback (`Watchdog`); the engine's epoch is
+only ever advanced when something may want a guest stopped, so the callback runs only then, on
+the guest's own thread, and decides for its store alone: stop with the reason set by
+`interrupt()` or a passed timeout, or carry on for one more tick.
+
+A Python signal handler cannot run while the main thread is inside wasm, but CPython's C-level
+handler writes the signal number to the descriptor given to `signal.set_wakeup_fd`. While a
+guest runs on the main thread, that descriptor is a pipe read by `_SignalWatcher`'s thread,
+which advances the epoch; the deadline callback then runs Python code on the main thread, where
+CPython runs the pending handler: the default SIGINT handler raises KeyboardInterrupt there,
+which becomes the store's trap and is re-raised by the call. A handler that does not raise lets
+the guest carry on. Bytes for a wakeup descriptor set before (asyncio's, say) are passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Final
+
+import wasmtime
+from wasmtime import _bindings as ffi
+
+from ..errors import GuestInterrupted, GuestTimeout
+
+_DEADLINE_CALLBACK: Final = ctypes.CFUNCTYPE(
+    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ctypes.c_uint8),
+)
+_NO_FINALIZER: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
+_set_deadline_callback: Final = ffi.dll["wasmtime_store_epoch_deadline_callback"]
+_set_deadline_callback.restype = None
+_set_deadline_callback.argtypes = [ctypes.c_void_p, _DEADLINE_CALLBACK, ctypes.c_void_p,
+                                   ctypes.CFUNCTYPE(None, ctypes.c_void_p)]
+_error_new: Final = ffi.dll["wasmtime_error_new"]
+_error_new.restype = ctypes.c_size_t
+_error_new.argtypes = [ctypes.c_char_p]
+
+_CONTINUE: Final = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+
+
+class Watchdog:
+    """One store's deadline callback: stops the guest when asked to or when its time is up.
+
+    `stop` and `start_timeout` may be called from any thread. `on_stop` receives the exception
+    the guest's call is to raise (it is kept where the host calls keep theirs)."""
+
+    def __init__(self, store: wasmtime.Store, engine: wasmtime.Engine,
+                 on_stop: Callable[[BaseException], None],
+                 wakeup: Callable[[], None]) -> None:
+        self._engine = engine
+        self._on_stop = on_stop
+        self._wakeup = wakeup
+        self._reason: BaseException | None = None
+        self._deadline: float | None = None
+        self._timeout = 0.0
+        self._callback = _DEADLINE_CALLBACK(self._tick)  # kept alive as long as the store
+        store.set_epoch_deadline(1)
+        _set_deadline_callback(ctypes.addressof(store.ptr().contents), self._callback, None,
+                               _NO_FINALIZER)
+
+    def _tick(self, context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
+              kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
+        # Python code on the guest's thread: pending signal handlers run here (see above).
+        try:
+            reason = self.reason_to_stop()
+        except BaseException as error:  # KeyboardInterrupt from the SIGINT handler, mostly
+            reason = error
+        if reason is None:
+            delta[0] = 1
+            kind[0] = _CONTINUE
+            return 0
+        self._on_stop(reason)
+        return int(_error_new(f"guest stopped: {reason}".encode()))
+
+    def reason_to_stop(self) -> BaseException | None:
+        """Why the guest must stop now, if it must: `stop`'s reason, or its timeout passed."""
+        if self._reason is None and self._deadline is not None \
+                and time.monotonic() >= self._deadline:
+            return GuestTimeout(
+                f"wasm trap: interrupt: the guest ran longer than its {self._timeout:g} s timeout",
+                "INTERRUPT")
+        return self._reason
+
+    def stop(self, reason: BaseException | None = None) -> None:
+        """Stop the guest at its next loop or call (or its current blocking wait), and at
+        every later call: an interrupted guest is left half-way through its work."""
+        self._reason = reason or GuestInterrupted(
+            "wasm trap: interrupt: the guest was interrupted by the host", "INTERRUPT")
+        self._engine.increment_epoch()
+        self._wakeup()
+
+    @contextlib.contextmanager
+    def timeout(self, seconds: float | None) -> Iterator[None]:
+        """Stop the guest with `GuestTimeout` if this block runs longer than `seconds`."""
+        if seconds is None:
+            yield
+            return
+        self._timeout = seconds
+        self._deadline = time.monotonic() + seconds
+        timer = threading.Timer(seconds, self._expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._engine.increment_epoch()
+        self._wakeup()
+
+
+class _SignalWatcher:
+    """The thread that turns a signal arriving while wasm runs into an epoch tick."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pipe: tuple[int, int] | None = None
+        self._forward_to = -1
+        self.engines: list[wasmtime.Engine] = []
+
+    def _start(self) -> int:
+        """The write end of the watcher's pipe, starting its thread the first time."""
+        with self._lock:
+            if self._pipe is None:
+                read_end, write_end = os.pipe2(os.O_CLOEXEC)
+                os.set_blocking(write_end, False)
+                self._pipe = read_end, write_end
+                threading.Thread(target=self._watch, name="pywasi-signal-watcher",
+                                 daemon=True).start()
+            return self._pipe[1]
+
+    def _watch(self) -> None:
+        assert self._pipe is not None
+        while True:
+            signals = os.read(self._pipe[0], 64)
+            for engine in self.engines:
+                engine.increment_epoch()
+            if self._forward_to >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(self._forward_to, signals)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Watch for signals during this block, if on the main thread (else do nothing)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        write_end = self._start()
+        try:
+            previous = signal.set_wakeup_fd(write_end)
+        except ValueError:  # not the main interpreter
+            yield
+            return
+        if previous == write_end:  # a nested call: the outer one restores
+            yield
+            return
+        self._forward_to = previous
+        try:
+            yield
+        finally:
+            signal.set_wakeup_fd(previous)
+            self._forward_to = -1
+
+
+signal_watcher: Final = _SignalWatcher()
