@@ -5,35 +5,59 @@
     exit_code = wasi.start(instantiate(wasi, "program.wasm"))
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("pywasi")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 from .engine.base import BoundInstance
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
     AlreadyStartedError,
+    GuestInterrupted,
+    GuestTimeout,
     GuestTrap,
     InvalidArgTypeError,
     InvalidArgValueError,
+    LimitExceeded,
     ModuleLoadError,
     NotStartedError,
+    OutOfFuel,
     OutOfRangeError,
     PreopenError,
     ProcExit,
     PyWasiError,
+    ResourceLimit,
+    StackExhausted,
 )
+from .limits import Limits
+from .trace import TraceEvent
 from .wasi import WASI
 
 __all__ = [
     "WASI",
+    "__version__",
     "AlreadyStartedError",
     "BoundInstance",
+    "GuestInterrupted",
+    "GuestTimeout",
     "GuestTrap",
     "InvalidArgTypeError",
     "InvalidArgValueError",
+    "LimitExceeded",
+    "Limits",
     "ModuleLoadError",
     "NotStartedError",
+    "OutOfFuel",
     "OutOfRangeError",
     "PreopenError",
     "ProcExit",
     "PyWasiError",
+    "ResourceLimit",
+    "StackExhausted",
+    "TraceEvent",
     "WasmtimeInstance",
     "instantiate",
     "load_module",

@@ -25,7 +25,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Final
+from types import FrameType
+from typing import Any, Final
+
+SignalHandler = Callable[[int, FrameType | None], Any]
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -70,10 +73,11 @@ class Watchdog:
 
     def _tick(self, context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
               kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
-        # Python code on the guest's thread: pending signal handlers run here (see above).
+        # Python code on the guest's thread: a pending SIGINT handler has just run, on entry
+        # (see `_SignalWatcher.watching`), and what it raised is waiting here.
         try:
-            reason = self.reason_to_stop()
-        except BaseException as error:  # KeyboardInterrupt from the SIGINT handler, mostly
+            reason = signal_watcher.take_raised() or self.reason_to_stop()
+        except BaseException as error:  # another signal's handler, run mid-way
             reason = error
         if reason is None:
             delta[0] = 1
@@ -128,7 +132,29 @@ class _SignalWatcher:
         self._lock = threading.Lock()
         self._pipe: tuple[int, int] | None = None
         self._forward_to = -1
+        self._raised: BaseException | None = None
         self.engines: list[wasmtime.Engine] = []
+
+    def take_raised(self) -> BaseException | None:
+        """What the SIGINT handler raised on entry to a deadline callback, once."""
+        raised, self._raised = self._raised, None
+        return raised
+
+    def _guarded(self, handler: Callable[[int, FrameType | None], Any]) -> SignalHandler:
+        """`handler`, except that on entry to a deadline callback (where CPython runs it, and
+        where an exception could not be caught: it would escape into wasmtime) what it raises
+        is kept for the callback to take."""
+
+        def guarded(signum: int, frame: FrameType | None) -> Any:
+            if frame is None or frame.f_code is not _TICK_CODE:
+                return handler(signum, frame)
+            try:
+                return handler(signum, frame)
+            except BaseException as error:
+                self._raised = error
+                return None
+
+        return guarded
 
     def _start(self) -> int:
         """The write end of the watcher's pipe, starting its thread the first time."""
@@ -167,11 +193,17 @@ class _SignalWatcher:
             yield
             return
         self._forward_to = previous
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            signal.signal(signal.SIGINT, self._guarded(handler))
         try:
             yield
         finally:
+            if callable(handler):
+                signal.signal(signal.SIGINT, handler)
             signal.set_wakeup_fd(previous)
             self._forward_to = -1
 
 
 signal_watcher: Final = _SignalWatcher()
+_TICK_CODE: Final = Watchdog._tick.__code__

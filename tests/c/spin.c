@@ -1,0 +1,56 @@
+/* A guest that never ends on its own: "compute" spins with no system calls, "stdin" blocks
+ * reading stdin, "sleep" blocks in poll_oneoff on a clock, "recurse" overflows the stack,
+ * "grow" allocates until malloc fails, "random" asks random_get for argv[2] bytes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+#include <wasi/api.h>
+
+static volatile uint64_t sink;
+
+static uint64_t recurse(uint64_t depth) {
+    volatile char frame[256];
+    frame[0] = (char)depth;
+    if (depth == UINT64_MAX) return 0;  /* never: the stack runs out first */
+    return recurse(depth + 1) + frame[0];
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "compute";
+    if (strcmp(mode, "compute") == 0) {
+        puts("spinning");
+        fflush(stdout);
+        uint64_t state = 1;
+        for (;;) { state ^= state << 13; state ^= state >> 7; state ^= state << 17; sink = state; }
+    }
+    if (strcmp(mode, "stdin") == 0) {
+        char buf[16];
+        puts("reading");
+        fflush(stdout);
+        return (int)read(0, buf, sizeof buf);
+    }
+    if (strcmp(mode, "sleep") == 0) {
+        puts("sleeping");
+        fflush(stdout);
+        struct timespec ts = {1000, 0};
+        return nanosleep(&ts, NULL);
+    }
+    if (strcmp(mode, "recurse") == 0) return (int)recurse(0);
+    if (strcmp(mode, "grow") == 0) {
+        for (size_t total = 0;; total += 1 << 20) {
+            if (malloc(1 << 20) == NULL) {
+                printf("malloc failed after %zu MiB\n", total >> 20);
+                return 3;
+            }
+        }
+    }
+    if (strcmp(mode, "random") == 0) {
+        size_t size = strtoul(argv[2], NULL, 10);
+        char *buf = malloc(size);
+        return __wasi_random_get((uint8_t *)buf, size);
+    }
+    return 2;
+}
