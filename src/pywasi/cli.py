@@ -177,8 +177,8 @@ def _run_parser(prog: str = "pywasi run") -> argparse.ArgumentParser:
                      help="WASI options, comma-separated or repeated: "
                           + _options_help(_S_OPTIONS))
     run.add_argument("--trace", nargs="?", const="-", metavar="FILE",
-                     help="log every system call the guest makes, strace-style, to FILE "
-                          "(default: stderr)")
+                     help="log every system call the guest makes, strace-style, to stderr; "
+                          "--trace=FILE writes to FILE instead")
     run.add_argument("--trace-format", choices=["text", "json"], default="text",
                      help="one line of text per call (default), or JSON lines for tools")
     run.add_argument("module", nargs="?", metavar="MODULE",
@@ -325,10 +325,31 @@ def _trace_stream(target: str | None) -> Iterator[TextIO | None]:
             yield stream
 
 
+def _bare_trace_to_stderr(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """`argv` with a bare ``--trace`` (before MODULE) spelled ``--trace=-``, so that the word
+    after it is never taken for the trace file: ``--trace prog.wasm`` traces prog.wasm to
+    stderr, and only ``--trace=FILE`` names a file."""
+    takes_value = {option for action in parser._actions if action.nargs is None
+                   and action.option_strings for option in action.option_strings}
+    words = list(argv)
+    skip = False
+    for index, word in enumerate(words):
+        if skip:
+            skip = False
+        elif word == "--trace":
+            words[index] = "--trace=-"
+        elif word in takes_value:
+            skip = True
+        elif not word.startswith("-") or word == "--":
+            break
+    return words
+
+
 def _parse(argv: Sequence[str]) -> argparse.Namespace | None:
     """The run options in `argv`; None when the top-level help or version was printed."""
     if argv and argv[0] == "run":
-        return _run_parser().parse_args(argv[1:])
+        run = _run_parser()
+        return run.parse_args(_bare_trace_to_stderr(run, argv[1:]))
     if not argv or argv[0] in ("-h", "--help", "-V", "--version"):
         top = _top_parser()
         options = top.parse_args(argv[:1])
@@ -337,7 +358,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace | None:
         else:
             top.print_help()
         return None
-    return _run_parser("pywasi").parse_args(argv)  # `pywasi MODULE ...`, as `wasmtime MODULE`
+    run = _run_parser("pywasi")  # `pywasi MODULE ...`, as `wasmtime MODULE ...`
+    return run.parse_args(_bare_trace_to_stderr(run, argv))
 
 
 def _one_line(text: str) -> str:

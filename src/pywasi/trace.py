@@ -154,8 +154,12 @@ def trace_writer(stream: _Stream | TextIO, format: str = "text") -> Callable[[Tr
     return write
 
 
+class _Shown(str):
+    """Text shown as it is (a pointer, a byte count), not quoted like guest strings."""
+
+
 def _show(value: Any) -> str:
-    if isinstance(value, str):
+    if isinstance(value, str) and not isinstance(value, _Shown):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
@@ -215,7 +219,7 @@ class _Decoder:
             try:
                 decoded.append((pname, _decode(kind, values, memory, whence)))
             except (WasiErrno, ValueError):
-                decoded.append((pname, f"<bad pointer {values[0]:#x}>"))
+                decoded.append((pname, _Shown(f"<bad pointer {values[0]:#x}>")))
         return decoded
 
     def after(self, memory: GuestMemory, args: tuple[int, ...]) -> list[tuple[str, Any]]:
@@ -231,7 +235,7 @@ class _Decoder:
                     decoded.append((pname, _text(memory.read(*values), 4096)))
             decoded += outs.items()
         except (WasiErrno, ValueError):
-            decoded.append(("results", "<bad pointer>"))
+            decoded.append(("results", _Shown("<bad pointer>")))
         return decoded
 
 
@@ -245,11 +249,9 @@ def _decode(kind: str, values: tuple[int, ...], memory: GuestMemory,
     if kind == "ciovs":
         return _gather(memory, *values, None)
     if kind == "buffer":
-        return f"<{values[1]} bytes>"
-    if kind == "ptr":
-        return hex(value)
-    if kind == "rights":
-        return hex(value)
+        return _Shown(f"<{values[1]} bytes>")
+    if kind in ("ptr", "rights"):
+        return _Shown(hex(value))
     if kind == "whence":
         meaning = whence.get(value)
         return meaning.name if meaning is not None else value

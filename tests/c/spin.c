@@ -1,6 +1,6 @@
 /* A guest that never ends on its own: "compute" spins with no system calls, "stdin" blocks
  * reading stdin, "sleep" blocks in poll_oneoff on a clock, "recurse" overflows the stack,
- * "grow" allocates until malloc fails, "random" asks random_get for argv[2] bytes. */
+ * "grow" grows memory until memory.grow fails, "random" asks random_get for argv[2] bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +39,10 @@ int main(int argc, char **argv) {
         return nanosleep(&ts, NULL);
     }
     if (strcmp(mode, "recurse") == 0) return (int)recurse(0);
-    if (strcmp(mode, "grow") == 0) {
-        for (size_t total = 0;; total += 1 << 20) {
-            if (malloc(1 << 20) == NULL) {
-                printf("malloc failed after %zu MiB\n", total >> 20);
-                return 3;
-            }
-        }
+    if (strcmp(mode, "grow") == 0) {  /* memory.grow by 1 MiB until it fails */
+        while (__builtin_wasm_memory_grow(0, 16) != (size_t)-1) {}
+        printf("memory.grow failed at %zu MiB\n", __builtin_wasm_memory_size(0) >> 4);
+        return 3;
     }
     if (strcmp(mode, "random") == 0) {
         size_t size = strtoul(argv[2], NULL, 10);

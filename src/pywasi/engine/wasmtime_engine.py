@@ -349,11 +349,24 @@ _TRAPS: Final[dict[wasmtime.TrapCode, type[GuestTrap]]] = {
 }
 
 
+_LIMIT_HINTS: Final[dict[type[GuestTrap], str]] = {
+    OutOfFuel: "the guest used up its fuel (raise -W fuel or Limits.fuel)",
+    StackExhausted: "the guest's call stack is exhausted (raise -W max-wasm-stack or "
+                    "Limits.max_wasm_stack)",
+}
+
+
 def guest_trap(trap: wasmtime.Trap | wasmtime.WasmtimeError) -> GuestTrap:
-    """The `GuestTrap` (or limit subclass) for a wasmtime trap, keeping its trap code."""
+    """The `GuestTrap` (or limit subclass) for a wasmtime trap, keeping its trap code. A
+    limit's message is wasmtime's reason and what to raise, without the wasm backtrace."""
     code = trap.trap_code if isinstance(trap, wasmtime.Trap) else None
     exception = _TRAPS.get(code, GuestTrap) if code is not None else GuestTrap
-    return exception(str(trap), code.name if code is not None else None)
+    message = str(trap)
+    if exception in _LIMIT_HINTS:
+        reason = next((line.strip() for line in message.splitlines()
+                       if line.strip().startswith("wasm trap:")), "wasm trap")
+        message = f"{reason}: {_LIMIT_HINTS[exception]}"
+    return exception(message, code.name if code is not None else None)
 
 
 _default_engine: wasmtime.Engine | None = None
