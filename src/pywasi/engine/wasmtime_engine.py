@@ -136,10 +136,23 @@ def _params_layout(signature: Signature) -> Struct:
     return Struct("<" + "".join(padded))
 
 
-@cache
-def _func_type(signature: Signature) -> wasmtime.FuncType:
+def _new_func_type(signature: Signature) -> wasmtime.FuncType:
     params = [_I32 if code == "I" else _I64 for code in signature.params]
     return wasmtime.FuncType(params, [_I32] if signature.returns_errno else [])
+
+
+# A FuncType belongs to the first engine it is used with (wasmtime asserts as much), so the
+# cache is per engine; pywasi's engines live as long as the process, others get fresh ones.
+_FUNC_TYPES: Final[dict[tuple[int, Signature], wasmtime.FuncType]] = {}
+
+
+def _func_type(signature: Signature, engine: wasmtime.Engine) -> wasmtime.FuncType:
+    if _cache_settings(engine) is None:
+        return _new_func_type(signature)
+    key = id(engine), signature
+    if key not in _FUNC_TYPES:
+        _FUNC_TYPES[key] = _new_func_type(signature)
+    return _FUNC_TYPES[key]
 
 
 def _new_trap(message: str) -> int:
@@ -256,7 +269,7 @@ def define_imports(
             if (module, name) not in wanted:
                 continue
             signature = signatures[name]
-            func_type = _func_type(signature)
+            func_type = _func_type(signature, linker.engine)
             callback, env, finalizer = calls.callback(function, signature)
             error = _define_unchecked(
                 linker_ptr, module_name, len(module_name), name.encode(), len(name.encode()),

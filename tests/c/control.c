@@ -1,6 +1,10 @@
-/* A guest that never ends on its own: "compute" spins with no system calls, "stdin" blocks
- * reading stdin, "sleep" blocks in poll_oneoff on a clock, "recurse" overflows the stack,
- * "grow" grows memory until memory.grow fails, "random" asks random_get for argv[2] bytes. */
+/* A guest for the limits and interruption tests, by argv[1]: "compute" spins for ever with no
+ * system calls, "stdin" blocks reading stdin, "sleep" blocks in poll_oneoff on a clock,
+ * "recurse" overflows the stack, "grow" grows memory until memory.grow fails, "random" asks
+ * random_get for argv[2] bytes, "open" opens argv[2] until it cannot and says why; anything
+ * else exits with 2. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +43,8 @@ int main(int argc, char **argv) {
         return nanosleep(&ts, NULL);
     }
     if (strcmp(mode, "recurse") == 0) return (int)recurse(0);
-    if (strcmp(mode, "grow") == 0) {  /* memory.grow by 1 MiB until it fails */
-        while (__builtin_wasm_memory_grow(0, 16) != (size_t)-1) {}
+    if (strcmp(mode, "grow") == 0) {  /* memory.grow a page at a time until it fails */
+        while (__builtin_wasm_memory_grow(0, 1) != (size_t)-1) {}
         printf("memory.grow failed at %zu MiB\n", __builtin_wasm_memory_size(0) >> 4);
         return 3;
     }
@@ -48,6 +52,12 @@ int main(int argc, char **argv) {
         size_t size = strtoul(argv[2], NULL, 10);
         char *buf = malloc(size);
         return __wasi_random_get((uint8_t *)buf, size);
+    }
+    if (strcmp(mode, "open") == 0) {
+        int count = 0;
+        while (open(argv[2], O_RDONLY) >= 0) count++;
+        printf("opened %d, then %s\n", count, errno == EMFILE ? "EMFILE" : strerror(errno));
+        return 0;
     }
     return 2;
 }
