@@ -52,8 +52,11 @@ def guest_stdio() -> Iterator[tuple[int, int, int]]:
             os.close(fd)
 
 
+_QUIET_STDIN = os.pipe()  # a stdin nobody ever writes to: a guest reading it blocks
+
+
 def make(mode: str, *args: str, **options: object) -> tuple[WASI, pywasi.WasmtimeInstance]:
-    wasi = WASI(version="preview1", args=["control", mode, *args],
+    wasi = WASI(version="preview1", args=["control", mode, *args], stdin=_QUIET_STDIN[0],
                 stdout=os.open(os.devnull, os.O_WRONLY), **options)  # type: ignore[arg-type]
     return wasi, instantiate(wasi, control())
 
@@ -105,7 +108,7 @@ def test_ctrl_c_handler_that_does_not_raise_lets_the_guest_go_on() -> None:
     assert seen == [signal.SIGINT]
 
 
-@pytest.mark.parametrize("mode", ["compute", "sleep"])
+@pytest.mark.parametrize("mode", ["compute", "sleep", "stdin"])
 def test_interrupt_from_another_thread(mode: str) -> None:
     wasi, instance = make(mode)
     sent = after(0.2, instance.interrupt)
@@ -136,7 +139,7 @@ def test_interrupt_stops_only_its_own_guest() -> None:
     assert [type(error) for error in outcome] == [GuestTimeout]
 
 
-@pytest.mark.parametrize("mode", ["compute", "sleep"])
+@pytest.mark.parametrize("mode", ["compute", "sleep", "stdin"])
 def test_timeout(mode: str) -> None:
     wasi, instance = make(mode, limits=Limits(timeout=0.3))
     started = time.monotonic()
@@ -294,3 +297,23 @@ def test_no_trace_links_the_system_calls_themselves(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(wasmtime_engine, "traced_imports", refuse)
     wasi, instance = make("random", "4")
     assert wasi.start(instance) == 0
+
+
+def test_interrupt_ends_a_blocking_poll_on_a_worker_thread() -> None:
+    wasi, instance = make("sleep")
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            wasi.start(instance)
+        except GuestTrap as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.2)
+    sent = time.monotonic()
+    instance.interrupt()
+    thread.join(timeout=5)
+    assert time.monotonic() - sent < PROMPT
+    assert [type(error) for error in outcome] == [GuestInterrupted]

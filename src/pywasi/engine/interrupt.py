@@ -54,8 +54,11 @@ _CONTINUE: Final = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
 class Watchdog:
     """One store's deadline callback: stops the guest when asked to or when its time is up.
 
-    `stop` and `start_timeout` may be called from any thread. `on_stop` receives the exception
-    the guest's call is to raise (it is kept where the host calls keep theirs)."""
+    `stop` may be called from any thread. `on_stop` receives the exception the guest's call is
+    to raise (it is kept where the host calls keep theirs); `wakeup` ends the guest's blocking
+    poll_oneoff. A guest on the main thread blocked in any other host call (a read of stdin,
+    an accept) is woken by a SIGINT sent to that thread: `_SignalWatcher`'s handler then raises
+    the reason to stop instead of calling the program's own handler."""
 
     def __init__(self, store: wasmtime.Store, engine: wasmtime.Engine,
                  on_stop: Callable[[BaseException], None],
@@ -66,6 +69,7 @@ class Watchdog:
         self._reason: BaseException | None = None
         self._deadline: float | None = None
         self._timeout = 0.0
+        self._on_main_thread = False
         self._callback = _DEADLINE_CALLBACK(self._tick)  # kept alive as long as the store
         store.set_epoch_deadline(1)
         _set_deadline_callback(ctypes.addressof(store.ptr().contents), self._callback, None,
@@ -100,29 +104,38 @@ class Watchdog:
         every later call: an interrupted guest is left half-way through its work."""
         self._reason = reason or GuestInterrupted(
             "wasm trap: interrupt: the guest was interrupted by the host", "INTERRUPT")
-        self._engine.increment_epoch()
-        self._wakeup()
+        self._wake()
 
     @contextlib.contextmanager
-    def timeout(self, seconds: float | None) -> Iterator[None]:
-        """Stop the guest with `GuestTimeout` if this block runs longer than `seconds`."""
-        if seconds is None:
-            yield
+    def running(self, timeout: float | None) -> Iterator[None]:
+        """The guest runs in this block, on this thread; stop it with `GuestTimeout` if the
+        block lasts longer than `timeout` seconds."""
+        self._on_main_thread = threading.current_thread() is threading.main_thread()
+        if timeout is None:
+            try:
+                yield
+            finally:
+                self._on_main_thread = False
             return
-        self._timeout = seconds
-        self._deadline = time.monotonic() + seconds
-        timer = threading.Timer(seconds, self._expire)
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+        timer = threading.Timer(timeout, self._wake)
         timer.daemon = True
         timer.start()
         try:
             yield
         finally:
             timer.cancel()
+            timer.join()  # no SIGINT of its own may come after the block
             self._deadline = None
+            self._on_main_thread = False
 
-    def _expire(self) -> None:
+    def _wake(self) -> None:
+        """Get the guest to look at `reason_to_stop`, wherever it is."""
         self._engine.increment_epoch()
         self._wakeup()
+        if self._on_main_thread:
+            signal_watcher.interrupt_main_thread(self.reason_to_stop)
 
 
 class _SignalWatcher:
@@ -133,7 +146,16 @@ class _SignalWatcher:
         self._pipe: tuple[int, int] | None = None
         self._forward_to = -1
         self._raised: BaseException | None = None
+        self._guarding = False
+        self._forced: Callable[[], BaseException | None] | None = None
         self.engines: list[wasmtime.Engine] = []
+
+    def interrupt_main_thread(self, reason: Callable[[], BaseException | None]) -> None:
+        """End a blocking host call on the main thread (EINTR) and have the SIGINT handler
+        raise `reason()` there, if the handler is ours (see `watching`)."""
+        if self._guarding:
+            self._forced = reason
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     def take_raised(self) -> BaseException | None:
         """What the SIGINT handler raised on entry to a deadline callback, once."""
@@ -145,11 +167,18 @@ class _SignalWatcher:
         where an exception could not be caught: it would escape into wasmtime) what it raises
         is kept for the callback to take."""
 
+        def run_handler(signum: int, frame: FrameType | None) -> Any:
+            forced, self._forced = self._forced, None
+            reason = forced() if forced is not None else None
+            if reason is not None:
+                raise reason
+            return handler(signum, frame)
+
         def guarded(signum: int, frame: FrameType | None) -> Any:
             if frame is None or frame.f_code is not _TICK_CODE:
-                return handler(signum, frame)
+                return run_handler(signum, frame)
             try:
-                return handler(signum, frame)
+                return run_handler(signum, frame)
             except BaseException as error:
                 self._raised = error
                 return None
@@ -196,9 +225,11 @@ class _SignalWatcher:
         handler = signal.getsignal(signal.SIGINT)
         if callable(handler):
             signal.signal(signal.SIGINT, self._guarded(handler))
+            self._guarding = True
         try:
             yield
         finally:
+            self._guarding = False
             if callable(handler):
                 signal.signal(signal.SIGINT, handler)
             signal.set_wakeup_fd(previous)

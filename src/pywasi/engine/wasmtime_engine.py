@@ -342,7 +342,7 @@ class WasmtimeInstance:
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"export {name!r} is not a function")
         try:
-            with signal_watcher.watching(), self._watchdog.timeout(self._timeout):
+            with signal_watcher.watching(), self._watchdog.running(self._timeout):
                 return func(self.store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
             pending, self._host_calls.pending = self._host_calls.pending, None
@@ -469,7 +469,7 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
         stop_signal.reason = watchdog.reason_to_stop
     timeout = limits.timeout if limits is not None else None
     try:
-        with signal_watcher.watching(), watchdog.timeout(timeout):
+        with signal_watcher.watching(), watchdog.running(timeout):
             instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:
         pending, host_calls.pending = host_calls.pending, None
