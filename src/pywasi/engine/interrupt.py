@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import os
 import signal
 import threading
@@ -30,6 +31,10 @@ from typing import Any, Final
 
 SignalHandler = Callable[[int, FrameType | None], Any]
 
+# `signal`'s functions without the module's enum conversions, which cost ~6 us a call (an
+# exception each, for a handler that is a function): this runs around every call into a guest.
+_signal: Any = importlib.import_module("_signal")
+
 import wasmtime
 from wasmtime import _bindings as ffi
 
@@ -39,11 +44,17 @@ _DEADLINE_CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
     ctypes.POINTER(ctypes.c_uint8),
 )
-_NO_FINALIZER: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
+_FINALIZER: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _set_deadline_callback: Final = ffi.dll["wasmtime_store_epoch_deadline_callback"]
 _set_deadline_callback.restype = None
-_set_deadline_callback.argtypes = [ctypes.c_void_p, _DEADLINE_CALLBACK, ctypes.c_void_p,
-                                   ctypes.CFUNCTYPE(None, ctypes.c_void_p)]
+_set_deadline_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                   ctypes.c_void_p]
+_set_epoch_deadline: Final = ffi.dll["wasmtime_context_set_epoch_deadline"]
+_set_epoch_deadline.restype = None
+_set_epoch_deadline.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
+_store_context: Final = ffi.dll["wasmtime_store_context"]
+_store_context.restype = ctypes.c_void_p
+_store_context.argtypes = [ctypes.c_void_p]
 _error_new: Final = ffi.dll["wasmtime_error_new"]
 _error_new.restype = ctypes.c_size_t
 _error_new.argtypes = [ctypes.c_char_p]
@@ -70,22 +81,18 @@ class Watchdog:
         self._deadline: float | None = None
         self._timeout = 0.0
         self._on_main_thread = False
-        self._callback = _DEADLINE_CALLBACK(self._tick)  # kept alive as long as the store
-        store.set_epoch_deadline(1)
-        _set_deadline_callback(ctypes.addressof(store.ptr().contents), self._callback, None,
-                               _NO_FINALIZER)
+        store_ptr = ctypes.addressof(store.ptr().contents)
+        _set_epoch_deadline(_store_context(store_ptr), 1)
+        _WATCHDOGS[id(self)] = self  # until wasmtime drops the store (`_forget`)
+        _set_deadline_callback(store_ptr, _TICK_ADDRESS, id(self), _FORGET_ADDRESS)
 
-    def _tick(self, context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
-              kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
-        # Python code on the guest's thread: a pending SIGINT handler has just run, on entry
-        # (see `_SignalWatcher.watching`), and what it raised is waiting here.
+    def tick(self) -> int:
+        """The deadline callback's verdict: 0 to carry on, else the error to stop with."""
         try:
             reason = signal_watcher.take_raised() or self.reason_to_stop()
         except BaseException as error:  # another signal's handler, run mid-way
             reason = error
         if reason is None:
-            delta[0] = 1
-            kind[0] = _CONTINUE
             return 0
         self._on_stop(reason)
         return int(_error_new(f"guest stopped: {reason}".encode()))
@@ -222,19 +229,39 @@ class _SignalWatcher:
             yield
             return
         self._forward_to = previous
-        handler = signal.getsignal(signal.SIGINT)
+        handler = _signal.getsignal(signal.SIGINT)
         if callable(handler):
-            signal.signal(signal.SIGINT, self._guarded(handler))
+            _signal.signal(signal.SIGINT, self._guarded(handler))
             self._guarding = True
         try:
             yield
         finally:
             self._guarding = False
             if callable(handler):
-                signal.signal(signal.SIGINT, handler)
+                _signal.signal(signal.SIGINT, handler)
             signal.set_wakeup_fd(previous)
             self._forward_to = -1
 
 
 signal_watcher: Final = _SignalWatcher()
-_TICK_CODE: Final = Watchdog._tick.__code__
+_WATCHDOGS: Final[dict[int, Watchdog]] = {}
+
+
+def _tick(context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
+          kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
+    # Python code on the guest's thread: a pending SIGINT handler has just run, on entry
+    # (see `_SignalWatcher.watching`), and what it raised is waiting for `tick` to take.
+    delta[0] = 1
+    kind[0] = _CONTINUE
+    return _WATCHDOGS[data or 0].tick()
+
+
+def _forget(data: int | None) -> None:
+    _WATCHDOGS.pop(data or 0, None)
+
+
+_TICK_CODE: Final = _tick.__code__
+_TICK: Final = _DEADLINE_CALLBACK(_tick)
+_TICK_ADDRESS: Final = ctypes.cast(_TICK, ctypes.c_void_p).value
+_FORGET: Final = _FINALIZER(_forget)
+_FORGET_ADDRESS: Final = ctypes.cast(_FORGET, ctypes.c_void_p).value
