@@ -178,11 +178,12 @@ def _text(data: bytes, limit: int = _PREVIEW_BYTES) -> str:
     return shown + ("..." if len(data) > limit else "")
 
 
-def _gather(memory: GuestMemory, iovs: int, count: int, length: int | None) -> str:
-    """The text in an (c)iovec array, up to `length` bytes (None: all of it)."""
+def _gather(memory: GuestMemory, iovs: tuple[int, ...], length: int | None) -> str:
+    """The text in an (c)iovec array (pointer, count), up to `length` bytes (None: all)."""
     data = bytearray()
+    array, count = iovs
     for index in range(min(count, 64)):
-        ptr, size = memory.unpack(U32_PAIR, iovs + 8 * index)
+        ptr, size = memory.unpack(U32_PAIR, array + 8 * index)
         data += memory.read(ptr, min(size, _PREVIEW_BYTES + 1 - len(data)))
         if len(data) > _PREVIEW_BYTES:
             break
@@ -230,7 +231,7 @@ class _Decoder:
                     for pname, kind, values in pairs if kind.startswith(">") and kind != ">text"}
             for pname, kind, values in pairs:
                 if kind == "iovs":  # what was read, as long as the call says
-                    decoded.append((pname, _gather(memory, *values, outs.get("nread"))))
+                    decoded.append((pname, _gather(memory, values, outs.get("nread"))))
                 elif kind == ">text":
                     decoded.append((pname, _text(memory.read(*values), 4096)))
             decoded += outs.items()
@@ -247,7 +248,7 @@ def _decode(kind: str, values: tuple[int, ...], memory: GuestMemory,
     if kind == "path":
         return _text(memory.read(*values), 4096)
     if kind == "ciovs":
-        return _gather(memory, *values, None)
+        return _gather(memory, values, None)
     if kind == "buffer":
         return _Shown(f"<{values[1]} bytes>")
     if kind in ("ptr", "rights"):
@@ -299,7 +300,7 @@ def traced_imports(
 ) -> dict[str, dict[str, HostFunction]]:
     """`import_object` with every pywasi system call reporting to `sink`."""
     report: Callable[[TraceEvent], None] = (
-        trace_writer(sink) if hasattr(sink, "write") else sink  # type: ignore[assignment]
+        trace_writer(sink) if hasattr(sink, "write") else sink
     )
     return {
         module: {

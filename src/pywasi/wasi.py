@@ -16,8 +16,6 @@ from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Rights
 from .engine.base import BoundInstance
-from .limits import Limits
-from .trace import TraceSink
 from .errors import (
     AlreadyStartedError,
     InvalidArgTypeError,
@@ -26,6 +24,7 @@ from .errors import (
     PreopenError,
     ProcExit,
 )
+from .limits import Limits
 from .sandbox import rights
 from .sandbox.fdtable import Descriptor
 from .sandbox.host import HostDir
@@ -33,6 +32,7 @@ from .sandbox.sockets import HostSocket
 from .sandbox.stdio import HostStream
 from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
+from .trace import TraceSink
 
 _INT32_MAX = 2**31 - 1
 

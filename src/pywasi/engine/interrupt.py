@@ -29,33 +29,33 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, Final
 
+import wasmtime
+from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
+
+from ..errors import GuestInterrupted, GuestTimeout
+
 SignalHandler = Callable[[int, FrameType | None], Any]
 
 # `signal`'s functions without the module's enum conversions, which cost ~6 us a call (an
 # exception each, for a handler that is a function): this runs around every call into a guest.
 _signal: Any = importlib.import_module("_signal")
 
-import wasmtime
-from wasmtime import _bindings as ffi
-
-from ..errors import GuestInterrupted, GuestTimeout
-
 _DEADLINE_CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
     ctypes.POINTER(ctypes.c_uint8),
 )
 _FINALIZER: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_set_deadline_callback: Final = ffi.dll["wasmtime_store_epoch_deadline_callback"]
+_set_deadline_callback: Final = _dll["wasmtime_store_epoch_deadline_callback"]
 _set_deadline_callback.restype = None
 _set_deadline_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                    ctypes.c_void_p]
-_set_epoch_deadline: Final = ffi.dll["wasmtime_context_set_epoch_deadline"]
+_set_epoch_deadline: Final = _dll["wasmtime_context_set_epoch_deadline"]
 _set_epoch_deadline.restype = None
 _set_epoch_deadline.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
-_store_context: Final = ffi.dll["wasmtime_store_context"]
+_store_context: Final = _dll["wasmtime_store_context"]
 _store_context.restype = ctypes.c_void_p
 _store_context.argtypes = [ctypes.c_void_p]
-_error_new: Final = ffi.dll["wasmtime_error_new"]
+_error_new: Final = _dll["wasmtime_error_new"]
 _error_new.restype = ctypes.c_size_t
 _error_new.argtypes = [ctypes.c_char_p]
 

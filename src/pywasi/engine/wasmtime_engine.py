@@ -7,7 +7,8 @@ behind a ctypes callback, which reads the values with one precompiled `struct` t
 memoryview spanning the process address space. Either way the system call's implementation is
 called with plain ints, and its exceptions come back to `_HostCalls.callback` to become an errno
 or a trap. Guest memory is a memoryview at the memory's base address, so a call allocates no
-ctypes objects. This is the only module (with `cache`) that touches ctypes or wasmtime.
+ctypes objects. This is the only module (with `cache` and `interrupt`) that touches ctypes or
+wasmtime.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from ..errors import (
 )
 from ..limits import Limits
 from ..memory import GuestMemory
+from ..sandbox.stop import StopSignal
 from ..syscalls import SystemCall, errno_of
+from ..trace import traced_imports
 from .base import ExportKind
 from .cache import ModuleCache, cache_enabled
-from ..sandbox.stop import StopSignal
-from ..trace import traced_imports
 from .interrupt import Watchdog, signal_watcher
 
 
@@ -127,8 +128,8 @@ def make_engine(settings: Mapping[str, bool] = ENGINE_SETTINGS,
     return wasmtime.Engine(config)
 
 
-# Both are cached per signature (a NamedTuple): a FuncType costs ~20 us of ctypes calls to build,
-# and instantiate() needs one per import; wasmtime copies the type, so one can serve every linker.
+# Cached per signature (a NamedTuple), as are FuncTypes below: a FuncType costs ~20 us of ctypes
+# calls to build, and instantiate() needs one per import.
 @cache
 def _params_layout(signature: Signature) -> Struct:
     # Each raw value is 16 bytes; an i32 fills the first 4, an i64 the first 8.

@@ -7,6 +7,7 @@ descriptors they wait for, then ask `reason()` what to raise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -38,10 +39,8 @@ class StopSignal:
         with self._lock:
             self._rung = True
             if self._pipe is not None:
-                try:
+                with contextlib.suppress(BlockingIOError):  # rung often enough already
                     os.write(self._pipe[1], b"!")
-                except BlockingIOError:  # rung often enough already
-                    pass
 
     def raise_if_stopped(self) -> None:
         """Raise the reason to stop, if there is one; else forget the ring (it was for a
@@ -52,10 +51,8 @@ class StopSignal:
         with self._lock:
             self._rung = False
             if self._pipe is not None:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     os.read(self._pipe[0], 64)
-                except BlockingIOError:
-                    pass
 
     def close(self) -> None:
         with self._lock:
