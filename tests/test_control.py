@@ -212,7 +212,7 @@ def test_max_open_files_keyword_caps_descriptors(tmp_path: Path) -> None:
 
 
 def test_max_random_size() -> None:
-    wasi, instance = make("random", "4096", limits=Limits(max_random_size=1024))
+    wasi, instance = make("random", "1025", limits=Limits(max_random_size=1024))
     with pytest.raises(ResourceLimit) as caught:
         wasi.start(instance)
     assert "max-random-size" in str(caught.value)

@@ -12,7 +12,9 @@ read back from the guest's out-pointers.
 
 from __future__ import annotations
 
+import errno as host_errno
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -100,6 +102,12 @@ _ENUMS: Final[Mapping[str, Callable[[int], Any]]] = {
     "clockid": Clockid, "advice": Advice, "signal": Signal,
 }
 _ERRNO_NAMES: Final = {errno.value: "E" + errno.name if errno else "0" for errno in Errno}
+# "ENOENT (No such file or directory)", in the host's words where the host has the errno.
+_ERRNO_TEXTS: Final = {
+    value: f"{name} ({os.strerror(getattr(host_errno, name))})"
+    if hasattr(host_errno, name) else name
+    for value, name in _ERRNO_NAMES.items() if value
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +128,7 @@ class TraceEvent:
         if self.errno is None:
             outcome = f"? ({self.raised})"
         else:
-            outcome = _ERRNO_NAMES.get(self.errno, str(self.errno))
+            outcome = _ERRNO_TEXTS.get(self.errno, str(self.errno))
         outputs = "".join(f" {name}={_show(value)}" for name, value in self.results)
         return f"{self.name}({args}) = {outcome}{outputs} <{self.seconds * 1e3:.3f} ms>"
 
@@ -255,11 +263,11 @@ def _decode(kind: str, values: tuple[int, ...], memory: GuestMemory,
         return _Shown(hex(value))
     if kind == "whence":
         meaning = whence.get(value)
-        return meaning.name if meaning is not None else value
+        return _Shown(meaning.name) if meaning is not None else value
     if kind in _FLAGS:
-        return _flag_names(_FLAGS[kind], value)
+        return _Shown(_flag_names(_FLAGS[kind], value))
     try:
-        return _ENUMS[kind](value).name
+        return _Shown(_ENUMS[kind](value).name)
     except ValueError:
         return value
 
