@@ -275,7 +275,7 @@ def test_trace_to_a_stream_is_one_line_per_call() -> None:
     run_traced(stream, "exit")
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("fd_prestat_get(3, 0x")  # libc looks for preopens: none
-    assert lines[0].split(" <")[0].endswith(") = EBADF")
+    assert lines[0].split(" <")[0].endswith(") = EBADF (Bad file descriptor)")
     assert lines[1].startswith("args_sizes_get() = 0 argc=2 argv_buf_size=")
     assert lines[-1].startswith("proc_exit(2) = ? (ProcExit) <")
     assert all(line.endswith(" ms>") for line in lines)
