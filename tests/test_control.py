@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -317,3 +318,18 @@ def test_interrupt_ends_a_blocking_poll_on_a_worker_thread() -> None:
     thread.join(timeout=5)
     assert time.monotonic() - sent < PROMPT
     assert [type(error) for error in outcome] == [GuestInterrupted]
+
+
+@pytest.mark.parametrize("mode", ["accept", "recv"])
+def test_ctrl_c_and_interrupt_end_blocking_socket_calls(mode: str) -> None:
+    for stop, expected in ((ctrl_c, KeyboardInterrupt), (None, GuestInterrupted)):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            wasi, instance = make(mode, sockets=[listener])
+            client = socket.create_connection(listener.getsockname()) if mode == "recv" \
+                else None
+            sent = after(0.3, stop or instance.interrupt)
+            with pytest.raises(expected):
+                wasi.start(instance)
+            assert time.monotonic() - sent[0] < PROMPT
+            if client is not None:
+                client.close()

@@ -1,7 +1,8 @@
 /* A guest for the limits and interruption tests, by argv[1]: "compute" spins for ever with no
  * system calls, "stdin" blocks reading stdin, "sleep" blocks in poll_oneoff on a clock,
  * "recurse" overflows the stack, "grow" grows memory until memory.grow fails, "random" asks
- * random_get for argv[2] bytes, "open" opens argv[2] until it cannot and says why; anything
+ * random_get for argv[2] bytes, "open" opens argv[2] until it cannot and says why, "accept"
+ * blocks in sock_accept on fd 3, "recv" accepts one connection and blocks reading it; anything
  * else exits with 2. */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <time.h>
 #include <wasi/api.h>
@@ -58,6 +60,14 @@ int main(int argc, char **argv) {
         while (open(argv[2], O_RDONLY) >= 0) count++;
         printf("opened %d, then %s\n", count, errno == EMFILE ? "EMFILE" : strerror(errno));
         return 0;
+    }
+    if (strcmp(mode, "accept") == 0 || strcmp(mode, "recv") == 0) {
+        puts("accepting");
+        fflush(stdout);
+        int connection = accept(3, NULL, NULL);
+        if (connection < 0 || strcmp(mode, "accept") == 0) return 4;
+        char buf[16];
+        return (int)recv(connection, buf, sizeof buf, 0);
     }
     return 2;
 }
