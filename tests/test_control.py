@@ -76,6 +76,22 @@ def after(seconds: float, action: Callable[[], None]) -> list[float]:
     return ran
 
 
+def start_in_a_thread(wasi: WASI, instance: pywasi.WasmtimeInstance
+                      ) -> tuple[threading.Thread, list[GuestTrap]]:
+    """The thread running the guest, and the list that gets the trap it ends with."""
+    outcome: list[GuestTrap] = []
+
+    def run() -> None:
+        try:
+            wasi.start(instance)
+        except GuestTrap as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
 def ctrl_c() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
@@ -122,17 +138,7 @@ def test_interrupt_from_another_thread(mode: str) -> None:
 def test_interrupt_stops_only_its_own_guest() -> None:
     """Both guests share one engine (and its epoch); the other one carries on."""
     wasi, instance = make("compute")
-    other_wasi, other = make("compute", limits=Limits(timeout=0.8))
-    outcome: list[BaseException] = []
-
-    def run_other() -> None:
-        try:
-            other_wasi.start(other)
-        except GuestTrap as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=run_other)
-    thread.start()
+    thread, outcome = start_in_a_thread(*make("compute", limits=Limits(timeout=0.8)))
     after(0.2, instance.interrupt)
     with pytest.raises(GuestInterrupted):
         wasi.start(instance)
@@ -302,16 +308,7 @@ def test_no_trace_links_the_system_calls_themselves(monkeypatch: pytest.MonkeyPa
 
 def test_interrupt_ends_a_blocking_poll_on_a_worker_thread() -> None:
     wasi, instance = make("sleep")
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            wasi.start(instance)
-        except GuestTrap as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, outcome = start_in_a_thread(wasi, instance)
     time.sleep(0.2)
     sent = time.monotonic()
     instance.interrupt()

@@ -26,6 +26,7 @@ import wasmtime
 
 from . import __version__
 from .engine import wasmtime_engine
+from .engine.interrupt import timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestTrap, LimitExceeded, PyWasiError
 from .limits import Limits, parse_duration
@@ -228,14 +229,10 @@ def _compile_note(name: str, stream: TextIO) -> Iterator[None]:
         stream.flush()
         shown.set()
 
-    timer = threading.Timer(_COMPILE_NOTE_AFTER, show)
-    timer.daemon = True
-    timer.start()
     try:
-        yield
+        with timer(_COMPILE_NOTE_AFTER, show):
+            yield
     finally:
-        timer.cancel()
-        timer.join()
         if shown.is_set():
             stream.write(f" {time.monotonic() - started:.1f} s\n")
             stream.flush()

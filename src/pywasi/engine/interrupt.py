@@ -62,6 +62,19 @@ _error_new.argtypes = [ctypes.c_char_p]
 _CONTINUE: Final = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
 
 
+@contextlib.contextmanager
+def timer(seconds: float, action: Callable[[], None]) -> Iterator[None]:
+    """Run `action` on a timer thread if this block lasts `seconds`; never after the block."""
+    thread = threading.Timer(seconds, action)
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.cancel()
+        thread.join()
+
+
 class Watchdog:
     """One store's deadline callback: stops the guest when asked to or when its time is up.
 
@@ -126,14 +139,10 @@ class Watchdog:
             return
         self._timeout = timeout
         self._deadline = time.monotonic() + timeout
-        timer = threading.Timer(timeout, self._wake)
-        timer.daemon = True
-        timer.start()
         try:
-            yield
+            with timer(timeout, self._wake):  # no SIGINT of its own comes after the block
+                yield
         finally:
-            timer.cancel()
-            timer.join()  # no SIGINT of its own may come after the block
             self._deadline = None
             self._on_main_thread = False
 
