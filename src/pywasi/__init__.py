@@ -5,13 +5,6 @@
     exit_code = wasi.start(instantiate(wasi, "program.wasm"))
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pywasi")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
-
 from .engine.base import BoundInstance
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
@@ -62,3 +55,16 @@ __all__ = [
     "instantiate",
     "load_module",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """`pywasi.__version__`, looked up on first use: reading the package metadata costs ~7 ms,
+    which every `import pywasi` would otherwise pay."""
+    if name != "__version__":
+        raise AttributeError(f"module 'pywasi' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pywasi")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"

@@ -24,7 +24,8 @@ from typing import Any, Final, TextIO
 
 import wasmtime
 
-from . import __version__
+import pywasi
+
 from .engine import wasmtime_engine
 from .engine.interrupt import timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
@@ -204,7 +205,7 @@ def _top_parser() -> argparse.ArgumentParser:
 def version_text() -> str:
     trampoline = "C trampoline" if wasmtime_engine.trampoline is not None else \
         "pure-Python host calls (no C trampoline)"
-    return (f"pywasi {__version__} (wasmtime-py {version('wasmtime')}, "
+    return (f"pywasi {pywasi.__version__} (wasmtime-py {version('wasmtime')}, "
             f"{platform.python_implementation()} {platform.python_version()}, {trampoline})")
 
 
