@@ -11,26 +11,35 @@ from .engine.base import BoundInstance
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
     AlreadyStartedError,
+    GuestInterrupted,
+    GuestTimeout,
     GuestTrap,
     InstanceClosedError,
     InvalidArgTypeError,
     InvalidArgValueError,
+    LimitExceeded,
     MemoryGoneError,
     ModuleLoadError,
     NotStartedError,
+    OutOfFuel,
     OutOfRangeError,
     PreopenError,
     ProcExit,
     PyWasiError,
+    ResourceLimit,
+    StackExhausted,
     StdioError,
 )
+from .limits import Limits
 from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
 from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 from .sandbox.readonly import Preopen, ReadOnly
+from .trace import TraceEvent
 from .wasi import WASI
 
 __all__ = [
     "WASI",
+    "__version__",
     "AlreadyStartedError",
     "BoundInstance",
     "Dirent",
@@ -38,10 +47,14 @@ __all__ = [
     "Fdflags",
     "Filestat",
     "Filetype",
+    "GuestInterrupted",
+    "GuestTimeout",
     "GuestTrap",
     "InstanceClosedError",
     "InvalidArgTypeError",
     "InvalidArgValueError",
+    "LimitExceeded",
+    "Limits",
     "MemoryDir",
     "MemoryFile",
     "MemoryNode",
@@ -50,13 +63,17 @@ __all__ = [
     "ModuleLoadError",
     "NotStartedError",
     "Oflags",
+    "OutOfFuel",
     "OutOfRangeError",
     "Preopen",
     "PreopenError",
     "ProcExit",
     "PyWasiError",
     "ReadOnly",
+    "ResourceLimit",
+    "StackExhausted",
     "StdioError",
+    "TraceEvent",
     "Transfer",
     "WasiErrno",
     "WasiFile",
@@ -65,3 +82,16 @@ __all__ = [
     "instantiate",
     "load_module",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """`pywasi.__version__`, looked up on first use: reading the package metadata costs ~7 ms,
+    which every `import pywasi` would otherwise pay."""
+    if name != "__version__":
+        raise AttributeError(f"module 'pywasi' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pywasi")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
