@@ -170,6 +170,7 @@ def test_a_user_on_wasmtime_linker_switches_with_one_call() -> None:
     with pytest.raises((wasmtime.Trap, wasmtime.WasmtimeError)) as info:
         start(store)
     assert out.getvalue() == b"hi\n"
+    assert isinstance(info.value, (wasmtime.Trap, wasmtime.WasmtimeError))
     failure = link.failure(info.value)
     assert isinstance(failure, pywasi.ProcExit) and failure.exit_code == 3
 

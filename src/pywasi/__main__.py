@@ -1,7 +1,5 @@
 """`python -m pywasi run ...`, the same as the `pywasi` command."""
 
-import sys
+from .cli import console
 
-from .cli import main
-
-sys.exit(main())
+console()

@@ -80,9 +80,18 @@ class InstanceClosedError(PyWasiError, RuntimeError):
 
 
 class GuestTrap(PyWasiError, RuntimeError):
-    """The guest trapped (unreachable, out-of-bounds access, stack overflow...)."""
+    """The guest trapped (unreachable, out-of-bounds access, stack overflow...).
+
+    `trap_code` is wasmtime's name for the trap (``"UNREACHABLE"``, ``"OUT_OF_FUEL"``,
+    ``"INTERRUPT"``...; see `wasmtime.TrapCode`), or None for a trap that has none, such as an
+    uncaught host error.
+    """
 
     code = "ERR_WASM_TRAP"
+
+    def __init__(self, message: str, trap_code: str | None = None) -> None:
+        super().__init__(message)
+        self.trap_code = trap_code
 
 
 class ModuleLoadError(PyWasiError, ValueError):
@@ -118,3 +127,47 @@ class ProcExit(PyWasiError):
     def __init__(self, exit_code: int) -> None:
         super().__init__(f"the guest exited with code {exit_code}")
         self.exit_code = exit_code
+
+
+class GuestInterrupted(GuestTrap):
+    """The embedding program stopped the guest with `WasmtimeInstance.interrupt()`."""
+
+    code = "ERR_WASM_INTERRUPTED"
+
+
+class LimitExceeded(GuestTrap):
+    """The guest ran into a limit the host set (see `pywasi.Limits`); each limit is a subclass,
+    and `exit_status` is what `pywasi run` exits with when it is reached."""
+
+    code = "ERR_WASM_LIMIT"
+    exit_status = 134
+
+
+class GuestTimeout(LimitExceeded):
+    """The guest ran longer than `Limits.timeout` (wall-clock seconds)."""
+
+    code = "ERR_WASM_TIMEOUT"
+    exit_status = 124  # as GNU timeout(1)
+
+
+class OutOfFuel(LimitExceeded):
+    """The guest used up `Limits.fuel`."""
+
+    code = "ERR_WASM_OUT_OF_FUEL"
+    exit_status = 125
+
+
+class StackExhausted(LimitExceeded):
+    """The guest's call stack outgrew `Limits.max_wasm_stack` (or wasmtime's default)."""
+
+    code = "ERR_WASM_STACK_OVERFLOW"
+    exit_status = 123
+
+
+class ResourceLimit(LimitExceeded):
+    """The guest asked for more than a resource limit allows where WASI has no errno to say so:
+    a memory larger than `Limits.max_memory_size` at instantiation, or one `random_get` of
+    more than `Limits.max_random_size` bytes."""
+
+    code = "ERR_WASM_RESOURCE_LIMIT"
+    exit_status = 122

@@ -27,7 +27,7 @@ from .errors import (
     PreopenError,
     ProcExit,
 )
-from .limits import default_max_open_files
+from .limits import Limits, default_max_open_files
 from .sandbox import guard, rights
 from .sandbox.fdtable import Descriptor, FdTable
 from .sandbox.files import WasiFile
@@ -38,8 +38,10 @@ from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
 from .sandbox.readonly import Preopen, read_only
 from .sandbox.sockets import HostSocket
 from .sandbox.stdio import Stdio
+from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
+from .trace import TraceSink
 
 if TYPE_CHECKING:
     import wasmtime
@@ -143,10 +145,12 @@ class WASI:
     the caller should leave it alone while the guest runs; pywasi never changes its blocking
     mode.
 
-    `max_open_files` caps the host descriptors the guest holds at once, stdio, preopens and
-    sockets included (default: `limits.default_max_open_files()`, 1024 or a quarter of the
+    `limits` bounds what the guest may use (see `pywasi.Limits`). `max_open_files` (or
+    `limits.max_resources`) caps the host descriptors the guest holds at once, stdio, preopens
+    and sockets included (default: `limits.default_max_open_files()`, 1024 or a quarter of the
     process's RLIMIT_NOFILE, but never fewer than those need); opening past it is EMFILE for
-    the guest.
+    the guest. `trace`, a text stream or a callable taking a `TraceEvent`, receives every
+    system call the guest makes, strace-style (`pywasi.trace`).
 
     The guest's host descriptors (preopens, sockets, files it opened) are closed by `close()`,
     at the end of `start()` or of a ``with`` block, by a failed `start()`/`initialize()`, or at
@@ -166,7 +170,9 @@ class WASI:
         stdout: StdoutOption = 1,
         stderr: StdoutOption = 2,
         sockets: Sequence[socket.socket | int] | None = None,
+        limits: Limits | None = None,
         max_open_files: int | None = None,
+        trace: TraceSink | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -201,6 +207,10 @@ class WASI:
                 _check_type(sock, f"sockets[{index}]", int, "a socket.socket or an int")
                 _check_stdio_fd(sock, f"sockets[{index}]")
 
+        if limits is not None:
+            _check_type(limits, "limits", Limits, "a pywasi.Limits")
+            if max_open_files is None:
+                max_open_files = limits.max_resources
         needed = len(stdio) + len(preopens or ()) + len(sockets or ())
         if max_open_files is None:
             max_open_files = max(needed, default_max_open_files())
@@ -240,7 +250,10 @@ class WASI:
             raise
         # On the context, not on self: instances linked with this object keep the context (and
         # may still make system calls) after the caller has dropped the WASI object.
-        weakref.finalize(self._context, fds.close_all)
+        weakref.finalize(self._context, _release, fds, self._context.stop)
+        self.limits = limits
+        self._context.max_random_size = limits.max_random_size if limits is not None else None
+        self.trace = trace
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
 
@@ -250,6 +263,11 @@ class WASI:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+    @property
+    def stop_signal(self) -> StopSignal:
+        """What the engine rings to end the guest's blocking waits (interrupt, timeout)."""
+        return self._context.stop
 
     @property
     def version(self) -> str:
@@ -336,7 +354,7 @@ class WASI:
                 raise SystemExit(host_exit_status(exit_.exit_code)) from None
             return exit_.exit_code
         finally:
-            self._context.fds.close_all()  # also when the checks above failed
+            _release(self._context.fds, self._context.stop)  # also when the checks above failed
         return 0
 
     def initialize(self, instance: BoundInstance) -> None:
@@ -359,7 +377,7 @@ class WASI:
                 with AroundGuestCall(self):
                     instance.call("_initialize")
         except BaseException:
-            self._context.fds.close_all()
+            _release(self._context.fds, self._context.stop)
             raise
 
     def close(self) -> None:
@@ -367,8 +385,14 @@ class WASI:
         reactor's embedder calls it when done with the instance); later system calls see them
         closed (EBADF). Python stdio objects are left open, given any last incomplete
         character; `StdioError` if that raised."""
-        self._context.fds.close_all()
+        _release(self._context.fds, self._context.stop)
         self.after_guest_call()
+
+
+def _release(fds: FdTable, stop: StopSignal) -> None:
+    """Give back the host descriptors of a guest: its files, and the pipe that ends its waits."""
+    fds.close_all()
+    stop.close()
 
 
 def _open_preopen(source: object, guest_path: object = None) -> WasiFile:

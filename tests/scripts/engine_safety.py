@@ -167,8 +167,8 @@ def threads_start_at_once() -> str:
     made: list[wasmtime.Engine] = []
     make_engine = wasmtime_engine.make_engine
 
-    def counted() -> wasmtime.Engine:
-        made.append(make_engine())
+    def counted(*args: Any, **kwargs: Any) -> wasmtime.Engine:
+        made.append(make_engine(*args, **kwargs))
         return made[-1]
 
     wasmtime_engine.make_engine = counted

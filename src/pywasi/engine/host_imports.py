@@ -29,7 +29,13 @@ from ..memory import GuestMemory
 from ..plugin import Memory
 from .base import ExportKind
 from .exports import describe_type
-from .wasmtime_engine import WasmtimeInstance, _HostCalls, define_function, memory_view
+from .wasmtime_engine import (
+    WasmtimeInstance,
+    _HostCalls,
+    define_function,
+    memory_view,
+    watchdog_for,
+)
 
 # Raw-value codes (see `wasmtime_engine._VALUE_TYPES`) of the core types a host function takes.
 _CODES: Final = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
@@ -198,9 +204,10 @@ class WasiLink:
         self._wasi, self._store, self._calls = wasi, store, calls
 
     def instance(self, instance: wasmtime.Instance) -> WasmtimeInstance:
-        return WasmtimeInstance(self._store, instance, self._calls, self._wasi)
+        return WasmtimeInstance(self._store, instance, self._calls, self._wasi,
+                                watchdog=watchdog_for(self._wasi, self._store, self._calls))
 
-    def failure(self, trap: Exception) -> BaseException:
+    def failure(self, trap: wasmtime.Trap | wasmtime.WasmtimeError) -> BaseException:
         """The exception to raise for a trap out of a call you made through wasmtime: what a
         host call raised (`ProcExit`, say), else `GuestTrap`."""
         return self._calls.failure(trap)

@@ -7,7 +7,8 @@ behind a ctypes callback, which reads the values with one precompiled `struct` t
 memoryview spanning the process address space. Either way the system call's implementation is
 called with plain ints, and its exceptions come back to `_HostCalls.callback` to become an errno
 or a trap. Guest memory is a memoryview at the memory's base address, so a call allocates no
-ctypes objects. This is the only module (with `cache`) that touches ctypes or wasmtime.
+ctypes objects. This is the only module (with `cache` and `interrupt`) that touches ctypes or
+wasmtime.
 
 Everything engine-bound is kept per engine (wasmtime ties a function type to the first engine
 that uses it, and aborts the process if another engine uses it after), so any number of engines
@@ -44,12 +45,19 @@ from ..errors import (
     InvalidArgValueError,
     MemoryGoneError,
     ModuleLoadError,
+    OutOfFuel,
+    ResourceLimit,
+    StackExhausted,
 )
+from ..limits import Limits
 from ..memory import GuestMemory
+from ..sandbox.stop import StopSignal
 from ..syscalls import SystemCall, errno_of
+from ..trace import traced_imports
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
 from .exports import ExportAccess, ExportCall
+from .interrupt import Watchdog, signal_watcher
 
 if TYPE_CHECKING:
     from .host_imports import Imports
@@ -126,15 +134,21 @@ ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
     "wasm_exceptions": True,  # emitted by current toolchains (e.g. recent yowasp builds)
     "wasm_tail_call": True,
     "wasm_function_references": True,
+    "epoch_interruption": True,  # Ctrl-C, interrupt() and timeouts stop compute (interrupt.py)
 }
+# Fuel is counted by code compiled for it (a few % slower), so it has an engine of its own.
+FUEL_SETTINGS: Final[Mapping[str, bool]] = {**ENGINE_SETTINGS, "consume_fuel": True}
 
 
-def make_engine() -> wasmtime.Engine:
+def make_engine(settings: Mapping[str, bool] = ENGINE_SETTINGS,
+                max_wasm_stack: int | None = None) -> wasmtime.Engine:
     config = wasmtime.Config()
-    for name, value in ENGINE_SETTINGS.items():
+    for name, value in settings.items():
         setattr(config, name, value)
+    if max_wasm_stack is not None:
+        config.max_wasm_stack = max_wasm_stack  # a run-time bound: compiled code is the same
     engine = wasmtime.Engine(config)
-    remember_settings(engine, ENGINE_SETTINGS)
+    remember_settings(engine, settings)
     return engine
 
 
@@ -279,12 +293,19 @@ class _HostCalls:
     # Memories whose base must be looked up on every call (engines that may move memory).
     movable: list[GuestMemory] = field(default_factory=list)
 
+    def stop(self, reason: BaseException) -> str:
+        """The watchdog stops the guest with `reason`: `call` raises it, as for a host call,
+        when the error the watchdog hands wasmtime carries the tag returned here."""
+        number = next(_TRAP_NUMBERS)
+        self.pending = (number, reason)
+        return _trap_tag(number)
+
     def _trap(self, name: str, error: BaseException) -> int:
         number = next(_TRAP_NUMBERS)
         self.pending = (number, error)
         return _new_trap(f"host call {name} raised {type(error).__name__} {_trap_tag(number)}")
 
-    def failure(self, trap: Exception) -> BaseException:
+    def failure(self, trap: wasmtime.Trap | wasmtime.WasmtimeError) -> BaseException:
         """What to raise for `trap`: the host-call exception that caused it, else `GuestTrap`.
         What is pending is dropped either way (it belonged to a trap that went elsewhere).
 
@@ -295,7 +316,7 @@ class _HostCalls:
         trap.__traceback__ = None
         if pending is not None and _trap_tag(pending[0]) in str(trap):
             return pending[1]
-        return GuestTrap(str(trap))
+        return guest_trap(trap)
 
     def callback(self, function: Callable[..., Any], params: str, result: str,
                  bind: Callable[[int], object] | None = None
@@ -430,7 +451,8 @@ class WasmtimeInstance(ExportAccess):
     nothing can reach them any more (the WASI object, the instance and the store)."""
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 host_calls: _HostCalls, wasi: Any = None) -> None:
+                 host_calls: _HostCalls, wasi: Any = None, *, watchdog: Watchdog,
+                 timeout: float | None = None) -> None:
         self.store = store
         self.instance = instance
         self.exports = instance.exports(store)
@@ -439,6 +461,8 @@ class WasmtimeInstance(ExportAccess):
         self._closed = False
         self._calls: dict[str, ExportCall] = {}
         self._memory = None
+        self._watchdog = watchdog
+        self._timeout = timeout
         # The WASI object's hooks (flush the host's stdio before a call, raise what a Python
         # stdio object raised after), when it has them.
         self._around_call: AbstractContextManager[None] = (
@@ -482,16 +506,49 @@ class WasmtimeInstance(ExportAccess):
         """Call an exported function, turning traps into `GuestTrap` and re-raising what a
         host call raised (such as `ProcExit`) from the trap it caused, between the WASI
         object's hooks (which flush the host's stdio before, and raise what a Python stdio
-        object raised after)."""
+        object raised after). Ctrl-C stops it with KeyboardInterrupt; `Limits.timeout` bounds
+        it."""
         if self._closed:
             raise InstanceClosedError()
         export = self.export_call(name)
         arguments = export.arguments(args)
         with self._around_call:
             try:
-                return export.invoke(self.store, arguments)
+                with signal_watcher.watching(), self._watchdog.running(self._timeout):
+                    return export.invoke(self.store, arguments)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
                 raise self._host_calls.failure(trap) from None
+
+    def interrupt(self) -> None:
+        """Stop the guest from any thread: its running call raises `GuestInterrupted` at the
+        next loop iteration or call in wasm, or out of a blocking poll_oneoff, promptly."""
+        self._watchdog.stop()
+
+
+_TRAPS: Final[dict[wasmtime.TrapCode, type[GuestTrap]]] = {
+    wasmtime.TrapCode.OUT_OF_FUEL: OutOfFuel,
+    wasmtime.TrapCode.STACK_OVERFLOW: StackExhausted,
+}
+
+
+_LIMIT_HINTS: Final[dict[type[GuestTrap], str]] = {
+    OutOfFuel: "the guest used up its fuel (raise -W fuel or Limits.fuel)",
+    StackExhausted: "the guest's call stack is exhausted (raise -W max-wasm-stack or "
+                    "Limits.max_wasm_stack)",
+}
+
+
+def guest_trap(trap: wasmtime.Trap | wasmtime.WasmtimeError) -> GuestTrap:
+    """The `GuestTrap` (or limit subclass) for a wasmtime trap, keeping its trap code. A
+    limit's message is wasmtime's reason and what to raise, without the wasm backtrace."""
+    code = trap.trap_code if isinstance(trap, wasmtime.Trap) else None
+    exception = _TRAPS.get(code, GuestTrap) if code is not None else GuestTrap
+    message = str(trap)
+    if exception in _LIMIT_HINTS:
+        reason = next((line.strip() for line in message.splitlines()
+                       if line.strip().startswith("wasm trap:")), "wasm trap")
+        message = f"{reason}: {_LIMIT_HINTS[exception]}"
+    return exception(message, code.name if code is not None else None)
 
 
 def memory_view(store: wasmtime.Store, memory: wasmtime.Memory, host_calls: _HostCalls
@@ -528,7 +585,9 @@ def memory_view(store: wasmtime.Store, memory: wasmtime.Memory, host_calls: _Hos
 
 
 _default_engine: wasmtime.Engine | None = None
-_DEFAULT_ENGINE_LOCK: Final = threading.Lock()
+# pywasi's engines for limits, by (fuel, max_wasm_stack); the default one is (False, None).
+_engines: dict[tuple[bool, int | None], wasmtime.Engine] = {}
+_ENGINES_LOCK: Final = threading.Lock()
 
 
 def default_engine() -> wasmtime.Engine:
@@ -537,19 +596,36 @@ def default_engine() -> wasmtime.Engine:
     global _default_engine
     engine = _default_engine
     if engine is None:
-        with _DEFAULT_ENGINE_LOCK:
+        with _ENGINES_LOCK:
             if _default_engine is None:
-                _default_engine = make_engine()
+                _default_engine = _engines[False, None] = make_engine()
+                signal_watcher.engines.append(_default_engine)
             engine = _default_engine
     return engine
 
 
+def engine_for(limits: Limits | None) -> wasmtime.Engine:
+    """pywasi's engine for guests under `limits`: the default engine, or (for fuel or a stack
+    size) one made once per process for those settings, cached as well."""
+    if limits is None or (limits.fuel is None and limits.max_wasm_stack is None):
+        return default_engine()
+    key = limits.fuel is not None, limits.max_wasm_stack
+    with _ENGINES_LOCK:
+        engine = _engines.get(key)
+        if engine is None:
+            settings = FUEL_SETTINGS if limits.fuel is not None else ENGINE_SETTINGS
+            engine = _engines[key] = make_engine(settings, limits.max_wasm_stack)
+            signal_watcher.engines.append(engine)
+    return engine
+
+
 def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = None, *,
-                cache: bool = True) -> wasmtime.Module:
+                cache: bool = True, limits: Limits | None = None) -> wasmtime.Module:
     """Compile a module from a `.wasm`/`.wat` path or bytes, through the on-disk cache
     (unless `cache` is False or ``PYWASI_CACHE=0``, or `engine` has settings the cache cannot
-    key: one not made by `make_engine`)."""
-    engine = engine or default_engine()
+    key: one not made by `make_engine`). With `limits` and no `engine`, it is compiled for the
+    engine those limits need (see `engine_for`)."""
+    engine = engine or engine_for(limits)
     if isinstance(source, (str, Path)):
         try:
             wasm: bytes = Path(source).read_bytes()
@@ -579,7 +655,8 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     lookup per host call. A store of yours, on any engine, works too, at that small cost; a
     `wasmtime.Module` passed in must come from the store's engine.
     """
-    engine = store.engine if store is not None else default_engine()
+    limits: Limits | None = getattr(wasi, "limits", None)
+    engine = store.engine if store is not None else engine_for(limits)
     if not isinstance(module, wasmtime.Module):
         module = load_module(module, engine, cache=cache)
     if store is None:
@@ -587,19 +664,35 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     from .host_imports import bind_memories, check_imports, link_imports
 
     check_imports(module, wasi, imports or {})
+    _apply_limits(store, limits)
     linker = wasmtime.Linker(engine)
     wanted = {(item.module, item.name) for item in module.imports}
-    host_calls = define_imports(linker, wasi.get_import_object(), wasi.signatures, wanted)
+    wasi_imports = wasi.get_import_object()
+    trace = getattr(wasi, "trace", None)
+    if trace is not None:  # chosen here, once: the untraced host calls stay as they are
+        wasi_imports = traced_imports(wasi_imports, wasi.signatures, trace)
+    host_calls = define_imports(linker, wasi_imports, wasi.signatures, wanted)
     memories = link_imports(linker, store, module, imports or {}, host_calls)
+    watchdog = watchdog_for(wasi, store, host_calls)
+    timeout = limits.timeout if limits is not None else None
     try:
-        instance = linker.instantiate(store, module)
+        # A start function is bounded by the timeout, but not watched for Ctrl-C: that costs
+        # ~8 us, and WASI programs start from an export (`_start`), not a start function.
+        with watchdog.running(timeout):
+            instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:  # in the start section
         raise host_calls.failure(trap) from None
     except wasmtime.WasmtimeError as error:
         if host_calls.pending is not None:  # a host call in the start section failed
             raise host_calls.failure(error) from None
+        if limits is not None and limits.max_memory_size is not None \
+                and "memory" in str(error) and "limit" in str(error):
+            raise ResourceLimit(
+                f"the module's memory is larger than its limit of {limits.max_memory_size} "
+                f"bytes (max-memory-size): {error}") from None
         raise ModuleLoadError(_instantiation_problem(str(error))) from None
-    bound = WasmtimeInstance(store, instance, host_calls, wasi)
+    bound = WasmtimeInstance(store, instance, host_calls, wasi, watchdog=watchdog,
+                             timeout=timeout)
     bind_memories(memories, bound)
     return bound
 
@@ -611,3 +704,33 @@ def _instantiation_problem(error: str) -> str:
                 "for the store with pywasi.load_module(..., engine=store.engine) (with no "
                 "store=, that is pywasi's engine: pywasi.load_module(...))")
     return f"cannot instantiate module: {error}"
+
+
+def watchdog_for(wasi: Any, store: wasmtime.Store, host_calls: _HostCalls) -> Watchdog:
+    """`store`'s watchdog (Ctrl-C, `interrupt()`, timeouts), which also ends `wasi`'s blocking
+    waits when it has a stop signal."""
+    stop_signal: StopSignal | None = getattr(wasi, "stop_signal", None)
+    watchdog = Watchdog(store, store.engine, host_calls.stop,
+                        stop_signal.ring if stop_signal is not None else _nothing)
+    if stop_signal is not None:
+        stop_signal.reason = watchdog.reason_to_stop
+    return watchdog
+
+
+def _nothing() -> None:
+    """No blocking wait to wake: an import object that is not pywasi's `WASI`."""
+
+
+def _apply_limits(store: wasmtime.Store, limits: Limits | None) -> None:
+    if limits is None:
+        return
+    if limits.fuel is not None:
+        try:
+            store.set_fuel(limits.fuel)
+        except wasmtime.WasmtimeError:
+            raise InvalidArgValueError(
+                "Limits.fuel needs a store whose engine consumes fuel: leave out store= "
+                "(pywasi makes one), or enable consume_fuel on your engine's config"
+            ) from None
+    if limits.max_memory_size is not None:
+        store.set_limits(memory_size=limits.max_memory_size)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..abi.layouts import Abi
 from ..memory import UNBOUND_MEMORY, GuestMemory
 from ..sandbox.fdtable import FdTable
+from ..sandbox.stop import StopSignal
 
 
 @dataclass(slots=True, weakref_slot=True)  # weakly: WASI closes its fds when it is collected
@@ -17,3 +18,7 @@ class WasiContext:
     fds: FdTable = field(default_factory=FdTable)
     # Set by `WASI.finalize_bindings`; system calls made before then fail as "not started".
     memory: GuestMemory = UNBOUND_MEMORY
+    # Rung by the engine to end a blocking wait (an interrupt or a timeout).
+    stop: StopSignal = field(default_factory=StopSignal)
+    # The most random_get may ask for at once (`Limits.max_random_size`); None: no limit.
+    max_random_size: int | None = None

@@ -28,6 +28,7 @@ from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_FD, SUBS
 from ..abi.types import Errno, Eventrwflags, Eventtype, Filetype, Rights, Subclockflags
 from ..limits import POLL_SUBSCRIPTIONS_MAX
 from ..sandbox.files import WasiFile
+from ..sandbox.stop import StopSignal
 from .clocks import now
 from .context import WasiContext
 from .registry import syscall
@@ -170,14 +171,17 @@ def _time_left(subs: _Subscriptions, first_deadline: int | None) -> int | None:
     return min(_LONGEST_SLEEP_NS, max(0, first_deadline - time.monotonic_ns()))
 
 
-def _wait(subs: _Subscriptions) -> list[_Event]:
-    """Block until something is ready (or return at once if something already is)."""
+def _wait(subs: _Subscriptions, stop: StopSignal) -> list[_Event]:
+    """Block until something is ready (or return at once if something already is), or until
+    the host stops the guest (`stop` rings)."""
     poller = select.poll()
     masks: dict[int, int] = {}
     for wait in subs.waits:
         masks[wait.host_fd] = masks.get(wait.host_fd, 0) | _POLL_MASK[wait.type]
     for host_fd, mask in masks.items():
         poller.register(host_fd, mask)
+    stop_fd = stop.fileno()
+    poller.register(stop_fd, select.POLLIN)
     first_deadline = min((deadline for deadline, _ in subs.deadlines), default=None)
     while True:
         timeout_ns = _time_left(subs, first_deadline)
@@ -185,10 +189,15 @@ def _wait(subs: _Subscriptions) -> list[_Event]:
             timeout_ms = None if timeout_ns is None else -(-timeout_ns // _NS_PER_MS)  # round up
             revents = dict(poller.poll(timeout_ms))
         else:
-            if timeout_ns:
-                # Only clocks: sleep with the clock's precision, not poll's milliseconds.
-                time.sleep(timeout_ns / 1e9)
             revents = {}
+            if timeout_ns != 0:
+                # Only clocks: wait with the clock's precision (select's microseconds), not
+                # poll's milliseconds.
+                ready, _, _ = select.select([stop_fd], [], [],
+                                            None if timeout_ns is None else timeout_ns / 1e9)
+                revents = {stop_fd: select.POLLIN} if ready else {}
+        if stop_fd in revents:
+            stop.raise_if_stopped()
         events = list(subs.immediate)
         for wait in subs.waits:
             event = _host_event(wait, revents.get(wait.host_fd, 0))
@@ -209,7 +218,7 @@ def poll_oneoff(ctx: WasiContext, in_ptr: int, out_ptr: int, nsubscriptions: int
     memory = ctx.memory
     memory.check(out_ptr, nsubscriptions * EVENT.size)
     memory.check(nevents_out, 4)
-    events = _wait(_Subscriptions(ctx, in_ptr, nsubscriptions))
+    events = _wait(_Subscriptions(ctx, in_ptr, nsubscriptions), ctx.stop)
     for index, event in enumerate(events):
         memory.pack(EVENT, out_ptr + index * EVENT.size,
                     event.userdata, event.error, event.type, event.nbytes, event.flags)

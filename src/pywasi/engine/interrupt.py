@@ -1,0 +1,277 @@
+"""Stopping a running guest: Ctrl-C, `interrupt()` from another thread, and wall-clock timeouts.
+
+pywasi's engines compile epoch checks into loops and function entries (``epoch_interruption``),
+which costs compute about 1% (see bench/interrupt_overhead.py). Every store pywasi links gets
+an epoch deadline one tick ahead and a deadline callback (`Watchdog`); the engine's epoch is
+only ever advanced when something may want a guest stopped, so the callback runs only then, on
+the guest's own thread, and decides for its store alone: stop with the reason set by
+`interrupt()` or a passed timeout, or carry on for one more tick.
+
+A Python signal handler cannot run while the main thread is inside wasm, but CPython's C-level
+handler writes the signal number to the descriptor given to `signal.set_wakeup_fd`. While a
+guest runs on the main thread, that descriptor is a pipe read by `_SignalWatcher`'s thread,
+which advances the epoch; the deadline callback then runs Python code on the main thread, where
+CPython runs the pending handler: the default SIGINT handler raises KeyboardInterrupt there,
+which becomes the store's trap and is re-raised by the call. A handler that does not raise lets
+the guest carry on. Bytes for a wakeup descriptor set before (asyncio's, say) are passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any, Final
+
+import wasmtime
+from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
+
+from ..errors import GuestInterrupted, GuestTimeout
+
+SignalHandler = Callable[[int, FrameType | None], Any]
+
+# `signal`'s functions without the module's enum conversions, which cost ~6 us a call (an
+# exception each, for a handler that is a function): this runs around every call into a guest.
+_signal: Any = importlib.import_module("_signal")
+
+_DEADLINE_CALLBACK: Final = ctypes.CFUNCTYPE(
+    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ctypes.c_uint8),
+)
+_FINALIZER: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_set_deadline_callback: Final = _dll["wasmtime_store_epoch_deadline_callback"]
+_set_deadline_callback.restype = None
+_set_deadline_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                   ctypes.c_void_p]
+_set_epoch_deadline: Final = _dll["wasmtime_context_set_epoch_deadline"]
+_set_epoch_deadline.restype = None
+_set_epoch_deadline.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
+_store_context: Final = _dll["wasmtime_store_context"]
+_store_context.restype = ctypes.c_void_p
+_store_context.argtypes = [ctypes.c_void_p]
+_error_new: Final = _dll["wasmtime_error_new"]
+_error_new.restype = ctypes.c_size_t
+_error_new.argtypes = [ctypes.c_char_p]
+
+_CONTINUE: Final = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+
+
+@contextlib.contextmanager
+def timer(seconds: float, action: Callable[[], None]) -> Iterator[None]:
+    """Run `action` on a timer thread if this block lasts `seconds`; never after the block."""
+    thread = threading.Timer(seconds, action)
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.cancel()
+        thread.join()
+
+
+class Watchdog:
+    """One store's deadline callback: stops the guest when asked to or when its time is up.
+
+    `stop` may be called from any thread. `on_stop` receives the exception the guest's call is
+    to raise (it is kept where the host calls keep theirs) and returns the tag that the error
+    handed to wasmtime must carry for it to be raised; `wakeup` ends the guest's blocking
+    poll_oneoff. A guest on the main thread blocked in any other host call (a read of stdin,
+    an accept) is woken by a SIGINT sent to that thread: `_SignalWatcher`'s handler then raises
+    the reason to stop instead of calling the program's own handler."""
+
+    def __init__(self, store: wasmtime.Store, engine: wasmtime.Engine,
+                 on_stop: Callable[[BaseException], str],
+                 wakeup: Callable[[], None]) -> None:
+        self._engine = engine
+        self._on_stop = on_stop
+        self._wakeup = wakeup
+        self._reason: BaseException | None = None
+        self._deadline: float | None = None
+        self._timeout = 0.0
+        self._on_main_thread = False
+        store_ptr = ctypes.addressof(store.ptr().contents)
+        _set_epoch_deadline(_store_context(store_ptr), 1)
+        _WATCHDOGS[id(self)] = self  # until wasmtime drops the store (`_forget`)
+        _set_deadline_callback(store_ptr, _TICK_ADDRESS, id(self), _FORGET_ADDRESS)
+
+    def tick(self) -> int:
+        """The deadline callback's verdict: 0 to carry on, else the error to stop with."""
+        try:
+            reason = signal_watcher.take_raised() or self.reason_to_stop()
+        except BaseException as error:  # another signal's handler, run mid-way
+            reason = error
+        if reason is None:
+            return 0
+        tag = self._on_stop(reason)
+        return int(_error_new(f"guest stopped: {reason} {tag}".encode()))
+
+    def reason_to_stop(self) -> BaseException | None:
+        """Why the guest must stop now, if it must: `stop`'s reason, or its timeout passed."""
+        if self._reason is None and self._deadline is not None \
+                and time.monotonic() >= self._deadline:
+            return GuestTimeout(
+                f"wasm trap: interrupt: the guest ran longer than its {self._timeout:g} s timeout",
+                "INTERRUPT")
+        return self._reason
+
+    def stop(self, reason: BaseException | None = None) -> None:
+        """Stop the guest at its next loop or call (or its current blocking wait), and at
+        every later call: an interrupted guest is left half-way through its work."""
+        self._reason = reason or GuestInterrupted(
+            "wasm trap: interrupt: the guest was interrupted by the host", "INTERRUPT")
+        self._wake()
+
+    @contextlib.contextmanager
+    def running(self, timeout: float | None) -> Iterator[None]:
+        """The guest runs in this block, on this thread; stop it with `GuestTimeout` if the
+        block lasts longer than `timeout` seconds."""
+        self._on_main_thread = threading.current_thread() is threading.main_thread()
+        if timeout is None:
+            try:
+                yield
+            finally:
+                self._on_main_thread = False
+            return
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+        try:
+            with timer(timeout, self._wake):  # no SIGINT of its own comes after the block
+                yield
+        finally:
+            self._deadline = None
+            self._on_main_thread = False
+
+    def _wake(self) -> None:
+        """Get the guest to look at `reason_to_stop`, wherever it is."""
+        self._engine.increment_epoch()
+        self._wakeup()
+        if self._on_main_thread:
+            signal_watcher.interrupt_main_thread(self.reason_to_stop)
+
+
+class _SignalWatcher:
+    """The thread that turns a signal arriving while wasm runs into an epoch tick."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pipe: tuple[int, int] | None = None
+        self._forward_to = -1
+        self._raised: BaseException | None = None
+        self._guarding = False
+        self._forced: Callable[[], BaseException | None] | None = None
+        self.engines: list[wasmtime.Engine] = []
+
+    def interrupt_main_thread(self, reason: Callable[[], BaseException | None]) -> None:
+        """End a blocking host call on the main thread (EINTR) and have the SIGINT handler
+        raise `reason()` there, if the handler is ours (see `watching`)."""
+        if self._guarding:
+            self._forced = reason
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    def take_raised(self) -> BaseException | None:
+        """What the SIGINT handler raised on entry to a deadline callback, once."""
+        raised, self._raised = self._raised, None
+        return raised
+
+    def _guarded(self, handler: Callable[[int, FrameType | None], Any]) -> SignalHandler:
+        """`handler`, except that on entry to a deadline callback (where CPython runs it, and
+        where an exception could not be caught: it would escape into wasmtime) what it raises
+        is kept for the callback to take."""
+
+        def run_handler(signum: int, frame: FrameType | None) -> Any:
+            forced, self._forced = self._forced, None
+            reason = forced() if forced is not None else None
+            if reason is not None:
+                raise reason
+            return handler(signum, frame)
+
+        def guarded(signum: int, frame: FrameType | None) -> Any:
+            if frame is None or frame.f_code is not _TICK_CODE:
+                return run_handler(signum, frame)
+            try:
+                return run_handler(signum, frame)
+            except BaseException as error:
+                self._raised = error
+                return None
+
+        return guarded
+
+    def _start(self) -> int:
+        """The write end of the watcher's pipe, starting its thread the first time."""
+        with self._lock:
+            if self._pipe is None:
+                read_end, write_end = os.pipe2(os.O_CLOEXEC)
+                os.set_blocking(write_end, False)
+                self._pipe = read_end, write_end
+                threading.Thread(target=self._watch, name="pywasi-signal-watcher",
+                                 daemon=True).start()
+            return self._pipe[1]
+
+    def _watch(self) -> None:
+        assert self._pipe is not None
+        while True:
+            signals = os.read(self._pipe[0], 64)
+            for engine in self.engines:
+                engine.increment_epoch()
+            if self._forward_to >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(self._forward_to, signals)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Watch for signals during this block, if on the main thread (else do nothing)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        write_end = self._start()
+        try:
+            previous = signal.set_wakeup_fd(write_end)
+        except ValueError:  # not the main interpreter
+            yield
+            return
+        if previous == write_end:  # a nested call: the outer one restores
+            yield
+            return
+        self._forward_to = previous
+        handler = _signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            _signal.signal(signal.SIGINT, self._guarded(handler))
+            self._guarding = True
+        try:
+            yield
+        finally:
+            self._guarding = False
+            if callable(handler):
+                _signal.signal(signal.SIGINT, handler)
+            signal.set_wakeup_fd(previous)
+            self._forward_to = -1
+
+
+signal_watcher: Final = _SignalWatcher()
+_WATCHDOGS: Final[dict[int, Watchdog]] = {}
+
+
+def _tick(context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
+          kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
+    # Python code on the guest's thread: a pending SIGINT handler has just run, on entry
+    # (see `_SignalWatcher.watching`), and what it raised is waiting for `tick` to take.
+    delta[0] = 1
+    kind[0] = _CONTINUE
+    return _WATCHDOGS[data or 0].tick()
+
+
+def _forget(data: int | None) -> None:
+    _WATCHDOGS.pop(data or 0, None)
+
+
+_TICK_CODE: Final = _tick.__code__
+_TICK: Final = _DEADLINE_CALLBACK(_tick)
+_TICK_ADDRESS: Final = ctypes.cast(_TICK, ctypes.c_void_p).value
+_FORGET: Final = _FINALIZER(_forget)
+_FORGET_ADDRESS: Final = ctypes.cast(_FORGET, ctypes.c_void_p).value

@@ -1,0 +1,172 @@
+"""`pywasi` as a user drives it: Ctrl-C, -W/-S limits, --trace, --invoke, --version, help."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import pywasi
+from guest import build_c
+from pywasi import cli
+
+REACTOR_WAT = """(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (global $base (mut i32) (i32.const 0))
+  (func (export "_initialize") (global.set $base (i32.const 100)))
+  (func (export "add") (param i32 i32) (result i32)
+    (i32.add (global.get $base) (i32.add (local.get 0) (local.get 1)))))
+"""
+
+
+def pywasi_cli(*args: str, env: dict[str, str] | None = None,
+               stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pywasi", *args], capture_output=True,
+                          text=True, input=stdin, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def control() -> str:
+    return str(build_c("control"))
+
+
+@pytest.mark.parametrize("mode", ["compute", "stdin"])
+def test_sigint_exits_at_once_with_130_and_one_line(mode: str) -> None:
+    guest = subprocess.Popen([sys.executable, "-m", "pywasi", "run", control(), mode],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert guest.stdout is not None and guest.stderr is not None
+    guest.stdout.readline()  # the guest is running ("spinning", "reading")
+    time.sleep(0.2)
+    sent = time.monotonic()
+    guest.send_signal(signal.SIGINT)
+    status = guest.wait(timeout=10)
+    elapsed = time.monotonic() - sent
+    stderr = guest.stderr.read().decode()
+    assert guest.stdin is not None
+    guest.stdin.close()
+    assert status == 130, stderr
+    assert elapsed < 0.1
+    assert stderr.count("\n") == 1 and "interrupted" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(("options", "mode", "status", "message"), [
+    (["-W", "fuel=1000000"], ["compute"], 125, "all fuel consumed"),
+    (["-W", "timeout=200ms"], ["compute"], 124, "timeout"),
+    (["-W", "timeout=0.2s"], ["stdin"], 124, "timeout"),
+    (["-W", "max-wasm-stack=65536"], ["recurse"], 123, "call stack exhausted"),
+    (["-W", "max-memory-size=65536"], ["compute"], 122, "max-memory-size"),
+    (["-S", "max-random-size=16"], ["random", "17"], 122, "max-random-size"),
+])
+def test_each_limit_has_its_exit_status(options: list[str], mode: list[str], status: int,
+                                        message: str) -> None:
+    guest = subprocess.Popen([sys.executable, "-m", "pywasi", *options, control(), *mode],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert guest.stderr is not None
+    stderr = guest.stderr.read()  # stdin stays open while the guest reads it
+    guest.wait(timeout=30)
+    assert guest.returncode == status
+    assert message in stderr and stderr.count("\n") == 1, stderr
+
+
+def test_limits_under_their_bounds_change_nothing() -> None:
+    result = pywasi_cli("-W", "fuel=100000000,timeout=30s,max-memory-size=100000000",
+                        "-S", "max-random-size=16", control(), "random", "16")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_max_resources_gives_the_guest_emfile(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    result = pywasi_cli("-S", "max-resources=8", "--dir", f"{tmp_path}::/d", control(),
+                        "open", "/d/f")
+    assert (result.stdout, result.returncode) == ("opened 4, then EMFILE\n", 0)
+
+
+def test_trace_to_stderr_and_to_a_file(tmp_path: Path) -> None:
+    module = tmp_path / "control.wasm"  # a copy: were --trace to take it for its file...
+    module.write_bytes(Path(control()).read_bytes())
+    result = pywasi_cli("run", "--trace", str(module), "random", "4")
+    assert "random_get(<4 bytes>) = 0 <" in result.stderr
+    trace = tmp_path / "trace.jsonl"
+    result = pywasi_cli("--trace-format=json", f"--trace={trace}", control(), "random", "4")
+    assert result.stderr == ""
+    calls = [json.loads(line)["call"] for line in trace.read_text().splitlines()]
+    assert calls[-1] == "random_get" and "args_get" in calls
+
+
+def test_module_alone_is_short_for_run() -> None:
+    result = pywasi_cli(control(), "random", "4")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert pywasi_cli(control(), "exit").returncode == 2
+
+
+def test_invoke_calls_a_reactor_export(tmp_path: Path) -> None:
+    module = tmp_path / "reactor.wat"
+    module.write_text(REACTOR_WAT)
+    result = pywasi_cli("run", "--invoke", "add", str(module), "2", "0x3")
+    assert (result.stdout, result.returncode) == ("105\n", 0)
+    result = pywasi_cli("run", "--invoke", "add", str(module), "2")
+    assert result.returncode == 1 and "takes 2 arguments, 1 given" in result.stderr
+
+
+def test_inherit_env() -> None:
+    module = str(build_c("smoke"))
+    result = pywasi_cli("-S", "inherit-env", module, env={"K": "from-host"})
+    assert "K=from-host" in result.stdout
+    result = pywasi_cli("-S", "inherit-env", "--env", "K=given", module, env={"K": "host"})
+    assert "K=given" in result.stdout
+    assert "K=(unset)" in pywasi_cli(module, env={"K": "host"}).stdout
+
+
+def test_version() -> None:
+    result = pywasi_cli("--version")
+    assert result.returncode == 0
+    line = result.stdout.strip()
+    assert line.startswith(f"pywasi {pywasi.__version__} (wasmtime-py ")
+    assert "Python 3." in line and "trampoline" in line
+    assert pywasi.__version__ != "0+unknown"
+
+
+def test_unknown_option_after_run_prints_runs_usage() -> None:
+    result = pywasi_cli("run", "--frobnicate", control())
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: pywasi run ")
+    result = pywasi_cli("-W", "frobnicate=1", control())
+    assert "unknown -W option 'frobnicate'" in result.stderr
+
+
+def test_every_option_and_argument_has_help() -> None:
+    for action in cli._run_parser()._actions:
+        assert action.help, action.dest
+    text = pywasi_cli("run", "--help").stdout
+    assert "max-random-size" in text and "124" in text  # the exit statuses are documented
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_compile_note_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_COMPILE_NOTE_AFTER", 0.05)
+    terminal = _Terminal()
+    with cli._compile_note("big.wasm", terminal):
+        time.sleep(0.2)
+    assert terminal.getvalue().startswith("compiling big.wasm (first run; cached afterwards)...")
+    assert terminal.getvalue().endswith(" s\n") and terminal.getvalue().count("\n") == 1
+    quick = _Terminal()
+    with cli._compile_note("small.wasm", quick):
+        pass
+    assert quick.getvalue() == ""
+    piped = io.StringIO()
+    with cli._compile_note("big.wasm", piped):
+        time.sleep(0.2)
+    assert piped.getvalue() == ""
