@@ -239,7 +239,9 @@ class _HostCalls:
     # The exception of the host call that trapped last, with its trap's number: `call`
     # re-raises it if the trap it catches is that one.
     pending: tuple[int, BaseException] | None = None
-    # Memories whose base must be looked up on every call (engines that may move memory).
+    # Memories whose base must be looked up on every call of a plain host function (engines
+    # that may move memory). A system call relocates its own context's `movable` instead:
+    # whichever store's guest calls it, that is the memory it will use.
     movable: list[GuestMemory] = field(default_factory=list)
 
     def stop(self, reason: BaseException) -> str:
@@ -279,6 +281,7 @@ class _HostCalls:
         context = function.context if isinstance(function, SystemCall) else None
         is_system_call = context is not None
         returns = signature.returns_errno
+        movable = context.movable if context is not None else self.movable
 
         def failed(error: BaseException, raw: int) -> int:
             errno = errno_of(error) if is_system_call else None
@@ -290,12 +293,12 @@ class _HostCalls:
 
         if trampoline is not None:
             env = trampoline.HostCall(function, context, signature.params, returns, failed,
-                                      self.movable, _TRAP_NEW_ADDRESS)
+                                      movable, _TRAP_NEW_ADDRESS)
             # wasmtime holds the HostCall until the last store and linker using it are gone.
             return trampoline.CALLBACK, env.lend(), trampoline.FINALIZER
         make = _host_call_factory(len(signature.params), is_system_call, returns)
         host_call = make(
-            _ADDRESS_SPACE, _RESULTS, _params_layout(signature).unpack_from, self.movable,
+            _ADDRESS_SPACE, _RESULTS, _params_layout(signature).unpack_from, movable,
             function, context, failed,
         )
         c_callback = _CALLBACK(host_call)
