@@ -310,6 +310,7 @@ class WASI:
                 "export the guest's linear memory as `memory`, or pass memory=..."
             )
         self._context.memory = guest_memory
+        self._context.movable[:] = [guest_memory] if guest_memory.movable else []
         for system_call in self._system_calls.values():
             system_call.enable()
         self._stdio.prepare()

@@ -236,6 +236,23 @@ def user_store_gone_while_another_calls() -> str:
     raise AssertionError("a host call on a freed store's memory did not fail")
 
 
+def user_store_closed_while_another_calls() -> str:
+    """As above, but the first store is closed, not collected: its memory view holds no stale
+    base, since a system call looks its memory up whichever store's guest makes it."""
+    wasi = pywasi.WASI(version="preview1")
+    store = wasmtime.Store(wasmtime.Engine())
+    wasi.finalize_bindings(pywasi.instantiate(wasi, SAYS_OK.encode(), store=store, cache=False))
+    caller = pywasi.instantiate(wasi, b"""(module (import "wasi_snapshot_preview1" "random_get"
+        (func $random (param i32 i32) (result i32))) (memory (export "memory") 1)
+        (func (export "run") (drop (call $random (i32.const 0) (i32.const 8)))))""", cache=False)
+    store.close()
+    try:
+        caller.call("run")
+    except pywasi.MemoryGoneError:
+        return "MemoryGoneError"
+    raise AssertionError("a host call on a closed store's memory did not fail")
+
+
 def memory_of_another_store() -> str:
     wasi = pywasi.WASI(version="preview1")
     instance = pywasi.instantiate(wasi, SAYS_OK.encode(), cache=False)
@@ -327,6 +344,7 @@ SCENARIOS: dict[str, Callable[[], str]] = {
     scenario.__name__: scenario for scenario in (
         two_engines, moving_memory_default_engine, moving_memory_forced, threads_start_at_once,
         dropped_store, closed_user_store, user_store_gone_while_another_calls,
+        user_store_closed_while_another_calls,
         memory_of_another_store, module_of_another_engine,
         hostile_wasi_import, hostile_raw_values,
     )

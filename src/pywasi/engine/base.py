@@ -25,9 +25,11 @@ Guest memory
     `guest_memory()` returns a `GuestMemory` over a buffer that starts at the memory's first
     byte, with the memory's current size. It refuses a memory of another store than the
     instance's (wasmtime aborts the process on first use of one). If the engine may move the
-    memory (as it grows), the view is made ``movable=True`` and is `relocate`d at the entry of
-    every host call; `SystemCall` relocates it again, since a replaced import may have run the
-    guest before calling it. Before the store frees the memory, the view is `detach`ed, so that
+    memory (as it grows), the view is made ``movable=True``; `finalize_bindings` puts it in the
+    context's `movable`, which the engine `relocate`s at the entry of every system call, from
+    whichever store's guest makes it (one WASI object may be linked into several stores), and
+    `SystemCall` relocates it again, since a replaced import may have run the guest before
+    calling it. Before the store frees the memory, the view is `detach`ed, so that
     a later system call raises `MemoryGoneError` instead of touching freed memory. The view
     must not hold the store strongly: the store holds the host calls (natively, out of the
     garbage collector's sight), which hold the WASI context, which holds the view, so a strong

@@ -290,7 +290,9 @@ class _HostCalls:
     # The exception of the host call that trapped last, with its trap's number: `call`
     # re-raises it if the trap it catches is that one.
     pending: tuple[int, BaseException] | None = None
-    # Memories whose base must be looked up on every call (engines that may move memory).
+    # Memories whose base must be looked up on every call of a plain host function (engines
+    # that may move memory). A system call relocates its own context's `movable` instead:
+    # whichever store's guest calls it, that is the memory it will use.
     movable: list[GuestMemory] = field(default_factory=list)
 
     def stop(self, reason: BaseException) -> str:
@@ -333,6 +335,7 @@ class _HostCalls:
         context = function.context if isinstance(function, SystemCall) else None
         is_system_call = context is not None
         returns = result == "I"
+        movable = context.movable if context is not None else self.movable
 
         def failed(error: BaseException, raw: int) -> int:
             errno = errno_of(error) if is_system_call else None
@@ -344,12 +347,12 @@ class _HostCalls:
 
         if trampoline is not None and len(params) <= _TRAMPOLINE_MAX_ARITY:
             env = trampoline.HostCall(function, context, params, result, failed,
-                                      self.movable, _TRAP_NEW_ADDRESS, bind)
+                                      movable, _TRAP_NEW_ADDRESS, bind)
             # wasmtime holds the HostCall until the last store and linker using it are gone.
             return trampoline.CALLBACK, env.lend(), trampoline.FINALIZER
         make = _host_call_factory(len(params), is_system_call, result, bind is not None)
         host_call = make(
-            _ADDRESS_SPACE, _RESULTS, _params_layout(params).unpack_from, self.movable,
+            _ADDRESS_SPACE, _RESULTS, _params_layout(params).unpack_from, movable,
             function, context, failed, _RESULT_STORES.get(result), bind,
         )
         c_callback = _CALLBACK(host_call)

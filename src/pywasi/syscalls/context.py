@@ -18,6 +18,9 @@ class WasiContext:
     fds: FdTable = field(default_factory=FdTable)
     # Set by `WASI.finalize_bindings`; system calls made before then fail as "not started".
     memory: GuestMemory = UNBOUND_MEMORY
+    # `memory` again if the engine may move it: engines look up where it is at the start of
+    # every host call, from any store's guest (see `engine.base`).
+    movable: list[GuestMemory] = field(default_factory=list)
     # Rung by the engine to end a blocking wait (an interrupt or a timeout).
     stop: StopSignal = field(default_factory=StopSignal)
     # The most random_get may ask for at once (`Limits.max_random_size`); None: no limit.
