@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from struct import Struct
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -171,14 +172,18 @@ class ExportAccess:
 
         def call(self, name: str, *args: Any) -> Any: ...
 
+        def calling(self) -> AbstractContextManager[None]: ...
+
+        def call_within(self, name: str, *args: Any) -> Any: ...
+
     def _allocator(self) -> tuple[Callable[[int], int], Callable[[int, int], None]]:
         names = self.exports._extern_map
         if "malloc" in names:
-            free = (lambda ptr, size: self.call("free", ptr)) if "free" in names else \
+            free = (lambda ptr, size: self.call_within("free", ptr)) if "free" in names else \
                 (lambda ptr, size: None)
-            return (lambda size: int(self.call("malloc", size))), free
+            return (lambda size: int(self.call_within("malloc", size))), free
         if "cabi_realloc" in names:
-            return (lambda size: int(self.call("cabi_realloc", 0, 0, 1, size))), \
+            return (lambda size: int(self.call_within("cabi_realloc", 0, 0, 1, size))), \
                 (lambda ptr, size: None)
         raise LookupError("the module exports no allocator: export malloc and free (with "
                           "zig or clang: -Wl,--export=malloc -Wl,--export=free), or "
@@ -186,6 +191,10 @@ class ExportAccess:
 
     def put_bytes(self, data: bytes) -> int:
         """Copy `data` into memory from the guest's own allocator; returns its pointer."""
+        with self.calling():
+            return self._put_bytes(data)
+
+    def _put_bytes(self, data: bytes) -> int:
         allocate, _ = self._allocator()
         ptr = allocate(len(data))
         if ptr == 0 and data:
@@ -197,18 +206,19 @@ class ExportAccess:
         """``name(ptr, len, *args) -> i64`` on a copy of `data`: the bytes the result points
         at (high 32 bits the pointer, low 32 the length; see `pywasi.plugin`). Both buffers go
         back to the guest's `free`, when it has one."""
-        _, free = self._allocator()
-        ptr = self.put_bytes(data)
-        try:
-            packed = int(self.call(name, ptr, len(data), *args))
-        finally:
-            free(ptr, len(data))
-        out_ptr, out_length = (packed >> 32) & _U32_MASK, packed & _U32_MASK
-        try:
-            return self.memory.read(out_ptr, out_length)
-        finally:
-            if out_ptr:
-                free(out_ptr, out_length)
+        with self.calling():
+            _, free = self._allocator()
+            ptr = self._put_bytes(data)
+            try:
+                packed = int(self.call_within(name, ptr, len(data), *args))
+            finally:
+                free(ptr, len(data))
+            out_ptr, out_length = (packed >> 32) & _U32_MASK, packed & _U32_MASK
+            try:
+                return self.memory.read(out_ptr, out_length)
+            finally:
+                if out_ptr:
+                    free(out_ptr, out_length)
 
     def call_str(self, name: str, text: str, *args: Any) -> str:
         """`call_bytes` on UTF-8 text."""

@@ -25,8 +25,8 @@ import secrets
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Set
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Set
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -511,16 +511,27 @@ class WasmtimeInstance(ExportAccess):
         object's hooks (which flush the host's stdio before, and raise what a Python stdio
         object raised after). Ctrl-C stops it with KeyboardInterrupt; `Limits.timeout` bounds
         it."""
+        with self.calling():
+            return self.call_within(name, *args)
+
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        """Around one or more `call_within`s: the WASI object's hooks, Ctrl-C, the timeout,
+        and traps turned into the exceptions `call` raises (one entry for a plugin call's
+        several calls into the guest: entering costs a few µs)."""
         if self._closed:
             raise InstanceClosedError()
-        export = self.export_call(name)
-        arguments = export.arguments(args)
         with self._around_call:
             try:
                 with signal_watcher.watching(), self._watchdog.running(self._timeout):
-                    return export.invoke(self.store, arguments)
+                    yield
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
                 raise self._host_calls.failure(trap) from None
+
+    def call_within(self, name: str, *args: Any) -> Any:
+        """Call the export `name`, checked, inside `calling()`."""
+        export = self.export_call(name)
+        return export.invoke(self.store, export.arguments(args))
 
     def interrupt(self) -> None:
         """Stop the guest from any thread: its running call raises `GuestInterrupted` at the
