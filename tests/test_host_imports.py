@@ -214,3 +214,14 @@ def test_a_host_function_with_more_parameters_than_the_trampoline_takes() -> Non
       (func (export "sum") (param {params}) (result i32) (call $sum {gets})))""".encode()
     instance = pywasi.instantiate(wasi(), module, imports={"env": {"sum": lambda *v: sum(v)}})
     assert instance.call("sum", *range(17)) == sum(range(17))
+
+
+def test_several_calls_inside_one_calling_block() -> None:
+    instance = pywasi.instantiate(wasi(), REENTRANT, imports={"env": {"back": lambda d: d}})
+    with instance.calling():
+        assert [instance.call_within("down", depth) for depth in (0, 1, 2)] == [100, 1, 2]
+    with pytest.raises(pywasi.GuestTrap, match="unreachable"), instance.calling():
+        instance.call_within("trap")
+    instance.close()
+    with pytest.raises(pywasi.InstanceClosedError), instance.calling():
+        pass
