@@ -23,12 +23,16 @@ TESTS = Path(__file__).parent
 C_SOURCES = TESTS / "c"
 BUILD = TESTS / ".build"
 CFLAGS = ("-target", "wasm32-wasi", "-O2", "-Wall", "-Werror")
+# Guests that are reactors (plugins): no main, an allocator the host calls.
+GUEST_FLAGS = {
+    "plugin_upper": ("-mexec-model=reactor", "-Wl,--export=malloc", "-Wl,--export=free"),
+}
 
 
 def build_c(name: str, *extra_flags: str) -> Path:
     """Compile tests/c/<name>.c (with tests/c/check.h available) once; return the .wasm."""
     source = C_SOURCES / f"{name}.c"
-    flags = CFLAGS + extra_flags
+    flags = CFLAGS + GUEST_FLAGS.get(name, ()) + extra_flags
     key = hashlib.sha256()
     key.update(version("ziglang").encode() + repr(flags).encode())
     for dependency in (source, C_SOURCES / "check.h"):

@@ -46,8 +46,10 @@ def preview1(**options: Any) -> WASI:
 
 @pytest.mark.one_path
 def test_version_is_required_and_a_string() -> None:
+    with pytest.raises(TypeError, match="'version'"):  # the signature says it is required
+        WASI()  # type: ignore[call-arg]
     with pytest.raises(InvalidArgTypeError, match='"version"') as info:
-        WASI()
+        WASI(version=None)  # type: ignore[arg-type]
     assert info.value.code == "ERR_INVALID_ARG_TYPE"
     assert isinstance(info.value, TypeError)
     with pytest.raises(InvalidArgTypeError):
@@ -88,7 +90,7 @@ def test_stdio_fd_out_of_range(name: str, value: int) -> None:
 def test_checks_run_in_nodes_order() -> None:
     # version first, then args, env, preopens, stdio, return_on_exit; preopen dirs last.
     with pytest.raises(InvalidArgTypeError, match='"version"'):
-        WASI(args="x", stdin=-1)
+        WASI(version=None, args="x", stdin=-1)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgTypeError, match='"args"'):
         preview1(args="x", env="y", stdin=-1)
     with pytest.raises(InvalidArgTypeError, match='"env"'):
@@ -127,9 +129,9 @@ def test_failed_preopen_leaks_no_descriptor(tmp_path: Path) -> None:
 
 
 @pytest.mark.one_path
-def test_args_and_env_are_stringified_and_none_values_dropped() -> None:
-    wasi = preview1(args=["a", 1, Path("p")], env={"A": 1, "B": None, "C": "x"})
-    assert wasi._context.args == [b"a", b"1", b"p"]
+def test_args_and_env_take_strings_and_paths_and_none_values_are_dropped() -> None:
+    wasi = preview1(args=["a", b"b", Path("p")], env={"A": "1", "B": None, "C": "x"})
+    assert wasi._context.args == [b"a", b"b", b"p"]
     assert wasi._context.env == [b"A=1", b"C=x"]
 
 

@@ -8,6 +8,7 @@
 from .abi.errno import WasiErrno
 from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
 from .engine.base import BoundInstance
+from .engine.host_imports import HostFunc, Imports, WasiLink, wasi_version
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import (
     AlreadyStartedError,
@@ -31,6 +32,7 @@ from .errors import (
     StdioError,
 )
 from .limits import Limits
+from .plugin import Memory
 from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
 from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 from .sandbox.readonly import Preopen, ReadOnly
@@ -50,11 +52,14 @@ __all__ = [
     "GuestInterrupted",
     "GuestTimeout",
     "GuestTrap",
+    "HostFunc",
+    "Imports",
     "InstanceClosedError",
     "InvalidArgTypeError",
     "InvalidArgValueError",
     "LimitExceeded",
     "Limits",
+    "Memory",
     "MemoryDir",
     "MemoryFile",
     "MemoryNode",
@@ -77,10 +82,12 @@ __all__ = [
     "Transfer",
     "WasiErrno",
     "WasiFile",
+    "WasiLink",
     "WasmtimeInstance",
     "Whence",
     "instantiate",
     "load_module",
+    "wasi_version",
 ]
 
 

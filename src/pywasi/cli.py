@@ -28,6 +28,7 @@ import wasmtime
 import pywasi
 
 from .engine import wasmtime_engine
+from .engine.host_imports import wasi_version
 from .engine.interrupt import timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestTrap, LimitExceeded, PyWasiError
@@ -241,12 +242,6 @@ def version_text() -> str:
             f"{platform.python_implementation()} {platform.python_version()}, {trampoline})")
 
 
-def _guest_version(module: wasmtime.Module) -> str:
-    if any(item.module == "wasi_unstable" for item in module.imports):
-        return "unstable"
-    return "preview1"
-
-
 @contextmanager
 def _compile_note(name: str, stream: TextIO) -> Iterator[None]:
     """On a terminal, say so when compiling takes longer than a second (the first run of a
@@ -306,11 +301,15 @@ def run(options: argparse.Namespace, trace_stream: TextIO | None = None) -> int:
     with _compile_note(name, sys.stderr):
         module = load_module(Path(source) if isinstance(source, str) else source,
                              cache=not options.no_cache, limits=limits)
+    if not any(item.name == "memory" and isinstance(item.type, wasmtime.MemoryType)
+               for item in module.exports):
+        raise PyWasiError(f"{name} exports no memory: a WASI command must export its linear "
+                          "memory as `memory` (in .wat: (memory (export \"memory\") 1))")
     listeners: list[socket.socket] = []
     try:
         listeners += (_listen(host, port) for host, port in options.tcplisten)
         wasi = WASI(
-            version=options.wasi_version or _guest_version(module),
+            version=options.wasi_version or wasi_version(module),
             args=[options.argv0 or name, *([] if options.invoke else options.args)],
             env=_environment(options, settings),
             preopens={guest: ReadOnly(host) if read_only else host

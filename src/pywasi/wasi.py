@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
@@ -42,6 +42,11 @@ from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
 from .trace import TraceSink
+
+if TYPE_CHECKING:
+    import wasmtime
+
+    from .engine.host_imports import WasiLink
 
 _INT32_MAX = 2**31 - 1
 
@@ -83,6 +88,13 @@ _STDIO_KINDS = {
 def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) -> Stdio:
     if isinstance(value, int) and not isinstance(value, bool):
         _check_stdio_fd(value, name)
+        try:
+            os.fstat(value)
+        except OSError:
+            raise InvalidArgValueError(
+                f"The option '{name}' is host descriptor {value}, which is not open: pass an "
+                "open one (such as file.fileno()), or a Python stream or callable"
+            ) from None
     elif getattr(value, "closed", False) is True:
         raise InvalidArgValueError(f"The option '{name}' is a closed file: pass an open one")
     stream = None if isinstance(value, bool) else stdio.open(value, name, direction)
@@ -95,6 +107,16 @@ def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) ->
 
 def _encode(text: object) -> bytes:
     return os.fsencode(text) if isinstance(text, (str, bytes, os.PathLike)) else str(text).encode()
+
+
+def _check_strings(named_values: Iterable[tuple[str, object]]) -> None:
+    """Refuse what is no string in args or env (Node would make ``1`` "1" and ``None``
+    "null", hiding the mistake)."""
+    for name, value in named_values:
+        if not isinstance(value, (str, bytes, os.PathLike)):
+            raise InvalidArgTypeError(
+                f'The "{name}" argument must be of type string. Received {_describe(value)}'
+            )
 
 
 def _without_nul(strings: list[bytes], name: str) -> list[bytes]:
@@ -139,7 +161,7 @@ class WASI:
     def __init__(
         self,
         *,
-        version: str | None = None,
+        version: str,
         args: Sequence[Any] | None = None,
         env: Mapping[Any, Any] | None = None,
         preopens: Mapping[Any, Any] | None = None,
@@ -162,8 +184,12 @@ class WASI:
             )
         if args is not None:
             _check_type(args, "args", (list, tuple), "a list or tuple of strings")
+            _check_strings((f"args[{index}]", arg) for index, arg in enumerate(args))
         if env is not None:
             _check_type(env, "env", Mapping, "a mapping of names to values")
+            _check_strings([(f"env name {name!r}", name) for name in env]
+                           + [(f"env[{name!r}]", value) for name, value in env.items()
+                              if value is not None])  # a None value drops the variable
         if preopens is not None:
             _check_type(preopens, "preopens", Mapping,
                         "a mapping of guest paths to host paths, MemoryDirs or ReadOnly(...)")
@@ -213,7 +239,7 @@ class WASI:
             guard.protect(cache_dir)
         try:
             for guest_path, source in (preopens or {}).items():
-                directory = _open_preopen(source)
+                directory = _open_preopen(source, guest_path)
                 limit = rights.maximum(directory.filetype, read_only=directory.read_only)
                 fds.add(Descriptor(directory, *limit, preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
@@ -259,6 +285,14 @@ class WASI:
 
     def get_import_object(self) -> dict[str, dict[str, HostFunction]]:
         return {self.import_module: self.wasi_import}
+
+    def define(self, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
+        """Put these system calls into your own ``wasmtime.Linker`` for instances of `store`
+        (in place of wasmtime-py's ``linker.define_wasi()`` and ``store.set_wasi()``); returns
+        a `pywasi.engine.host_imports.WasiLink`. See `define_wasi`."""
+        from .engine.host_imports import define_wasi
+
+        return define_wasi(self, linker, store)
 
     def finalize_bindings(self, instance: BoundInstance, memory: object | None = None) -> None:
         """Bind the system calls to `instance`'s memory (its `memory` export by default)."""
@@ -362,13 +396,13 @@ def _release(fds: FdTable, stop: StopSignal) -> None:
     stop.close()
 
 
-def _open_preopen(source: object) -> WasiFile:
+def _open_preopen(source: object, guest_path: object = None) -> WasiFile:
     """The directory a preopen's value names: a host path, a `MemoryDir`, a directory
     `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those."""
     if isinstance(source, MemoryDir):
         return OpenMemoryDir(source)
     if isinstance(source, Preopen):
-        opened = _open_preopen(source.source)
+        opened = _open_preopen(source.source, guest_path)
         return opened if source.fs_mutable else read_only(opened)
     if isinstance(source, WasiFile):
         if source.filetype != Filetype.DIRECTORY:
@@ -378,8 +412,11 @@ def _open_preopen(source: object) -> WasiFile:
     try:
         directory = HostDir.open(path)
     except FileNotFoundError:
+        swapped = isinstance(guest_path, str) and os.path.isdir(guest_path)
         raise PreopenError(
-            f"preopen host directory {path!r} does not exist", "UVWASI_ENOENT"
+            f"preopen host directory {path!r} does not exist"
+            + (f"; preopens map guest paths (keys) to host paths (values): did you mean "
+               f"{{{path!r}: {guest_path!r}}}?" if swapped else ""), "UVWASI_ENOENT"
         ) from None
     except NotADirectoryError:
         raise PreopenError(

@@ -2,9 +2,9 @@
  *
  * wasmtime calls `trampoline` for every import defined with
  * `wasmtime_linker_define_func_unchecked`, with a `HostCall` object as its environment. The
- * trampoline turns the raw 16-byte argument values into Python ints, calls the system call's
- * implementation with exact positional arguments (vectorcall, no tuple), and stores the i32
- * result: the same steps as the generated Python host call in `wasmtime_engine`, without
+ * trampoline turns the raw 16-byte argument values into Python ints and floats, calls the system
+ * call's implementation (or an embedder's host function) with exact positional arguments
+ * (vectorcall, no tuple), and stores the result: the same steps as the generated Python host call in `wasmtime_engine`, without
  * libffi, ctypes' argument conversion or a `struct` unpack. Everything else (errno mapping,
  * traps) stays in Python, in the `failed` callable each HostCall carries.
  *
@@ -24,25 +24,73 @@ typedef struct {
     PyObject *context; /* the first argument of an implementation; NULL for a plain callable */
     PyObject *failed;  /* failed(exception, raw_address) -> trap address or 0 */
     PyObject *movable; /* list of memories to `relocate()` before each call */
+    PyObject *bind;    /* bind(caller_address) before the first call, then dropped; or NULL */
     /* wasmtime_trap_new, for the one case Python cannot make the trap: `failed` raising. */
     void *(*trap_new)(const char *message, size_t length);
-    int returns;       /* store an i32 result in the first raw value */
+    char result;       /* 0 (none), 'I' u32 (an errno) or, for embedders' functions, 'i' i32,
+                          'q' i64, 'f' f32, 'd' f64: stored in the first raw value */
     Py_ssize_t arity;
-    char kinds[MAX_ARITY]; /* per parameter: 'I' u32, 'Q' u64 or 'q' s64 (`struct` codes) */
+    /* per parameter, `struct` codes: 'I' u32, 'Q' u64, 'q' s64, 'i' s32, 'f' f32, 'd' f64 */
+    char kinds[MAX_ARITY];
 } HostCall;
 
 static PyObject *implementation_name;
 static PyObject *relocate_name;
 
+/* An int result as a 64-bit pattern: any value of the signed or unsigned reading of `bits`
+ * bits. Returns 0, or -1 with an exception set. */
+static int
+integer_bits(PyObject *result, int bits, uint64_t *out)
+{
+    PyObject *number = PyLong_CheckExact(result) ? Py_NewRef(result) : PyNumber_Long(result);
+    if (number == NULL) {
+        return -1;
+    }
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(number, &overflow);
+    if (overflow > 0) {
+        unsigned long long wide = PyLong_AsUnsignedLongLong(number);
+        if (wide == (unsigned long long)-1 && PyErr_Occurred()) {
+            Py_DECREF(number);
+            return -1;
+        }
+        value = (long long)wide;
+    }
+    Py_DECREF(number);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow < 0 || (bits == 32 && (overflow > 0 || value < INT32_MIN || value > (long long)UINT32_MAX))) {
+        PyErr_Format(PyExc_OverflowError, "host function result does not fit an i%d", bits);
+        return -1;
+    }
+    *out = (uint64_t)value;
+    return 0;
+}
+
 /* Returns 0, or -1 with an exception set. */
 static int
 store_result(HostCall *self, PyObject *result, unsigned char *values)
 {
-    if (!self->returns) {
+    char kind = self->result;
+    if (kind == 0) {
         return 0;
     }
-    uint32_t value;
-    if (PyLong_CheckExact(result)) {
+    if (kind == 'f' || kind == 'd') {
+        double number = PyFloat_AsDouble(result);
+        if (number == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (kind == 'f') {
+            float narrow = (float)number;
+            memcpy(values, &narrow, sizeof narrow);
+        }
+        else {
+            memcpy(values, &number, sizeof number);
+        }
+        return 0;
+    }
+    if (kind == 'I' && PyLong_CheckExact(result)) { /* the system calls' errno: the hot case */
         unsigned long wide = PyLong_AsUnsignedLong(result);
         if (wide == (unsigned long)-1 && PyErr_Occurred()) {
             return -1;
@@ -51,19 +99,21 @@ store_result(HostCall *self, PyObject *result, unsigned char *values)
             PyErr_SetString(PyExc_OverflowError, "host call result does not fit an i32");
             return -1;
         }
-        value = (uint32_t)wide;
+        uint32_t value = (uint32_t)wide;
+        memcpy(values, &value, sizeof value);
+        return 0;
+    }
+    uint64_t bits;
+    if (integer_bits(result, kind == 'q' ? 64 : 32, &bits) < 0) {
+        return -1;
+    }
+    if (kind == 'q') {
+        memcpy(values, &bits, sizeof bits);
     }
     else {
-        /* A plain callable may return anything int() accepts, as on the Python path. */
-        PyObject *number = PyNumber_Long(result);
-        if (number == NULL) {
-            return -1;
-        }
-        int status = store_result(self, number, values);
-        Py_DECREF(number);
-        return status;
+        uint32_t value = (uint32_t)bits;
+        memcpy(values, &value, sizeof value);
     }
-    memcpy(values, &value, sizeof value);
     return 0;
 }
 
@@ -85,7 +135,6 @@ relocate_memories(PyObject *movable)
 static void *
 trampoline(void *env, void *caller, unsigned char *values, size_t count)
 {
-    (void)caller;
     (void)count;
     HostCall *self = (HostCall *)env;
     void *trap = NULL;
@@ -96,6 +145,15 @@ trampoline(void *env, void *caller, unsigned char *values, size_t count)
     Py_ssize_t nargs = 0, first_int = 0;
     PyObject *callee = NULL, *result = NULL;
 
+    if (self->bind != NULL) {
+        PyObject *bound = PyObject_CallFunction(self->bind, "K",
+                                                (unsigned long long)(uintptr_t)caller);
+        if (bound == NULL) {
+            goto failed;
+        }
+        Py_DECREF(bound);
+        Py_CLEAR(self->bind);
+    }
     if (PyList_GET_SIZE(self->movable) && relocate_memories(self->movable) < 0) {
         goto failed;
     }
@@ -113,10 +171,32 @@ trampoline(void *env, void *caller, unsigned char *values, size_t count)
     for (Py_ssize_t index = 0; index < self->arity; index++) {
         uint64_t raw;
         memcpy(&raw, values + index * RAW_VALUE_SIZE, sizeof raw);
-        char kind = self->kinds[index];
-        PyObject *value = kind == 'q' ? PyLong_FromLongLong((int64_t)raw)
-                                      : PyLong_FromUnsignedLongLong(kind == 'I' ? (uint32_t)raw
-                                                                                : raw);
+        PyObject *value;
+        switch (self->kinds[index]) {
+        case 'I':
+            value = PyLong_FromUnsignedLong((uint32_t)raw);
+            break;
+        case 'i':
+            value = PyLong_FromLong((int32_t)(uint32_t)raw);
+            break;
+        case 'q':
+            value = PyLong_FromLongLong((int64_t)raw);
+            break;
+        case 'f': {
+            float narrow;
+            memcpy(&narrow, &raw, sizeof narrow);
+            value = PyFloat_FromDouble(narrow);
+            break;
+        }
+        case 'd': {
+            double wide;
+            memcpy(&wide, &raw, sizeof wide);
+            value = PyFloat_FromDouble(wide);
+            break;
+        }
+        default:
+            value = PyLong_FromUnsignedLongLong(raw);
+        }
         if (value == NULL) {
             goto release;
         }
@@ -184,15 +264,18 @@ release(void *env)
 static int
 HostCall_init(HostCall *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"target", "context", "kinds", "returns", "failed", "movable",
-                               "trap_new", NULL};
-    PyObject *target, *context, *failed, *movable, *trap_new;
-    const char *kinds;
-    Py_ssize_t arity;
-    int returns;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOs#pOO!O!:HostCall", keywords, &target,
-                                     &context, &kinds, &arity, &returns, &failed, &PyList_Type,
-                                     &movable, &PyLong_Type, &trap_new)) {
+    static char *keywords[] = {"target", "context", "kinds", "result", "failed", "movable",
+                               "trap_new", "bind", NULL};
+    PyObject *target, *context, *failed, *movable, *trap_new, *bind = Py_None;
+    const char *kinds, *result;
+    Py_ssize_t arity, result_length;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOs#s#OO!O!|O:HostCall", keywords, &target,
+                                     &context, &kinds, &arity, &result, &result_length, &failed,
+                                     &PyList_Type, &movable, &PyLong_Type, &trap_new, &bind)) {
+        return -1;
+    }
+    if (result_length > 1 || strspn(result, "Iiqfd") != (size_t)result_length) {
+        PyErr_SetString(PyExc_ValueError, "result: '' or one of 'I', 'i', 'q', 'f' and 'd'");
         return -1;
     }
     void *trap_new_address = PyLong_AsVoidPtr(trap_new);
@@ -202,16 +285,17 @@ HostCall_init(HostCall *self, PyObject *args, PyObject *kwargs)
         }
         return -1;
     }
-    if (arity > MAX_ARITY || strspn(kinds, "IQq") != (size_t)arity) {
-        PyErr_SetString(PyExc_ValueError, "kinds: at most 16 of 'I', 'Q' and 'q'");
+    if (arity > MAX_ARITY || strspn(kinds, "IQqifd") != (size_t)arity) {
+        PyErr_SetString(PyExc_ValueError, "kinds: at most 16 of 'I', 'Q', 'q', 'i', 'f', 'd'");
         return -1;
     }
     Py_XSETREF(self->target, Py_NewRef(target));
     Py_XSETREF(self->context, context == Py_None ? NULL : Py_NewRef(context));
     Py_XSETREF(self->failed, Py_NewRef(failed));
     Py_XSETREF(self->movable, Py_NewRef(movable));
+    Py_XSETREF(self->bind, bind == Py_None ? NULL : Py_NewRef(bind));
     self->trap_new = (void *(*)(const char *, size_t))trap_new_address;
-    self->returns = returns;
+    self->result = result_length ? result[0] : 0;
     self->arity = arity;
     memcpy(self->kinds, kinds, (size_t)arity);
     return 0;
@@ -224,6 +308,7 @@ HostCall_traverse(HostCall *self, visitproc visit, void *arg)
     Py_VISIT(self->context);
     Py_VISIT(self->failed);
     Py_VISIT(self->movable);
+    Py_VISIT(self->bind);
     return 0;
 }
 
@@ -234,6 +319,7 @@ HostCall_clear(HostCall *self)
     Py_CLEAR(self->context);
     Py_CLEAR(self->failed);
     Py_CLEAR(self->movable);
+    Py_CLEAR(self->bind);
     return 0;
 }
 

@@ -17,10 +17,11 @@ class HostCall:
         target: Callable[..., Any],
         context: object | None,
         kinds: str,
-        returns: bool,
+        result: str,
         failed: Callable[[BaseException, int], int],
         movable: list[Any],
         trap_new: int,
+        bind: Callable[[int], object] | None = None,
     ) -> None: ...
     def lend(self) -> int:
         """This object's address as the callback's environment, plus a reference that

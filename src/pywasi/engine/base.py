@@ -10,6 +10,9 @@ Arguments
     exactly the values `SystemCall` would pass: per `Signature.params` code, ``I`` an
     unsigned 32-bit value, ``Q`` unsigned 64-bit, ``q`` signed 64-bit. Never a negative
     pointer: `GuestMemory` refuses one (EFAULT), but only as a second line of defence.
+    An embedder's own host function (``instantiate(..., imports=)``) gets Python's natural
+    reading instead: i32 and i64 signed, f32 and f64 as floats; its result may be an int of
+    either reading of its type, or a float, and one that fits neither traps.
 
 Results and exceptions
     `syscalls.errno_of` says which exceptions are errnos (`WasiErrno`, `OSError`); the errno

@@ -25,14 +25,14 @@ import secrets
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Set
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Set
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from struct import Struct
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -56,7 +56,11 @@ from ..syscalls import SystemCall, errno_of
 from ..trace import traced_imports
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
+from .exports import ExportAccess, ExportCall
 from .interrupt import Watchdog, signal_watcher
+
+if TYPE_CHECKING:
+    from .host_imports import Imports
 
 
 def _load_trampoline() -> ModuleType | None:
@@ -82,6 +86,7 @@ _ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0
 _RESULTS: Final = _ADDRESS_SPACE[: sys.maxsize // 4 * 4].cast("I")
 
 _MAX_MEMORY32: Final = 1 << 32
+_TRAMPOLINE_MAX_ARITY: Final = 16  # MAX_ARITY in _trampoline.c; longer ones take the Python path
 _CALLBACK: Final = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
 )
@@ -92,8 +97,9 @@ _CALLBACK: Final = ctypes.CFUNCTYPE(
 _LENT: Final[dict[int, Any]] = {}
 
 
-def _give_back(key: int | None) -> None:
-    _LENT.pop(key or 0, None)
+def _give_back(key: int | None, lent: dict[int, Any] = _LENT) -> None:
+    # `lent` bound now: a store freed at interpreter exit calls this after module teardown.
+    lent.pop(key or 0, None)
 
 
 _GIVE_BACK: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_give_back)
@@ -114,8 +120,13 @@ _memory_data_size: Final = _dll["wasmtime_memory_data_size"]
 _memory_data_size.restype = ctypes.c_size_t
 _memory_data_size.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
-_I32 = wasmtime.ValType.i32()
-_I64 = wasmtime.ValType.i64()
+# Raw-value codes (`struct` codes) by core type. Parameters of WASI calls are read unsigned
+# (``I``, ``Q``) or, where the ABI says so, signed (``q``); an embedder's host functions get
+# Python's natural reading: signed ints (``i``, ``q``) and floats (``f``, ``d``).
+_VALUE_TYPES: Final[dict[str, Callable[[], wasmtime.ValType]]] = {
+    "I": wasmtime.ValType.i32, "i": wasmtime.ValType.i32, "Q": wasmtime.ValType.i64,
+    "q": wasmtime.ValType.i64, "f": wasmtime.ValType.f32, "d": wasmtime.ValType.f64,
+}
 
 # Engine settings pywasi relies on; also part of the compiled-module cache key.
 ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
@@ -142,18 +153,47 @@ def make_engine(settings: Mapping[str, bool] = ENGINE_SETTINGS,
 
 
 @cache
-def _params_layout(signature: Signature) -> Struct:
-    # Each raw value is 16 bytes; an i32 fills the first 4, an i64 the first 8. Read so, the
-    # values are exactly what `SystemCall` would normalise them to: u32, u64 or s64.
-    padded = (code + ("12x" if code == "I" else "8x") for code in signature.params)
+def _params_layout(params: str) -> Struct:
+    # Each raw value is 16 bytes; an i32 or f32 fills the first 4, an i64 or f64 the first 8.
+    # Read so, WASI's values are exactly what `SystemCall` would normalise them to.
+    padded = (code + ("12x" if code in "Iif" else "8x") for code in params)
     return Struct("<" + "".join(padded))
+
+
+def _int_bits(bits: int) -> Callable[[Any], int]:
+    low, high, mask = -(1 << (bits - 1)), 1 << bits, (1 << bits) - 1
+
+    def to_bits(value: Any) -> int:
+        number = int(value)
+        if not low <= number < high:
+            raise OverflowError(f"host function result does not fit an i{bits}")
+        return number & mask
+
+    return to_bits
+
+
+# How an embedder's host function's result is stored in the first raw value, by result code
+# (the same rules as the trampoline's `store_result`: an int of either reading, a float).
+def _result_store(layout: str, convert: Callable[[Any], Any]
+                  ) -> Callable[[memoryview, int, Any], None]:
+    pack = Struct(layout).pack_into
+
+    def store(space: memoryview, raw: int, value: Any) -> None:
+        pack(space, raw, convert(value))
+
+    return store
+
+
+_RESULT_STORES: Final = {"i": _result_store("<I", _int_bits(32)),
+                         "q": _result_store("<Q", _int_bits(64)),
+                         "f": _result_store("<f", float), "d": _result_store("<d", float)}
 
 
 # FuncTypes by engine, then by signature: one costs ~20 us of ctypes calls to build and
 # instantiate() needs one per import, but wasmtime binds a FuncType to the first engine that
 # uses it (another engine using it after is an abort, not an error), so none is shared
 # between engines. An engine's types go with it.
-_FuncTypes = dict[Signature, wasmtime.FuncType]
+_FuncTypes = dict[tuple[str, str], wasmtime.FuncType]
 _FUNC_TYPES: Final[weakref.WeakKeyDictionary[wasmtime.Engine, _FuncTypes]] = (
     weakref.WeakKeyDictionary()
 )
@@ -168,12 +208,13 @@ def _func_types(engine: wasmtime.Engine) -> _FuncTypes:
         return types
 
 
-def _func_type(types: _FuncTypes, signature: Signature) -> wasmtime.FuncType:
-    func_type = types.get(signature)
+def _func_type(types: _FuncTypes, params: str, result: str) -> wasmtime.FuncType:
+    """The function type of raw-value codes `params` and `result` ('' for none)."""
+    func_type = types.get((params, result))
     if func_type is None:
-        params = [_I32 if code == "I" else _I64 for code in signature.params]
-        built = wasmtime.FuncType(params, [_I32] if signature.returns_errno else [])
-        func_type = types.setdefault(signature, built)
+        built = wasmtime.FuncType([_VALUE_TYPES[code]() for code in params],
+                                  [_VALUE_TYPES[code]() for code in result])
+        func_type = types.setdefault((params, result), built)
     return func_type
 
 
@@ -188,13 +229,15 @@ def _error_message(error: int) -> str:
     return str(wasmtime.WasmtimeError._from_ptr(pointer))
 
 
-# Host-call bodies are generated per (arity, kind, has-result), so that the raw arguments land
+# Host-call bodies are generated per (arity, kind, result), so that the raw arguments land
 # in plain locals and the implementation is called with exact positional arguments: CPython
 # runs such a call without a C-level `*args` call, measurably cheaper on the hot path.
 _HOST_CALL_SOURCE: Final = """
-def make(space, results, unpack, movable, target, context, failed):
+def make(space, results, unpack, movable, target, context, failed, store_result, bind):
     def host_call(env, caller, raw, count):
+        {bind_once}
         try:
+            {bind}
             if movable:
                 for memory in movable:
                     memory.relocate()
@@ -208,13 +251,21 @@ def make(space, results, unpack, movable, target, context, failed):
 
 
 @cache
-def _host_call_factory(arity: int, system_call: bool, returns: bool) -> Callable[..., Any]:
+def _host_call_factory(arity: int, system_call: bool, result: str,
+                       binds: bool) -> Callable[..., Any]:
     params = ", ".join(f"p{index}" for index in range(arity))
     call = f"target.implementation(context, {params})" if system_call else f"target({params})"
+    if result in ("", "I"):  # WASI's: none, or an errno (int() for a replaced import's result)
+        store = "results[raw >> 2] = " if result else ""
+        call = call if system_call or not result else f"int({call})"
+    else:
+        store, call = "", f"store_result(space, raw, {call})"
     source = _HOST_CALL_SOURCE.format(
         unpack=f"{params}, = unpack(space, raw)" if arity else "pass",
-        store="results[raw >> 2] = " if returns else "",
-        call=call if system_call or not returns else f"int({call})",
+        store=store, call=call,
+        bind_once="nonlocal bind" if binds else "",
+        bind="if bind is not None:\n                bind(caller)\n                bind = None"
+        if binds else "",
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<pywasi host call/{arity}>", "exec"), namespace)
@@ -269,18 +320,21 @@ class _HostCalls:
             return pending[1]
         return guest_trap(trap)
 
-    def callback(self, function: Callable[..., int | None],
-                 signature: Signature) -> tuple[int, int | None, int | None]:
+    def callback(self, function: Callable[..., Any], params: str, result: str,
+                 bind: Callable[[int], object] | None = None
+                 ) -> tuple[int, int | None, int | None]:
         """Addresses of a C callback for `function`, its environment and the environment's
-        finalizer. A pywasi `SystemCall` has its implementation called directly, with its
-        exceptions turned into errno values here; any other callable is called as it is. An
-        exception that is no errno becomes a trap, re-raised by `call`.
+        finalizer; `params` and `result` are raw-value codes (see `_VALUE_TYPES`). A pywasi
+        `SystemCall` has its implementation called directly, with its exceptions turned into
+        errno values here; any other callable is called as it is. An exception that is no
+        errno becomes a trap, re-raised by `call`. `bind`, if given, is called with the
+        caller's address before the first call.
 
-        The callback is the C trampoline when it was compiled, else a generated Python
-        function behind a ctypes callback; both take the same steps."""
+        The callback is the C trampoline when it was compiled (for up to 16 parameters), else
+        a generated Python function behind a ctypes callback; both take the same steps."""
         context = function.context if isinstance(function, SystemCall) else None
         is_system_call = context is not None
-        returns = signature.returns_errno
+        returns = result == "I"
         movable = context.movable if context is not None else self.movable
 
         def failed(error: BaseException, raw: int) -> int:
@@ -291,15 +345,15 @@ class _HostCalls:
                 _RESULTS[raw >> 2] = errno
             return 0
 
-        if trampoline is not None:
-            env = trampoline.HostCall(function, context, signature.params, returns, failed,
-                                      movable, _TRAP_NEW_ADDRESS)
+        if trampoline is not None and len(params) <= _TRAMPOLINE_MAX_ARITY:
+            env = trampoline.HostCall(function, context, params, result, failed,
+                                      movable, _TRAP_NEW_ADDRESS, bind)
             # wasmtime holds the HostCall until the last store and linker using it are gone.
             return trampoline.CALLBACK, env.lend(), trampoline.FINALIZER
-        make = _host_call_factory(len(signature.params), is_system_call, returns)
+        make = _host_call_factory(len(params), is_system_call, result, bind is not None)
         host_call = make(
-            _ADDRESS_SPACE, _RESULTS, _params_layout(signature).unpack_from, movable,
-            function, context, failed,
+            _ADDRESS_SPACE, _RESULTS, _params_layout(params).unpack_from, movable,
+            function, context, failed, _RESULT_STORES.get(result), bind,
         )
         c_callback = _CALLBACK(host_call)
         _LENT[id(c_callback)] = c_callback  # until wasmtime gives it back through _give_back
@@ -319,23 +373,29 @@ def define_imports(
     """Define the functions of `import_object` named in `wanted` (the module's imports) in
     `linker` on the fast path. Defining only those halves an empty program's start-up."""
     calls = _HostCalls()
-    func_types = _func_types(linker.engine)
-    linker_ptr = ctypes.addressof(linker.ptr().contents)
     for module, functions in import_object.items():
-        module_name = module.encode()
         for name, function in functions.items():
-            if (module, name) not in wanted:
-                continue
-            signature = signatures[name]
-            func_type = _func_type(func_types, signature)
-            callback, env, finalizer = calls.callback(function, signature)
-            error = _define_unchecked(
-                linker_ptr, module_name, len(module_name), name.encode(), len(name.encode()),
-                ctypes.addressof(func_type.ptr().contents), callback, env, finalizer,
-            )
-            if error:
-                raise ModuleLoadError(f"cannot define {module}.{name}: {_error_message(error)}")
+            if (module, name) in wanted:
+                signature = signatures[name]
+                define_function(linker, calls, module, name, function, signature.params,
+                                "I" if signature.returns_errno else "")
     return calls
+
+
+def define_function(linker: wasmtime.Linker, calls: _HostCalls, module: str, name: str,
+                    function: Callable[..., Any], params: str, result: str,
+                    bind: Callable[[int], object] | None = None) -> None:
+    """Define `module`.`name` in `linker` as `function` on the fast path, with the raw-value
+    codes `params` and `result` (see `_HostCalls.callback`)."""
+    func_type = _func_type(_func_types(linker.engine), params, result)
+    callback, env, finalizer = calls.callback(function, params, result, bind)
+    module_name, field_name = module.encode(), name.encode()
+    error = _define_unchecked(
+        ctypes.addressof(linker.ptr().contents), module_name, len(module_name), field_name,
+        len(field_name), ctypes.addressof(func_type.ptr().contents), callback, env, finalizer,
+    )
+    if error:
+        raise ModuleLoadError(f"cannot define {module}.{name}: {_error_message(error)}")
 
 
 _EXPORT_KINDS: Final[dict[type, ExportKind]] = {
@@ -385,8 +445,9 @@ def _context_finder(store: wasmtime.Store) -> Callable[[], int]:
     return find
 
 
-class WasmtimeInstance:
-    """A wasmtime instance with its store: what `WASI.start()` and friends accept.
+class WasmtimeInstance(ExportAccess):
+    """A wasmtime instance with its store: what `WASI.start()` and friends accept, with typed
+    exports (`func`, `memory`, `call_str`...: see `exports.ExportAccess`).
 
     A context manager: `close()` (or the end of the `with` block) closes the guest's host
     descriptors and, if pywasi made the store, the store. Without it, both are released when
@@ -401,6 +462,8 @@ class WasmtimeInstance:
         self._host_calls = host_calls
         self._wasi = wasi
         self._closed = False
+        self._calls: dict[str, ExportCall] = {}
+        self._memory = None
         self._watchdog = watchdog
         self._timeout = timeout
         # The WASI object's hooks (flush the host's stdio before a call, raise what a Python
@@ -440,34 +503,7 @@ class WasmtimeInstance:
                 "The memory belongs to another wasmtime.Store than the instance: pass a memory "
                 "of the instance's own store (one of its exports, or one made with its store)"
             )
-        store = self.store
-        find_context = _context_finder(store)
-        handle = ctypes.addressof(memory._memory)
-        keep_alive = memory  # the wasmtime_memory_t lives inside this object
-        window: list[Any] = [None, memoryview(b"")]  # (base address, view starting there)
-
-        def locate() -> tuple[memoryview, int]:
-            assert keep_alive is not None
-            context = find_context()
-            base = _memory_data(context, handle)
-            size = _memory_data_size(context, handle)
-            if base != window[0]:
-                # A view as long as the largest 32-bit memory: GuestMemory checks every access
-                # against `size`, so the unmapped part past it is never touched.
-                span = ctypes.c_ubyte * max(size, _MAX_MEMORY32)
-                window[:] = [base, memoryview(span.from_address(base)).cast("B")]
-            return window[1], size
-
-        if isinstance(store, _OwnedStore):
-            guest = GuestMemory(locate)
-            store.memories.append(guest)
-        else:
-            # Any engine's settings may let memory move; a user's store is also checked to be
-            # alive on each lookup (see `_context_finder`).
-            guest = GuestMemory(locate, movable=True)
-            self._host_calls.movable.append(guest)
-            weakref.finalize(store, guest.detach)
-        return guest
+        return memory_view(self.store, memory, self._host_calls)
 
     def call(self, name: str, *args: Any) -> Any:
         """Call an exported function, turning traps into `GuestTrap` and re-raising what a
@@ -475,17 +511,27 @@ class WasmtimeInstance:
         object's hooks (which flush the host's stdio before, and raise what a Python stdio
         object raised after). Ctrl-C stops it with KeyboardInterrupt; `Limits.timeout` bounds
         it."""
+        with self.calling():
+            return self.call_within(name, *args)
+
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        """Around one or more `call_within`s: the WASI object's hooks, Ctrl-C, the timeout,
+        and traps turned into the exceptions `call` raises (one entry for a plugin call's
+        several calls into the guest: entering costs a few µs)."""
         if self._closed:
             raise InstanceClosedError()
-        func = self.exports[name]
-        if not isinstance(func, wasmtime.Func):
-            raise TypeError(f"export {name!r} is not a function")
         with self._around_call:
             try:
                 with signal_watcher.watching(), self._watchdog.running(self._timeout):
-                    return func(self.store, *args)
+                    yield
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
                 raise self._host_calls.failure(trap) from None
+
+    def call_within(self, name: str, *args: Any) -> Any:
+        """Call the export `name`, checked, inside `calling()`."""
+        export = self.export_call(name)
+        return export.invoke(self.store, export.arguments(args))
 
     def interrupt(self) -> None:
         """Stop the guest from any thread: its running call raises `GuestInterrupted` at the
@@ -517,6 +563,39 @@ def guest_trap(trap: wasmtime.Trap | wasmtime.WasmtimeError) -> GuestTrap:
                        if line.strip().startswith("wasm trap:")), "wasm trap")
         message = f"{reason}: {_LIMIT_HINTS[exception]}"
     return exception(message, code.name if code is not None else None)
+
+
+def memory_view(store: wasmtime.Store, memory: wasmtime.Memory, host_calls: _HostCalls
+                ) -> GuestMemory:
+    """A `GuestMemory` over `memory`, a memory of `store` (see the engine contract in `base`
+    for how it follows the memory and is detached when the store goes)."""
+    find_context = _context_finder(store)
+    handle = ctypes.addressof(memory._memory)
+    keep_alive = memory  # the wasmtime_memory_t lives inside this object
+    window: list[Any] = [None, memoryview(b"")]  # (base address, view starting there)
+
+    def locate() -> tuple[memoryview, int]:
+        assert keep_alive is not None
+        context = find_context()
+        base = _memory_data(context, handle)
+        size = _memory_data_size(context, handle)
+        if base != window[0]:
+            # A view as long as the largest 32-bit memory: GuestMemory checks every access
+            # against `size`, so the unmapped part past it is never touched.
+            span = ctypes.c_ubyte * max(size, _MAX_MEMORY32)
+            window[:] = [base, memoryview(span.from_address(base)).cast("B")]
+        return window[1], size
+
+    if isinstance(store, _OwnedStore):
+        guest = GuestMemory(locate)
+        store.memories.append(guest)
+    else:
+        # Any engine's settings may let memory move; a user's store is also checked to be
+        # alive on each lookup (see `_context_finder`).
+        guest = GuestMemory(locate, movable=True)
+        host_calls.movable.append(guest)
+        weakref.finalize(store, guest.detach)
+    return guest
 
 
 _default_engine: wasmtime.Engine | None = None
@@ -576,12 +655,15 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
             return ModuleCache().load(engine, wasm, settings)
         return wasmtime.Module(engine, wasm)
     except wasmtime.WasmtimeError as error:
-        raise ModuleLoadError(f"cannot compile module: {error}") from None
+        named = f" {str(source)!r}" if isinstance(source, (str, Path)) else ""
+        raise ModuleLoadError(f"cannot compile module{named}: {error}") from None
 
 
 def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
-                store: wasmtime.Store | None = None, cache: bool = True) -> WasmtimeInstance:
-    """Compile (if need be) and instantiate `module` with `wasi`'s imports on wasmtime.
+                imports: Imports | None = None, store: wasmtime.Store | None = None,
+                cache: bool = True) -> WasmtimeInstance:
+    """Compile (if need be) and instantiate `module` with `wasi`'s imports on wasmtime, and
+    `imports` of your own beside them (see `host_imports`).
 
     With no `store`, pywasi's own engine is used: its memories never move, which saves a
     lookup per host call. A store of yours, on any engine, works too, at that small cost; a
@@ -593,19 +675,19 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
         module = load_module(module, engine, cache=cache)
     if store is None:
         store = _OwnedStore(engine)
+    from .host_imports import bind_memories, check_imports, link_imports
+
+    check_imports(module, wasi, imports or {})
     _apply_limits(store, limits)
     linker = wasmtime.Linker(engine)
     wanted = {(item.module, item.name) for item in module.imports}
-    imports = wasi.get_import_object()
+    wasi_imports = wasi.get_import_object()
     trace = getattr(wasi, "trace", None)
     if trace is not None:  # chosen here, once: the untraced host calls stay as they are
-        imports = traced_imports(imports, wasi.signatures, trace)
-    host_calls = define_imports(linker, imports, wasi.signatures, wanted)
-    stop_signal: StopSignal | None = getattr(wasi, "stop_signal", None)
-    watchdog = Watchdog(store, engine, host_calls.stop,
-                        stop_signal.ring if stop_signal is not None else _nothing)
-    if stop_signal is not None:
-        stop_signal.reason = watchdog.reason_to_stop
+        wasi_imports = traced_imports(wasi_imports, wasi.signatures, trace)
+    host_calls = define_imports(linker, wasi_imports, wasi.signatures, wanted)
+    memories = link_imports(linker, store, module, imports or {}, host_calls)
+    watchdog = watchdog_for(wasi, store, host_calls)
     timeout = limits.timeout if limits is not None else None
     try:
         # A start function is bounded by the timeout, but not watched for Ctrl-C: that costs
@@ -623,8 +705,10 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
                 f"the module's memory is larger than its limit of {limits.max_memory_size} "
                 f"bytes (max-memory-size): {error}") from None
         raise ModuleLoadError(_instantiation_problem(str(error))) from None
-    return WasmtimeInstance(store, instance, host_calls, wasi, watchdog=watchdog,
-                            timeout=timeout)
+    bound = WasmtimeInstance(store, instance, host_calls, wasi, watchdog=watchdog,
+                             timeout=timeout)
+    bind_memories(memories, bound)
+    return bound
 
 
 def _instantiation_problem(error: str) -> str:
@@ -634,6 +718,17 @@ def _instantiation_problem(error: str) -> str:
                 "for the store with pywasi.load_module(..., engine=store.engine) (with no "
                 "store=, that is pywasi's engine: pywasi.load_module(...))")
     return f"cannot instantiate module: {error}"
+
+
+def watchdog_for(wasi: Any, store: wasmtime.Store, host_calls: _HostCalls) -> Watchdog:
+    """`store`'s watchdog (Ctrl-C, `interrupt()`, timeouts), which also ends `wasi`'s blocking
+    waits when it has a stop signal."""
+    stop_signal: StopSignal | None = getattr(wasi, "stop_signal", None)
+    watchdog = Watchdog(store, store.engine, host_calls.stop,
+                        stop_signal.ring if stop_signal is not None else _nothing)
+    if stop_signal is not None:
+        stop_signal.reason = watchdog.reason_to_stop
+    return watchdog
 
 
 def _nothing() -> None:
