@@ -36,24 +36,25 @@ to move it.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import hmac
+import mmap
 import os
 import platform
-import secrets
 import stat
 import sys
 import time
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
-from importlib.metadata import version
+from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 from weakref import WeakKeyDictionary
 
 import wasmtime
+from wasmtime import _bindings as ffi
 
 from ..sandbox import guard
 
@@ -89,8 +90,7 @@ def cache_enabled() -> bool:
     return os.environ.get("PYWASI_CACHE", "1").lower() not in ("0", "false", "no", "off")
 
 
-@dataclass(frozen=True, slots=True)
-class CacheLocation:
+class CacheLocation(NamedTuple):
     """Where the cache lives: `below` are the directories pywasi makes (and opens without
     following links) beneath `base`, the user's own directory."""
 
@@ -132,9 +132,26 @@ class _Refused(Exception):
     """The cache directory is not one pywasi can trust; the message says why."""
 
 
+@cache
+def _wasmtime_version() -> str:
+    """wasmtime-py's version, from the name of its ``.dist-info`` beside the package: asking
+    `importlib.metadata` costs some 20 ms of imports, a fifth of a small run. That is the
+    fallback where the layout is not the usual one (no such directory, or more than one)."""
+    site = Path(wasmtime.__file__).parent.parent
+    prefix, suffix = "wasmtime-", ".dist-info"
+    with suppress(OSError), os.scandir(site) as entries:
+        found = [entry.name for entry in entries
+                 if entry.name.startswith(prefix) and entry.name.endswith(suffix)]
+        if len(found) == 1:
+            return found[0][len(prefix) : -len(suffix)]
+    from importlib.metadata import version
+
+    return version("wasmtime")
+
+
 def _content_key(wasm: bytes, settings: Mapping[str, bool]) -> bytes:
     key = hashlib.sha256(_MAGIC)
-    key.update(f"{version('wasmtime')}|{platform.machine()}|{sorted(settings.items())}|".encode())
+    key.update(f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}|".encode())
     key.update(wasm)
     return key.digest()
 
@@ -148,7 +165,7 @@ def _name_of(key: bytes) -> str:
     return f"{key.hex()}.cwasm"
 
 
-def _mac(secret: bytes, key: bytes, code: bytes) -> bytes:
+def _mac(secret: bytes, key: bytes, code: bytes | memoryview) -> bytes:
     mac = hmac.new(secret, _MAGIC + key, hashlib.sha256)
     mac.update(code)
     return mac.digest()
@@ -161,7 +178,7 @@ def _remove(dir_fd: int, name: str) -> None:
 
 def _write_temp(dir_fd: int, *chunks: bytes) -> str:
     """A new private file in `dir_fd` holding `chunks`; its name. Nothing is left on failure."""
-    name = f".{secrets.token_hex(8)}{_TEMP_SUFFIX}"
+    name = f".{os.urandom(8).hex()}{_TEMP_SUFFIX}"
     fd = os.open(name, _TEMP_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         for chunk in chunks:
@@ -235,7 +252,7 @@ def _read_secret(dir_fd: int) -> bytes:
 
 
 def _create_secret(dir_fd: int) -> bytes:
-    secret = secrets.token_bytes(_SECRET_SIZE)
+    secret = os.urandom(_SECRET_SIZE)
     temp = _write_temp(dir_fd, secret)
     try:
         os.link(temp, _SECRET_NAME, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
@@ -254,36 +271,74 @@ def _warn(location: CacheLocation, reason: str) -> None:
               "(pywasi makes a private one) or set PYWASI_CACHE_DIR", file=sys.stderr)
 
 
-@dataclass(slots=True)
+def _map(dir_fd: int, name: str) -> mmap.mmap | None:
+    """Regular file `name` of `dir_fd`, mapped (privately: pages are shared with the page
+    cache until written, so nothing is copied); None if it is missing, empty or no file."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size <= _HEADER_SIZE:
+            return None
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _deserialize(engine: wasmtime.Engine, code: memoryview) -> wasmtime.Module:
+    """The module serialized in `code`, handed to wasmtime where it lies: wasmtime-py's
+    `Module.deserialize` wants bytes and copies them once more (59 MB for avr-gcc's cc1)."""
+    native = (ctypes.c_uint8 * len(code)).from_buffer(code)
+    module = ctypes.POINTER(ffi.wasmtime_module_t)()
+    error = ffi.wasmtime_module_deserialize(engine.ptr(), native, len(code),
+                                            ctypes.byref(module))
+    del native  # the mapping can only be closed once nothing points into it
+    if error:
+        raise wasmtime.WasmtimeError._from_ptr(error)
+    return wasmtime.Module._from_ptr(module)
+
+
 class _OpenCache:
     """The cache directory, held by descriptor, and its secret."""
 
-    dir_fd: int
-    secret: bytes
+    __slots__ = ("dir_fd", "secret")
+
+    def __init__(self, dir_fd: int, secret: bytes) -> None:
+        self.dir_fd = dir_fd
+        self.secret = secret
 
     def read(self, engine: wasmtime.Engine, key: bytes) -> wasmtime.Module | None:
-        """The module of entry `key` if it is sound and authentic, else None."""
+        """The module of entry `key` if it is sound and authentic, else None.
+
+        The entry is mapped, not read: its code is MACed and deserialized where it lies, so
+        a warm load of a big module costs one pass of the MAC and wasmtime's own copy. Its
+        pages could change after the check only through a write to the file itself, which
+        needs the user's rights (a 0600 file in a 0700 directory), which no guest has (see
+        `sandbox.guard`), and which pywasi never does (entries are replaced by rename, never
+        rewritten or truncated in place)."""
+        entry = _map(self.dir_fd, _name_of(key))
+        if entry is None:
+            return None
+        code = memoryview(entry)[_HEADER_SIZE:]
         try:
-            fd = os.open(_name_of(key), _READ_FLAGS, dir_fd=self.dir_fd)
-        except OSError:
-            return None
-        try:
-            with os.fdopen(fd, "rb") as file:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return None
-                header, code = file.read(_HEADER_SIZE), file.read()
-        except OSError:
-            return None
-        # Two checks, each on its own: this is the entry asked for, and pywasi wrote it.
-        stored_key = header[len(_MAGIC) : _KEY_END]
-        if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
-            return None
-        if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
-            return None
-        try:
-            return wasmtime.Module.deserialize(engine, code)
-        except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
-            return None
+            header = entry[:_HEADER_SIZE]
+            # Two checks, each on its own: this is the entry asked for, and pywasi wrote it.
+            stored_key = header[len(_MAGIC) : _KEY_END]
+            if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
+                return None
+            if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
+                return None
+            try:
+                return _deserialize(engine, code)
+            except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
+                return None
+        finally:
+            code.release()
+            entry.close()
 
     def write(self, key: bytes, code: bytes) -> None:
         """Write atomically (temp file, then rename); a cache that cannot be written is

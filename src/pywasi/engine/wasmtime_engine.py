@@ -20,7 +20,6 @@ import ctypes
 import importlib
 import itertools
 import os
-import secrets
 import sys
 import threading
 import weakref
@@ -211,7 +210,7 @@ def _host_call_factory(arity: int, system_call: bool, returns: bool) -> Callable
 # trap it caused, never by a later, unrelated one. The salt keeps a guest from forging a tag
 # (a trap's text includes the guest's own function names).
 _TRAP_NUMBERS: Final = itertools.count(1)
-_TRAP_SALT: Final = secrets.token_hex(8)
+_TRAP_SALT: Final = os.urandom(8).hex()
 
 
 def _trap_tag(number: int) -> str:
