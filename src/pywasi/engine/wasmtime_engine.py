@@ -25,7 +25,6 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping, Set
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from struct import Struct
@@ -217,15 +216,15 @@ def _trap_tag(number: int) -> str:
     return f"[pywasi host-call trap {_TRAP_SALT}-{number}]"
 
 
-@dataclass
 class _HostCalls:
     """The host functions linked into one store, and what they left behind."""
 
-    # The exception of the host call that trapped last, with its trap's number: `call`
-    # re-raises it if the trap it catches is that one.
-    pending: tuple[int, BaseException] | None = None
-    # Memories whose base must be looked up on every call (engines that may move memory).
-    movable: list[GuestMemory] = field(default_factory=list)
+    def __init__(self) -> None:
+        # The exception of the host call that trapped last, with its trap's number: `call`
+        # re-raises it if the trap it catches is that one.
+        self.pending: tuple[int, BaseException] | None = None
+        # Memories whose base must be looked up on every call (engines that may move memory).
+        self.movable: list[GuestMemory] = []
 
     def _trap(self, name: str, error: BaseException) -> int:
         number = next(_TRAP_NUMBERS)

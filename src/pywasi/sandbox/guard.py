@@ -31,9 +31,8 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
@@ -42,8 +41,7 @@ Identity = tuple[int, int]  # (st_dev, st_ino) of a directory
 Entry = tuple[Identity, bytes]  # a name in a directory
 
 
-@dataclass(frozen=True, slots=True)
-class _Protected:
+class _Protected(NamedTuple):
     sealed: frozenset[Identity]  # directories never entered or opened
     hidden: frozenset[Entry]  # never entered, opened or changed
     fixed: frozenset[Entry]  # may be entered and opened, never changed

@@ -21,7 +21,6 @@ has no quota, as a host directory has no more than its disk.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import stat
@@ -172,7 +171,7 @@ class CustomFile(MemoryNode):
         self.file = file
 
     def filestat(self) -> Filestat:
-        return dataclasses.replace(self.file.stat(), dev=MEMORY_DEV, ino=self.ino,
+        return self.file.stat()._replace(dev=MEMORY_DEV, ino=self.ino,
                                    nlink=self.nlink)
 
 
@@ -330,7 +329,7 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
 
     def filestat(self) -> Filestat:
         subdirectories = sum(isinstance(node, MemoryDir) for node in self._entries.values())
-        return dataclasses.replace(super().filestat(), nlink=2 + subdirectories)
+        return super().filestat()._replace(nlink=2 + subdirectories)
 
     # -- to and from the host -------------------------------------------------------------
     @classmethod

@@ -51,8 +51,7 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Final, Generic, NamedTuple, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
@@ -99,8 +98,7 @@ class Tree(Protocol[Handle]):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved(Generic[Handle]):
+class Resolved(NamedTuple, Generic[Handle]):
     """Where a path leads: act on `name` in directory `dir`, never following a last link."""
 
     dir: Handle
