@@ -8,11 +8,10 @@ that follows `BoundInstance` (what `pywasi.instantiate` returns for wasmtime).
 from __future__ import annotations
 
 import os
-import socket
 import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
@@ -36,10 +35,14 @@ from .sandbox.memfs import MemoryDir
 from .sandbox.memfs_open import OpenMemoryDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
 from .sandbox.readonly import Preopen, read_only
-from .sandbox.sockets import HostSocket
 from .sandbox.stdio import Stdio
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
+
+if TYPE_CHECKING:  # socket costs a run that has none 2 ms of start-up
+    import socket
+
+    from .sandbox.sockets import HostSocket
 
 _INT32_MAX = 2**31 - 1
 
@@ -168,6 +171,8 @@ class WASI:
                                                 (stderr, "stderr", Rights.FD_WRITE))]
         _check_type(return_on_exit, "return_on_exit", bool, "of type bool")
         if sockets is not None:
+            import socket
+
             _check_type(sockets, "sockets", (list, tuple),
                         "a list or tuple of sockets or descriptor numbers")
         for index, sock in enumerate(sockets or ()):
@@ -373,6 +378,10 @@ def _open_preopen(source: object) -> WasiFile:
 
 def _take_socket(sock: socket.socket | int, name: str) -> HostSocket:
     """The guest's own duplicate of a socket object or host descriptor number."""
+    import socket
+
+    from .sandbox.sockets import HostSocket
+
     host_fd = sock.fileno() if isinstance(sock, socket.socket) else sock
     try:
         duplicate = os.dup(host_fd)

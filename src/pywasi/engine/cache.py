@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import hashlib
-import hmac
 import mmap
 import os
 import platform
@@ -150,6 +148,8 @@ def _wasmtime_version() -> str:
 
 
 def _content_key(wasm: bytes, settings: Mapping[str, bool]) -> bytes:
+    import hashlib  # here, not at import: OpenSSL's bindings cost 2 ms a run that never loads
+
     key = hashlib.sha256(_MAGIC)
     key.update(f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}|".encode())
     key.update(wasm)
@@ -166,6 +166,9 @@ def _name_of(key: bytes) -> str:
 
 
 def _mac(secret: bytes, key: bytes, code: bytes | memoryview) -> bytes:
+    import hashlib
+    import hmac
+
     mac = hmac.new(secret, _MAGIC + key, hashlib.sha256)
     mac.update(code)
     return mac.digest()
@@ -320,6 +323,8 @@ class _OpenCache:
         needs the user's rights (a 0600 file in a 0700 directory), which no guest has (see
         `sandbox.guard`), and which pywasi never does (entries are replaced by rename, never
         rewritten or truncated in place)."""
+        import hmac
+
         entry = _map(self.dir_fd, _name_of(key))
         if entry is None:
             return None
