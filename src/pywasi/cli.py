@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-import unicodedata
 from collections.abc import Sequence
-from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 
@@ -18,6 +16,9 @@ from .errors import GuestTrap, PyWasiError
 from .sandbox.readonly import ReadOnly
 from .syscalls.proc import host_exit_status
 from .wasi import WASI
+
+if TYPE_CHECKING:  # imported where used: a plain run needs neither
+    import socket
 
 TRAP_EXIT_STATUS = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
 # Control characters, and the invisible ones that reorder or hide text, as Unicode classes them.
@@ -29,9 +30,11 @@ def _printable(text: str) -> str:
     """`text` safe for a terminal: control characters escaped (ESC as \\x1b, say), so
     nothing a guest chose (a function name in a trap's backtrace, say) can move the cursor,
     ring the bell or restyle the terminal. Newlines and tabs are kept."""
+    from unicodedata import category  # only errors are printed
+
     return "".join(
         char.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES and char not in _KEPT_CONTROLS
+        if category(char) in _UNPRINTABLE_CATEGORIES and char not in _KEPT_CONTROLS
         else char
         for char in text
     )
@@ -66,6 +69,8 @@ def _tcp_address(text: str) -> tuple[str, int]:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family)
@@ -112,6 +117,8 @@ def _guest_version(module: wasmtime.Module) -> str:
 
 def run(options: argparse.Namespace) -> int:
     if options.module is None:
+        from importlib.resources import files
+
         source: str | bytes = files("pywasi").joinpath("demo.wat").read_bytes()
         name = "demo.wat"
     else:
@@ -127,7 +134,7 @@ def run(options: argparse.Namespace) -> int:
             env={key: value for key, value in options.env if value is not None},
             preopens={guest: ReadOnly(host) if read_only else host
                       for host, guest, read_only in options.dirs},
-            sockets=listeners,
+            sockets=listeners or None,
         )
     finally:
         for listener in listeners:  # the guest has its own copies
