@@ -89,8 +89,8 @@ class _Formatter(argparse.HelpFormatter):
                 width = int(os.environ.get("COLUMNS", "")) - 2
             except ValueError:
                 try:
-                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns - 2
-                except (AttributeError, ValueError, OSError):
+                    width = os.get_terminal_size(1).columns - 2
+                except OSError:
                     width = 78
         super().__init__(prog, indent_increment, max_help_position, width)
 
