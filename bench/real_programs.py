@@ -76,8 +76,13 @@ def programs(scratch: Path) -> list[Program]:
     ]
 
 
+class HostFailed(Exception):
+    """The host could not run the program (Node 20 cannot compile yosys's exception handling,
+    say): its column says so instead of a figure."""
+
+
 def timed(command: Sequence[str], env: dict[str, str]) -> Timing:
-    """Run `command` to its end; its wall and CPU time. A failure stops the benchmark."""
+    """Run `command` to its end; its wall and CPU time. HostFailed if it fails."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -87,7 +92,9 @@ def timed(command: Sequence[str], env: dict[str, str]) -> Timing:
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise SystemExit(f"{command[:4]}... failed ({process.returncode}):\n{errors.decode()}")
+        lines = errors.decode(errors="replace").strip().splitlines() or [""]
+        reason = next((line for line in lines if "Error" in line), lines[-1])
+        raise HostFailed(f"exit {process.returncode}: {reason.strip()[:120]}")
     return Timing(wall, usage.ru_utime + usage.ru_stime)
 
 
@@ -128,15 +135,24 @@ def median(timings: list[Timing]) -> Timing:
                   statistics.median(t.cpu for t in timings))
 
 
-def measure(hosts: Hosts, program: Program, rounds: int) -> dict[str, tuple[Timing, Timing]]:
-    """(cold, warm median) per host; the hosts take turns within each round."""
+def measure(hosts: Hosts, program: Program,
+            rounds: int) -> dict[str, tuple[Timing, Timing] | HostFailed]:
+    """(cold, warm median) per host, or why it could not run the program; the hosts take
+    turns within each round."""
     hosts.clear_caches()
-    cold = {host: timed(hosts.command(host, program), hosts.env) for host in hosts.names()}
-    warm: dict[str, list[Timing]] = {host: [] for host in hosts.names()}
+    cold: dict[str, Timing] = {}
+    results: dict[str, tuple[Timing, Timing] | HostFailed] = {}
+    for host in hosts.names():
+        try:
+            cold[host] = timed(hosts.command(host, program), hosts.env)
+        except HostFailed as failure:
+            results[host] = failure
+    warm: dict[str, list[Timing]] = {host: [] for host in cold}
     for _ in range(rounds):
-        for host in hosts.names():
+        for host in cold:
             warm[host].append(timed(hosts.command(host, program), hosts.env))
-    return {host: (cold[host], median(warm[host])) for host in hosts.names()}
+    results.update((host, (cold[host], median(warm[host]))) for host in cold)
+    return {host: results[host] for host in hosts.names()}
 
 
 def startup(hosts: Hosts, rounds: int) -> tuple[Timing, Timing]:
@@ -172,10 +188,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             if options.only and program.name != options.only:
                 continue
             results = measure(hosts, program, options.rounds)
-            rival = results["wasmtime+cache"][1].wall
-            for host, (cold, warm) in results.items():
+            reference = results["wasmtime+cache"]
+            for host, result in results.items():
+                if isinstance(result, HostFailed):
+                    print(f"| {program.name} | {host} | fails: {result} | | | | |")
+                    continue
+                cold, warm = result
+                ratio = (f"{warm.wall / reference[1].wall:.2f}"
+                         if not isinstance(reference, HostFailed) else "")
                 print(f"| {program.name} | {host} | {cold.wall:.3f} | {cold.cpu:.3f} | "
-                      f"{warm.wall:.3f} | {warm.cpu:.3f} | {warm.wall / rival:.2f} |")
+                      f"{warm.wall:.3f} | {warm.cpu:.3f} | {ratio} |")
     print(f"\nload average {load_average()}")
 
 
