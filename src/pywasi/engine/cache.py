@@ -57,6 +57,12 @@ from wasmtime import _bindings as ffi
 from ..sandbox import guard
 
 _MAGIC: Final = b"pywasi-cwasm-2\n"
+_INDEX_MAGIC: Final = b"pywasi-index-1\n"  # a MAC over an index entry is never an entry's
+_INDEX_SUFFIX: Final = ".stat"
+_INDEX_SIZE: Final = 64  # the content key, then its MAC
+# A file changed this recently could change again within one tick of the timestamps (ctime
+# moves in steps of a few ms), unseen: it is not indexed, as git's "racily clean" rule says.
+_SETTLED_NS = 2 * 10**9
 _KEY_END: Final = len(_MAGIC) + 32  # the header: magic, content key (SHA-256), MAC
 _HEADER_SIZE: Final = _KEY_END + 32
 _SECRET_NAME: Final = "key"
@@ -349,14 +355,51 @@ class _OpenCache:
         """Write atomically (temp file, then rename); a cache that cannot be written is
         skipped, and keeps no temp file (nor those of writers that were killed)."""
         _sweep_stale_temps(self.dir_fd)
+        self._publish(_name_of(key), _MAGIC, key, _mac(self.secret, key, code), code)
+
+    def _publish(self, name: str, *chunks: bytes) -> None:
         with suppress(OSError):
-            temp = _write_temp(self.dir_fd, _MAGIC, key, _mac(self.secret, key, code), code)
+            temp = _write_temp(self.dir_fd, *chunks)
             try:
-                os.rename(temp, _name_of(key), src_dir_fd=self.dir_fd,
-                          dst_dir_fd=self.dir_fd)
+                os.rename(temp, name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
             except BaseException:
                 _remove(self.dir_fd, temp)
                 raise
+
+    def index_of(self, st: os.stat_result, settings: Mapping[str, bool]) -> bytes:
+        """The index key of a module file in this state: its identity and times, the engine
+        and the machine, under the secret (so no one else can tell or choose the names)."""
+        import hashlib
+        import hmac
+
+        state = (f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}|"
+                 f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}")
+        return hmac.new(self.secret, _INDEX_MAGIC + state.encode(), hashlib.sha256).digest()
+
+    def indexed_key(self, index: bytes) -> bytes | None:
+        """The content key recorded for file state `index`, if its record is authentic."""
+        import hmac
+
+        try:
+            fd = os.open(index.hex() + _INDEX_SUFFIX, _READ_FLAGS, dir_fd=self.dir_fd)
+        except OSError:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return None
+                record = file.read(_INDEX_SIZE + 1)
+        except OSError:
+            return None
+        key, mac = record[:32], record[32:]
+        if len(record) != _INDEX_SIZE or not hmac.compare_digest(
+                mac, _mac(self.secret, _INDEX_MAGIC + index, key)):
+            return None
+        return key
+
+    def record_index(self, index: bytes, key: bytes) -> None:
+        self._publish(index.hex() + _INDEX_SUFFIX, key,
+                      _mac(self.secret, _INDEX_MAGIC + index, key))
 
 
 def _open(location: CacheLocation) -> _OpenCache | None:
@@ -394,11 +437,49 @@ class ModuleCache:
         if cache is None:
             return wasmtime.Module(engine, wasm)
         try:
+            return _through(cache, engine, wasm, _content_key(wasm, settings))
+        finally:
+            os.close(cache.dir_fd)
+
+    def load_file(self, engine: wasmtime.Engine, path: Path,
+                  settings: Mapping[str, bool]) -> wasmtime.Module | None:
+        """As `load`, for the binary module in file `path`; None (the caller reads the file)
+        if it holds text or the cache is off. Raises OSError if it cannot be read.
+
+        A file in the same state as at an earlier load (device, inode, size, modification and
+        change times, as ccache's "direct mode" and git's index judge it) is neither read nor
+        hashed: its content key comes from an authenticated index record. The entry found is
+        still checked against that key and its MAC as always; only a change to the file that
+        leaves all five the same would go unseen, and the change time cannot be set back
+        (short of the clock)."""
+        cache = _open(self.location) if self.location is not None else None
+        if cache is None:
+            return None
+        try:
+            with open(path, "rb") as file:
+                st = os.fstat(file.fileno())
+                if file.read(4) != b"\0asm":
+                    return None
+                index = cache.index_of(st, settings)
+                indexed = cache.indexed_key(index)
+                if indexed is not None and (known := cache.read(engine, indexed)) is not None:
+                    return known
+                file.seek(0)
+                wasm = file.read()
             key = _content_key(wasm, settings)
-            module = cache.read(engine, key)
-            if module is None:
-                module = wasmtime.Module(engine, wasm)
-                cache.write(key, bytes(module.serialize()))
+            module = _through(cache, engine, wasm, key)
+            if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS:
+                cache.record_index(index, key)
             return module
         finally:
             os.close(cache.dir_fd)
+
+
+def _through(cache: _OpenCache, engine: wasmtime.Engine, wasm: bytes,
+             key: bytes) -> wasmtime.Module:
+    """`wasm`, whose content key is `key`, from `cache` or compiled now (and stored)."""
+    module = cache.read(engine, key)
+    if module is None:
+        module = wasmtime.Module(engine, wasm)
+        cache.write(key, bytes(module.serialize()))
+    return module

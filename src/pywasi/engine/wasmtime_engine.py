@@ -480,18 +480,25 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
     (unless `cache` is False or ``PYWASI_CACHE=0``, or `engine` has settings the cache cannot
     key: one not made by `make_engine`)."""
     engine = engine or default_engine()
+    settings = settings_of(engine) if cache and cache_enabled() else None  # None: no cache
     if isinstance(source, (str, Path)):
         try:
+            # An unchanged file is not even read (see `ModuleCache.load_file`).
+            known = (ModuleCache().load_file(engine, Path(source), settings)
+                     if settings is not None else None)
+            if known is not None:
+                return known
             wasm: bytes = Path(source).read_bytes()
         except OSError as error:
             raise ModuleLoadError(f"cannot read module {str(source)!r}: {error.strerror}") from None
+        except wasmtime.WasmtimeError as error:
+            raise ModuleLoadError(f"cannot compile module: {error}") from None
     else:
         wasm = source
     try:
         if not wasm.startswith(b"\0asm"):
             wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8", "replace")))
-        settings = settings_of(engine)
-        if cache and cache_enabled() and settings is not None:
+        if settings is not None:
             return ModuleCache().load(engine, wasm, settings)
         return wasmtime.Module(engine, wasm)
     except wasmtime.WasmtimeError as error:
