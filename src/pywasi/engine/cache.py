@@ -28,6 +28,13 @@ that can write files but not read the user's private ones:
   (by device and inode), nor create, remove, rename or link its name or those of its ancestors.
   So in a later run the directory, its key and its entries are still the ones pywasi made.
 
+**Warm loads copy nothing and hash as little as they may.** An entry is mapped, MACed where it
+lies and handed to wasmtime from the mapping (see `_OpenCache.read`), so Python never holds a
+copy of the code. A module given by path whose file is in the same state as at an earlier load
+(device, inode, size, modification and change times) is not read or hashed at all: an index
+record named by a MAC of that state, and itself MACed, gives its content key (see
+`ModuleCache.load_file`); the entry is then checked against that key as always.
+
 Only engines whose settings are known can be keyed: the ones `remember_settings` was told about
 (pywasi's `make_engine`); an engine made from an arbitrary ``wasmtime.Config`` is not cached.
 Set ``PYWASI_CACHE=0`` (or `pywasi run --no-cache`) to turn the cache off, ``PYWASI_CACHE_DIR``
