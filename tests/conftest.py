@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from pywasi.engine import wasmtime_engine
+from pywasi.sandbox import resolver
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 HOST_CALL_PATHS = ["c", "python"] if wasmtime_engine.trampoline is not None else ["python"]
+# Host path lookups have two routes (see sandbox.resolver): the tests of paths run on both.
+RESOLUTION_ROUTES = ["openat2", "walk"] if resolver.open_directory is not None else ["walk"]
+ROUTED_MODULES = {"test_sandbox", "test_conformance_fs", "test_fs_calls", "test_redteam",
+                  "test_cache", "test_path_routes"}
 
 # A test that can hang (a guest spinning on EAGAIN, a poll that never wakes) must fail within
 # this, not burn CI's time; the quick tests get the default of [tool.pytest.ini_options].
@@ -43,9 +48,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every quick test that reaches a host call runs on both host-call paths: the C
     trampoline and pure Python."""
     definition = metafunc.definition
+    if metafunc.module.__name__ in ROUTED_MODULES:
+        metafunc.parametrize("resolution", RESOLUTION_ROUTES, indirect=True)
     if definition.get_closest_marker("slow") or definition.get_closest_marker("one_path"):
         return
     metafunc.parametrize("host_calls", HOST_CALL_PATHS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    route: str = getattr(request, "param", RESOLUTION_ROUTES[0])
+    if route == "walk":
+        monkeypatch.setattr(resolver, "open_directory", None)
+        monkeypatch.setenv("PYWASI_OPENAT2", "0")  # for pywasi run in a subprocess
+    return route
 
 
 @pytest.fixture(autouse=True)

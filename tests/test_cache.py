@@ -338,3 +338,49 @@ def test_cache_reached_through_another_mount_is_refused(home: Path) -> None:
     assert "refused read key via another mount: Permission denied" in lines, attack.stdout
     assert "refused list cache via another mount: Permission denied" in lines
     assert attack.returncode == 0
+
+
+@pytest.fixture
+def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files count as settled as soon as written (a test cannot wait for their times to age)."""
+    monkeypatch.setattr(cache, "_SETTLED_NS", -10**12)
+
+
+def test_an_unchanged_module_file_is_neither_read_nor_hashed(
+        home: Path, tmp_path: Path, settled_at_once: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "b.wasm"
+    module.write_bytes(B)
+    load_module(module)
+    assert len(list(cache_dir(home).glob("*.stat"))) == 1
+    monkeypatch.setattr(cache, "_content_key", lambda *_: pytest.fail("hashed the module"))
+    with compiling_refused():
+        load_module(module)
+
+
+def test_a_rewritten_module_file_is_hashed_again(home: Path, tmp_path: Path,
+                                                 settled_at_once: None) -> None:
+    """Same size, same modification time: the change time still tells."""
+    module = tmp_path / "m.wasm"
+    module.write_bytes(A)
+    times = os.stat(module).st_atime_ns, os.stat(module).st_mtime_ns
+    wasi = WASI(version="preview1")
+    assert wasi.start(pywasi.instantiate(wasi, module)) == 11
+    module.write_bytes(B)
+    os.utime(module, ns=times)
+    wasi = WASI(version="preview1")
+    assert wasi.start(pywasi.instantiate(wasi, module)) == 22
+
+
+def test_a_forged_index_record_is_ignored(home: Path, tmp_path: Path,
+                                          settled_at_once: None) -> None:
+    """An index record pointing at another module's entry, without the secret's MAC."""
+    module = tmp_path / "b.wasm"
+    module.write_bytes(B)
+    assert run(A) == 11
+    load_module(module)
+    (record,) = cache_dir(home).glob("*.stat")
+    key_of_a = bytes.fromhex(entry(home, A).name.removesuffix(".cwasm"))
+    record.write_bytes(key_of_a + record.read_bytes()[32:])
+    wasi = WASI(version="preview1")
+    assert wasi.start(pywasi.instantiate(wasi, module)) == 22

@@ -274,10 +274,17 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
     (root / "abs").symlink_to(outside)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     seen: dict[tuple[str, ...], str] = {}
+    kernel_lookup = resolver.open_directory  # on the openat2 route: one more raced call
 
     def explore(schedule: tuple[str, ...]) -> None:
         race = Race(root, schedule)
         monkeypatch.setattr(resolver, "os", RacedOs(race))
+        if kernel_lookup is not None:
+            def raced_lookup(dir_fd: int, path: bytes) -> int:
+                race.step()
+                return kernel_lookup(dir_fd, path)
+
+            monkeypatch.setattr(resolver, "open_directory", raced_lookup)
         outcome = read_through(root_fd, guest_path, race)
         if race.calls <= len(schedule):  # every call had its state chosen: one interleaving
             seen[schedule] = outcome

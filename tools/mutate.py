@@ -86,7 +86,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if header[: len(_MAGIC)] != _MAGIC or stored_key != key:",
         "if header[: len(_MAGIC)] != _MAGIC:",
         (_on_path("tests/test_cache.py::test_entry_copied_over_another_modules_is_recompiled",
-                  "c"),),
+                  "walk-c"),),
+    ),
+    Mutation(
+        "cache index record not authenticated", "src/pywasi/engine/cache.py",
+        "if len(record) != _INDEX_SIZE or not hmac.compare_digest(",
+        "if len(record) != _INDEX_SIZE or hmac.compare_digest(b'', b'x') and hmac.compare_digest(",
+        ("tests/test_cache.py::test_a_forged_index_record_is_ignored",),
+    ),
+    Mutation(
+        "the kernel resolves paths beneath the cache", "src/pywasi/sandbox/guard.py",
+        "return not above or _identity(os.fstat(fd)) not in above", "return True",
+        ("tests/test_path_routes.py::test_beneath_a_protected_directory_every_lookup_walks",),
     ),
     Mutation(
         "trampoline leaks the result", TRAMPOLINE,

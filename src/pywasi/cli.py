@@ -9,19 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
-import socket
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from importlib.metadata import version
-from importlib.resources import files
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import wasmtime
 
@@ -37,6 +31,9 @@ from .sandbox.readonly import ReadOnly
 from .syscalls.proc import host_exit_status
 from .trace import trace_writer
 from .wasi import WASI
+
+if TYPE_CHECKING:  # imported where used: a plain run needs neither
+    import socket
 
 TRAP_EXIT_STATUS: Final = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
 INTERRUPTED_EXIT_STATUS: Final = 130  # 128 + SIGINT, as shells and `wasmtime run` report Ctrl-C
@@ -62,9 +59,11 @@ def _printable(text: str) -> str:
     """`text` safe for a terminal: control characters escaped (ESC as \\x1b, say), so
     nothing a guest chose (a function name in a trap's backtrace, say) can move the cursor,
     ring the bell or restyle the terminal. Newlines and tabs are kept."""
+    from unicodedata import category  # only errors are printed
+
     return "".join(
         char.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES and char not in _KEPT_CONTROLS
+        if category(char) in _UNPRINTABLE_CATEGORIES and char not in _KEPT_CONTROLS
         else char
         for char in text
     )
@@ -99,6 +98,8 @@ def _tcp_address(text: str) -> tuple[str, int]:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family)
@@ -120,12 +121,14 @@ def _flag(text: str) -> bool:
     return lowered in ("y", "yes", "true")
 
 
-@dataclass
 class _Settings:
     """What -W and -S set; `Limits` fields by their wasmtime names, plus `inherit-env`."""
 
-    limits: dict[str, Any] = field(default_factory=dict)
-    inherit_env: bool = False
+    __slots__ = ("inherit_env", "limits")
+
+    def __init__(self) -> None:
+        self.limits: dict[str, Any] = {}
+        self.inherit_env = False
 
 
 # name -> (what it sets, how to read the value, help)
@@ -238,6 +241,9 @@ def _top_parser() -> argparse.ArgumentParser:
 def version_text() -> str:
     trampoline = "C trampoline" if wasmtime_engine.trampoline is not None else \
         "pure-Python host calls (no C trampoline)"
+    import platform
+    from importlib.metadata import version  # only here: its import costs a plain run ~7 ms
+
     return (f"pywasi {pywasi.__version__} (wasmtime-py {version('wasmtime')}, "
             f"{platform.python_implementation()} {platform.python_version()}, {trampoline})")
 
@@ -292,8 +298,10 @@ def _environment(options: argparse.Namespace, settings: _Settings) -> dict[str, 
 
 def run(options: argparse.Namespace, trace_stream: TextIO | None = None) -> int:
     settings: _Settings = getattr(options, "settings", None) or _Settings()
-    limits = replace(Limits(), **settings.limits) if settings.limits else None
+    limits = Limits(**settings.limits) if settings.limits else None
     if options.module is None:
+        from importlib.resources import files
+
         source: str | bytes = files("pywasi").joinpath("demo.wat").read_bytes()
         name = "demo.wat"
     else:
@@ -314,7 +322,7 @@ def run(options: argparse.Namespace, trace_stream: TextIO | None = None) -> int:
             env=_environment(options, settings),
             preopens={guest: ReadOnly(host) if read_only else host
                       for host, guest, read_only in options.dirs},
-            sockets=listeners,
+            sockets=listeners or None,
             limits=limits,
             trace=None if trace_stream is None else trace_writer(trace_stream,
                                                                  options.trace_format),

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import re
 import resource
-from dataclasses import dataclass, fields
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 from .errors import InvalidArgValueError
 
@@ -59,8 +58,7 @@ def default_max_open_files() -> int:
 
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class _LimitValues(NamedTuple):
     # Units of fuel the guest may burn (roughly one per wasm instruction); `OutOfFuel` after.
     fuel: int | None = None
     # Wall-clock seconds each call into the guest may take, blocking waits included;
@@ -75,14 +73,22 @@ class Limits:
     # Bytes one random_get may ask for; `ResourceLimit` past it.
     max_random_size: int | None = None
 
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is not None and (isinstance(value, bool) or value < 0):
+
+class Limits(_LimitValues):
+    """What one guest may use; None is no limit, every other value a number >= 0. (A
+    NamedTuple, not a dataclass: importing `dataclasses` would cost every run milliseconds.)"""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Limits:
+        self = super().__new__(cls, *args, **kwargs)
+        for name, value in zip(self._fields, self, strict=True):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or value < 0):
                 raise InvalidArgValueError(
-                    f"Limits.{item.name} must be a number >= 0 (or None for no limit), "
-                    f"not {value!r}"
+                    f"Limits.{name} must be a number >= 0 (or None for no limit), not {value!r}"
                 )
+        return self
 
 
 _DURATION: Final = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|h)?\s*")

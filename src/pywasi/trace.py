@@ -17,8 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Protocol, TextIO
+from typing import Any, Final, NamedTuple, Protocol, TextIO
 
 from .abi.errno import WasiErrno
 from .abi.layouts import U16, U32, U32_PAIR, U64
@@ -110,8 +109,7 @@ _ERRNO_TEXTS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
+class TraceEvent(NamedTuple):
     """One system call, decoded. `errno` is None when the call raised instead of returning
     (`raised` names the exception: ProcExit, a trap, KeyboardInterrupt...)."""
 

@@ -8,7 +8,6 @@ that follows `BoundInstance` (what `pywasi.instantiate` returns for wasmtime).
 from __future__ import annotations
 
 import os
-import socket
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -36,7 +35,6 @@ from .sandbox.memfs import MemoryDir
 from .sandbox.memfs_open import OpenMemoryDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
 from .sandbox.readonly import Preopen, read_only
-from .sandbox.sockets import HostSocket
 from .sandbox.stdio import Stdio
 from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
@@ -47,6 +45,11 @@ if TYPE_CHECKING:
     import wasmtime
 
     from .engine.host_imports import WasiLink
+
+if TYPE_CHECKING:  # socket costs a run that has none 2 ms of start-up
+    import socket
+
+    from .sandbox.sockets import HostSocket
 
 _INT32_MAX = 2**31 - 1
 
@@ -200,6 +203,8 @@ class WASI:
                                                 (stderr, "stderr", Rights.FD_WRITE))]
         _check_type(return_on_exit, "return_on_exit", bool, "of type bool")
         if sockets is not None:
+            import socket
+
             _check_type(sockets, "sockets", (list, tuple),
                         "a list or tuple of sockets or descriptor numbers")
         for index, sock in enumerate(sockets or ()):
@@ -435,6 +440,10 @@ def _open_preopen(source: object, guest_path: object = None) -> WasiFile:
 
 def _take_socket(sock: socket.socket | int, name: str) -> HostSocket:
     """The guest's own duplicate of a socket object or host descriptor number."""
+    import socket
+
+    from .sandbox.sockets import HostSocket
+
     host_fd = sock.fileno() if isinstance(sock, socket.socket) else sock
     try:
         duplicate = os.dup(host_fd)

@@ -7,9 +7,8 @@ holds everything that differs between ``wasi_snapshot_preview1`` and ``wasi_unst
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from struct import Struct
-from typing import Final
+from typing import Final, NamedTuple
 
 from .signatures import PREVIEW1_SIGNATURES, UNSTABLE_SIGNATURES, Signature
 from .types import Rights, Whence
@@ -35,8 +34,7 @@ SUBSCRIPTION_BODY_OFFSET: Final = 16
 SUBSCRIPTION_FD: Final = U32
 
 
-@dataclass(frozen=True)
-class Abi:
+class Abi(NamedTuple):
     """Everything a WASI version fixes about the binary interface."""
 
     name: str

@@ -28,6 +28,13 @@ that can write files but not read the user's private ones:
   (by device and inode), nor create, remove, rename or link its name or those of its ancestors.
   So in a later run the directory, its key and its entries are still the ones pywasi made.
 
+**Warm loads copy nothing and hash as little as they may.** An entry is mapped, MACed where it
+lies and handed to wasmtime from the mapping (see `_OpenCache.read`), so Python never holds a
+copy of the code. A module given by path whose file is in the same state as at an earlier load
+(device, inode, size, modification and change times) is not read or hashed at all: an index
+record named by a MAC of that state, and itself MACed, gives its content key (see
+`ModuleCache.load_file`); the entry is then checked against that key as always.
+
 Only engines whose settings are known can be keyed: the ones `remember_settings` was told about
 (pywasi's `make_engine`); an engine made from an arbitrary ``wasmtime.Config`` is not cached.
 Set ``PYWASI_CACHE=0`` (or `pywasi run --no-cache`) to turn the cache off, ``PYWASI_CACHE_DIR``
@@ -36,28 +43,33 @@ to move it.
 
 from __future__ import annotations
 
+import ctypes
 import errno
-import hashlib
-import hmac
+import mmap
 import os
 import platform
-import secrets
 import stat
 import sys
 import time
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
-from importlib.metadata import version
+from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 from weakref import WeakKeyDictionary
 
 import wasmtime
+from wasmtime import _bindings as ffi
 
 from ..sandbox import guard
 
 _MAGIC: Final = b"pywasi-cwasm-2\n"
+_INDEX_MAGIC: Final = b"pywasi-index-1\n"  # a MAC over an index entry is never an entry's
+_INDEX_SUFFIX: Final = ".stat"
+_INDEX_SIZE: Final = 64  # the content key, then its MAC
+# A file changed this recently could change again within one tick of the timestamps (ctime
+# moves in steps of a few ms), unseen: it is not indexed, as git's "racily clean" rule says.
+_SETTLED_NS = 2 * 10**9
 _KEY_END: Final = len(_MAGIC) + 32  # the header: magic, content key (SHA-256), MAC
 _HEADER_SIZE: Final = _KEY_END + 32
 _SECRET_NAME: Final = "key"
@@ -89,8 +101,7 @@ def cache_enabled() -> bool:
     return os.environ.get("PYWASI_CACHE", "1").lower() not in ("0", "false", "no", "off")
 
 
-@dataclass(frozen=True, slots=True)
-class CacheLocation:
+class CacheLocation(NamedTuple):
     """Where the cache lives: `below` are the directories pywasi makes (and opens without
     following links) beneath `base`, the user's own directory."""
 
@@ -132,9 +143,28 @@ class _Refused(Exception):
     """The cache directory is not one pywasi can trust; the message says why."""
 
 
+@cache
+def _wasmtime_version() -> str:
+    """wasmtime-py's version, from the name of its ``.dist-info`` beside the package: asking
+    `importlib.metadata` costs some 20 ms of imports, a fifth of a small run. That is the
+    fallback where the layout is not the usual one (no such directory, or more than one)."""
+    site = Path(wasmtime.__file__).parent.parent
+    prefix, suffix = "wasmtime-", ".dist-info"
+    with suppress(OSError), os.scandir(site) as entries:
+        found = [entry.name for entry in entries
+                 if entry.name.startswith(prefix) and entry.name.endswith(suffix)]
+        if len(found) == 1:
+            return found[0][len(prefix) : -len(suffix)]
+    from importlib.metadata import version
+
+    return version("wasmtime")
+
+
 def _content_key(wasm: bytes, settings: Mapping[str, bool]) -> bytes:
+    import hashlib  # here, not at import: OpenSSL's bindings cost 2 ms a run that never loads
+
     key = hashlib.sha256(_MAGIC)
-    key.update(f"{version('wasmtime')}|{platform.machine()}|{sorted(settings.items())}|".encode())
+    key.update(f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}|".encode())
     key.update(wasm)
     return key.digest()
 
@@ -148,7 +178,10 @@ def _name_of(key: bytes) -> str:
     return f"{key.hex()}.cwasm"
 
 
-def _mac(secret: bytes, key: bytes, code: bytes) -> bytes:
+def _mac(secret: bytes, key: bytes, code: bytes | memoryview) -> bytes:
+    import hashlib
+    import hmac
+
     mac = hmac.new(secret, _MAGIC + key, hashlib.sha256)
     mac.update(code)
     return mac.digest()
@@ -161,7 +194,7 @@ def _remove(dir_fd: int, name: str) -> None:
 
 def _write_temp(dir_fd: int, *chunks: bytes) -> str:
     """A new private file in `dir_fd` holding `chunks`; its name. Nothing is left on failure."""
-    name = f".{secrets.token_hex(8)}{_TEMP_SUFFIX}"
+    name = f".{os.urandom(8).hex()}{_TEMP_SUFFIX}"
     fd = os.open(name, _TEMP_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         for chunk in chunks:
@@ -235,7 +268,7 @@ def _read_secret(dir_fd: int) -> bytes:
 
 
 def _create_secret(dir_fd: int) -> bytes:
-    secret = secrets.token_bytes(_SECRET_SIZE)
+    secret = os.urandom(_SECRET_SIZE)
     temp = _write_temp(dir_fd, secret)
     try:
         os.link(temp, _SECRET_NAME, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
@@ -254,49 +287,126 @@ def _warn(location: CacheLocation, reason: str) -> None:
               "(pywasi makes a private one) or set PYWASI_CACHE_DIR", file=sys.stderr)
 
 
-@dataclass(slots=True)
+def _map(dir_fd: int, name: str) -> mmap.mmap | None:
+    """Regular file `name` of `dir_fd`, mapped (privately: pages are shared with the page
+    cache until written, so nothing is copied); None if it is missing, empty or no file."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size <= _HEADER_SIZE:
+            return None
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _deserialize(engine: wasmtime.Engine, code: memoryview) -> wasmtime.Module:
+    """The module serialized in `code`, handed to wasmtime where it lies: wasmtime-py's
+    `Module.deserialize` wants bytes and copies them once more (59 MB for avr-gcc's cc1)."""
+    native = (ctypes.c_uint8 * len(code)).from_buffer(code)
+    module = ctypes.POINTER(ffi.wasmtime_module_t)()
+    error = ffi.wasmtime_module_deserialize(engine.ptr(), native, len(code),
+                                            ctypes.byref(module))
+    del native  # the mapping can only be closed once nothing points into it
+    if error:
+        raise wasmtime.WasmtimeError._from_ptr(error)
+    return wasmtime.Module._from_ptr(module)
+
+
 class _OpenCache:
     """The cache directory, held by descriptor, and its secret."""
 
-    dir_fd: int
-    secret: bytes
+    __slots__ = ("dir_fd", "secret")
+
+    def __init__(self, dir_fd: int, secret: bytes) -> None:
+        self.dir_fd = dir_fd
+        self.secret = secret
 
     def read(self, engine: wasmtime.Engine, key: bytes) -> wasmtime.Module | None:
-        """The module of entry `key` if it is sound and authentic, else None."""
+        """The module of entry `key` if it is sound and authentic, else None.
+
+        The entry is mapped, not read: its code is MACed and deserialized where it lies, so
+        a warm load of a big module costs one pass of the MAC and wasmtime's own copy. Its
+        pages could change after the check only through a write to the file itself, which
+        needs the user's rights (a 0600 file in a 0700 directory), which no guest has (see
+        `sandbox.guard`), and which pywasi never does (entries are replaced by rename, never
+        rewritten or truncated in place)."""
+        import hmac
+
+        entry = _map(self.dir_fd, _name_of(key))
+        if entry is None:
+            return None
+        code = memoryview(entry)[_HEADER_SIZE:]
         try:
-            fd = os.open(_name_of(key), _READ_FLAGS, dir_fd=self.dir_fd)
+            header = entry[:_HEADER_SIZE]
+            # Two checks, each on its own: this is the entry asked for, and pywasi wrote it.
+            stored_key = header[len(_MAGIC) : _KEY_END]
+            if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
+                return None
+            if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
+                return None
+            try:
+                return _deserialize(engine, code)
+            except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
+                return None
+        finally:
+            code.release()
+            entry.close()
+
+    def write(self, key: bytes, code: bytes) -> None:
+        """Write atomically (temp file, then rename); a cache that cannot be written is
+        skipped, and keeps no temp file (nor those of writers that were killed)."""
+        _sweep_stale_temps(self.dir_fd)
+        self._publish(_name_of(key), _MAGIC, key, _mac(self.secret, key, code), code)
+
+    def _publish(self, name: str, *chunks: bytes) -> None:
+        with suppress(OSError):
+            temp = _write_temp(self.dir_fd, *chunks)
+            try:
+                os.rename(temp, name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+            except BaseException:
+                _remove(self.dir_fd, temp)
+                raise
+
+    def index_of(self, st: os.stat_result, settings: Mapping[str, bool]) -> bytes:
+        """The index key of a module file in this state: its identity and times, the engine
+        and the machine, under the secret (so no one else can tell or choose the names)."""
+        import hashlib
+        import hmac
+
+        state = (f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}|"
+                 f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}")
+        return hmac.new(self.secret, _INDEX_MAGIC + state.encode(), hashlib.sha256).digest()
+
+    def indexed_key(self, index: bytes) -> bytes | None:
+        """The content key recorded for file state `index`, if its record is authentic."""
+        import hmac
+
+        try:
+            fd = os.open(index.hex() + _INDEX_SUFFIX, _READ_FLAGS, dir_fd=self.dir_fd)
         except OSError:
             return None
         try:
             with os.fdopen(fd, "rb") as file:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     return None
-                header, code = file.read(_HEADER_SIZE), file.read()
+                record = file.read(_INDEX_SIZE + 1)
         except OSError:
             return None
-        # Two checks, each on its own: this is the entry asked for, and pywasi wrote it.
-        stored_key = header[len(_MAGIC) : _KEY_END]
-        if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
+        key, mac = record[:32], record[32:]
+        if len(record) != _INDEX_SIZE or not hmac.compare_digest(
+                mac, _mac(self.secret, _INDEX_MAGIC + index, key)):
             return None
-        if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
-            return None
-        try:
-            return wasmtime.Module.deserialize(engine, code)
-        except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
-            return None
+        return key
 
-    def write(self, key: bytes, code: bytes) -> None:
-        """Write atomically (temp file, then rename); a cache that cannot be written is
-        skipped, and keeps no temp file (nor those of writers that were killed)."""
-        _sweep_stale_temps(self.dir_fd)
-        with suppress(OSError):
-            temp = _write_temp(self.dir_fd, _MAGIC, key, _mac(self.secret, key, code), code)
-            try:
-                os.rename(temp, _name_of(key), src_dir_fd=self.dir_fd,
-                          dst_dir_fd=self.dir_fd)
-            except BaseException:
-                _remove(self.dir_fd, temp)
-                raise
+    def record_index(self, index: bytes, key: bytes) -> None:
+        self._publish(index.hex() + _INDEX_SUFFIX, key,
+                      _mac(self.secret, _INDEX_MAGIC + index, key))
 
 
 def _open(location: CacheLocation) -> _OpenCache | None:
@@ -334,11 +444,49 @@ class ModuleCache:
         if cache is None:
             return wasmtime.Module(engine, wasm)
         try:
+            return _through(cache, engine, wasm, _content_key(wasm, settings))
+        finally:
+            os.close(cache.dir_fd)
+
+    def load_file(self, engine: wasmtime.Engine, path: Path,
+                  settings: Mapping[str, bool]) -> wasmtime.Module | None:
+        """As `load`, for the binary module in file `path`; None (the caller reads the file)
+        if it holds text or the cache is off. Raises OSError if it cannot be read.
+
+        A file in the same state as at an earlier load (device, inode, size, modification and
+        change times, as ccache's "direct mode" and git's index judge it) is neither read nor
+        hashed: its content key comes from an authenticated index record. The entry found is
+        still checked against that key and its MAC as always; only a change to the file that
+        leaves all five the same would go unseen, and the change time cannot be set back
+        (short of the clock)."""
+        cache = _open(self.location) if self.location is not None else None
+        if cache is None:
+            return None
+        try:
+            with open(path, "rb") as file:
+                st = os.fstat(file.fileno())
+                if file.read(4) != b"\0asm":
+                    return None
+                index = cache.index_of(st, settings)
+                indexed = cache.indexed_key(index)
+                if indexed is not None and (known := cache.read(engine, indexed)) is not None:
+                    return known
+                file.seek(0)
+                wasm = file.read()
             key = _content_key(wasm, settings)
-            module = cache.read(engine, key)
-            if module is None:
-                module = wasmtime.Module(engine, wasm)
-                cache.write(key, bytes(module.serialize()))
+            module = _through(cache, engine, wasm, key)
+            if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS:
+                cache.record_index(index, key)
             return module
         finally:
             os.close(cache.dir_fd)
+
+
+def _through(cache: _OpenCache, engine: wasmtime.Engine, wasm: bytes,
+             key: bytes) -> wasmtime.Module:
+    """`wasm`, whose content key is `key`, from `cache` or compiled now (and stored)."""
+    module = cache.read(engine, key)
+    if module is None:
+        module = wasmtime.Module(engine, wasm)
+        cache.write(key, bytes(module.serialize()))
+    return module

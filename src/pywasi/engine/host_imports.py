@@ -17,9 +17,8 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -42,8 +41,7 @@ _CODES: Final = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
 _WASI_MODULES: Final = ("wasi_snapshot_preview1", "wasi_unstable")
 
 
-@dataclass(frozen=True)
-class HostFunc:
+class HostFunc(NamedTuple):
     """A host function with what a plain callable cannot say: its declared core types
     (``params=("i32", "f64")``, ``results=("i32",)``; checked against the module's import)
     and whether it takes the calling instance's `Memory` as its first argument."""

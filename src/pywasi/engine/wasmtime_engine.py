@@ -21,13 +21,11 @@ import ctypes
 import importlib
 import itertools
 import os
-import secrets
 import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Set
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from struct import Struct
@@ -276,24 +274,24 @@ def _host_call_factory(arity: int, system_call: bool, result: str,
 # trap it caused, never by a later, unrelated one. The salt keeps a guest from forging a tag
 # (a trap's text includes the guest's own function names).
 _TRAP_NUMBERS: Final = itertools.count(1)
-_TRAP_SALT: Final = secrets.token_hex(8)
+_TRAP_SALT: Final = os.urandom(8).hex()
 
 
 def _trap_tag(number: int) -> str:
     return f"[pywasi host-call trap {_TRAP_SALT}-{number}]"
 
 
-@dataclass
 class _HostCalls:
     """The host functions linked into one store, and what they left behind."""
 
-    # The exception of the host call that trapped last, with its trap's number: `call`
-    # re-raises it if the trap it catches is that one.
-    pending: tuple[int, BaseException] | None = None
-    # Memories whose base must be looked up on every call of a plain host function (engines
-    # that may move memory). A system call relocates its own context's `movable` instead:
-    # whichever store's guest calls it, that is the memory it will use.
-    movable: list[GuestMemory] = field(default_factory=list)
+    def __init__(self) -> None:
+        # The exception of the host call that trapped last, with its trap's number: `call`
+        # re-raises it if the trap it catches is that one.
+        self.pending: tuple[int, BaseException] | None = None
+        # Memories whose base must be looked up on every call of a plain host function
+        # (engines that may move memory). A system call relocates its own context's `movable`
+        # instead: whichever store's guest calls it, that is the memory it will use.
+        self.movable: list[GuestMemory] = []
 
     def stop(self, reason: BaseException) -> str:
         """The watchdog stops the guest with `reason`: `call` raises it, as for a host call,
@@ -640,18 +638,25 @@ def load_module(source: str | Path | bytes, engine: wasmtime.Engine | None = Non
     key: one not made by `make_engine`). With `limits` and no `engine`, it is compiled for the
     engine those limits need (see `engine_for`)."""
     engine = engine or engine_for(limits)
+    settings = settings_of(engine) if cache and cache_enabled() else None  # None: no cache
     if isinstance(source, (str, Path)):
         try:
+            # An unchanged file is not even read (see `ModuleCache.load_file`).
+            known = (ModuleCache().load_file(engine, Path(source), settings)
+                     if settings is not None else None)
+            if known is not None:
+                return known
             wasm: bytes = Path(source).read_bytes()
         except OSError as error:
             raise ModuleLoadError(f"cannot read module {str(source)!r}: {error.strerror}") from None
+        except wasmtime.WasmtimeError as error:
+            raise ModuleLoadError(f"cannot compile module: {error}") from None
     else:
         wasm = source
     try:
         if not wasm.startswith(b"\0asm"):
             wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8", "replace")))
-        settings = settings_of(engine)
-        if cache and cache_enabled() and settings is not None:
+        if settings is not None:
             return ModuleCache().load(engine, wasm, settings)
         return wasmtime.Module(engine, wasm)
     except wasmtime.WasmtimeError as error:

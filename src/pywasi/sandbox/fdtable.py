@@ -7,7 +7,6 @@ different rights (after `fd_renumber`), and rights can only ever shrink.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Final, NoReturn
 
 from ..abi.errno import WasiErrno
@@ -29,21 +28,26 @@ def _denied(filetype: Filetype, right: int) -> Transfer:
     return Transfer(refuse, refuse)
 
 
-@dataclass(slots=True)
 class Descriptor:
     """One guest fd number's view of a file. Change rights with `restrict`."""
 
-    file: WasiFile
-    rights_base: int
-    rights_inheriting: int
-    preopen: bytes | None = None  # the guest path, for preopened directories
+    __slots__ = ("file", "rights_base", "rights_inheriting", "preopen", "read", "write")
     # fd_read's and fd_write's way into the file with the rights already checked, so the two
     # hottest calls do no rights arithmetic (see `restrict`).
-    read: Transfer = field(init=False, repr=False)
-    write: Transfer = field(init=False, repr=False)
+    read: Transfer
+    write: Transfer
 
-    def __post_init__(self) -> None:
+    def __init__(self, file: WasiFile, rights_base: int, rights_inheriting: int,
+                 preopen: bytes | None = None) -> None:
+        self.file = file
+        self.rights_base = rights_base
+        self.rights_inheriting = rights_inheriting
+        self.preopen = preopen  # the guest path, for preopened directories
         self._grant()
+
+    def __repr__(self) -> str:
+        return (f"Descriptor({self.file!r}, rights_base={self.rights_base:#x}, "
+                f"rights_inheriting={self.rights_inheriting:#x}, preopen={self.preopen!r})")
 
     def restrict(self, rights_base: int, rights_inheriting: int) -> None:
         self.rights_base, self.rights_inheriting = rights_base, rights_inheriting

@@ -18,15 +18,13 @@ to hold no NUL; resolving them safely is the implementation's job (see `resolver
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Eventtype, Filetype, Whence
 
 
-@dataclass(frozen=True, slots=True)
-class Filestat:
+class Filestat(NamedTuple):
     dev: int
     ino: int
     filetype: Filetype
@@ -37,8 +35,7 @@ class Filestat:
     ctim: int
 
 
-@dataclass(frozen=True, slots=True)
-class Dirent:
+class Dirent(NamedTuple):
     """One directory entry; `next` is the cookie that resumes after it."""
 
     next: int

@@ -31,9 +31,8 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
@@ -42,15 +41,17 @@ Identity = tuple[int, int]  # (st_dev, st_ino) of a directory
 Entry = tuple[Identity, bytes]  # a name in a directory
 
 
-@dataclass(frozen=True, slots=True)
-class _Protected:
+class _Protected(NamedTuple):
     sealed: frozenset[Identity]  # directories never entered or opened
     hidden: frozenset[Entry]  # never entered, opened or changed
     fixed: frozenset[Entry]  # may be entered and opened, never changed
     names: frozenset[bytes]  # every name of `hidden` and `fixed`: the one-lookup pre-check
+    # The protected directories and every existing directory on their paths: a lookup from
+    # any other directory can never reach a protected one without crossing a mount point.
+    above: frozenset[Identity]
 
 
-_NOTHING: Final = _Protected(frozenset(), frozenset(), frozenset(), frozenset())
+_NOTHING: Final = _Protected(frozenset(), frozenset(), frozenset(), frozenset(), frozenset())
 _by_location: dict[str, _Protected] = {}
 _protected = _NOTHING
 _lock = threading.Lock()
@@ -65,6 +66,7 @@ def _entries_of(path: str) -> _Protected:
     sealed: set[Identity] = set()
     hidden: set[Entry] = set()
     fixed: set[Entry] = set()
+    above: set[Identity] = set()
     for spelling in {os.path.abspath(path), os.path.realpath(path)}:
         parts = Path(spelling).parts
         parent = parts[0]
@@ -73,6 +75,7 @@ def _entries_of(path: str) -> _Protected:
                 parent_identity = _identity(os.stat(parent))
             except OSError:
                 break
+            above.add(parent_identity)
             child = os.path.join(parent, name)
             exists = os.path.lexists(child)
             is_last = depth == len(parts)
@@ -87,7 +90,7 @@ def _entries_of(path: str) -> _Protected:
         if stat.S_ISDIR(st.st_mode):
             sealed.add(_identity(st))
     return _Protected(frozenset(sealed), frozenset(hidden), frozenset(fixed - hidden),
-                      frozenset(name for _, name in hidden | fixed))
+                      frozenset(name for _, name in hidden | fixed), frozenset(above | sealed))
 
 
 def protect(path: str | os.PathLike[str]) -> None:
@@ -104,13 +107,27 @@ def protect(path: str | os.PathLike[str]) -> None:
         _protected = _Protected(frozenset().union(*(part.sealed for part in every)),
                                 frozenset().union(*(part.hidden for part in every)),
                                 frozenset().union(*(part.fixed for part in every)),
-                                frozenset().union(*(part.names for part in every)))
+                                frozenset().union(*(part.names for part in every)),
+                                frozenset().union(*(part.above for part in every)))
 
 
 def is_sealed(fd: int) -> bool:
     """Whether host directory `fd` is one no guest may hold (say, as a preopen)."""
     sealed = _protected.sealed
     return bool(sealed) and _identity(os.fstat(fd)) in sealed
+
+
+def nothing_protected_beneath(fd: int) -> bool:
+    """Whether no protected directory or entry lies beneath host directory `fd` on its own
+    mount: then a lookup from `fd` that crosses no mount point (openat2's RESOLVE_NO_XDEV)
+    needs none of these checks, and the kernel may resolve it whole (see `resolver`).
+
+    A directory below `fd` on its mount has `fd` among its physical ancestors, which are
+    the existing directories on its real path: so `fd` must not be one of those of any
+    protected location (nor the location). Guests cannot change that: the names of those
+    ancestors can never be renamed, removed or replaced by a guest (`refuse_entry`)."""
+    above = _protected.above
+    return not above or _identity(os.fstat(fd)) not in above
 
 
 def refuse_directory(fd: int) -> None:

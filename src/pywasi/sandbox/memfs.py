@@ -21,14 +21,10 @@ has no quota, as a host directory has no more than its disk.
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import itertools
 import os
 import stat
-import tarfile
 import time
-import zipfile
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import IO, ClassVar, Final, Union
@@ -175,7 +171,7 @@ class CustomFile(MemoryNode):
         self.file = file
 
     def filestat(self) -> Filestat:
-        return dataclasses.replace(self.file.stat(), dev=MEMORY_DEV, ino=self.ino,
+        return self.file.stat()._replace(dev=MEMORY_DEV, ino=self.ino,
                                    nlink=self.nlink)
 
 
@@ -333,7 +329,7 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
 
     def filestat(self) -> Filestat:
         subdirectories = sum(isinstance(node, MemoryDir) for node in self._entries.values())
-        return dataclasses.replace(super().filestat(), nlink=2 + subdirectories)
+        return super().filestat()._replace(nlink=2 + subdirectories)
 
     # -- to and from the host -------------------------------------------------------------
     @classmethod
@@ -354,48 +350,21 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as file:
                 return cls.from_archive(file)
-        if zipfile.is_zipfile(source):
-            source.seek(0)
-            return _from_zip(zipfile.ZipFile(source))
-        source.seek(0)
-        with tarfile.open(fileobj=source) as archive:
-            return _from_tar(archive)
+        from .memfs_archive import read_archive  # tarfile and zipfile: only when asked for
+
+        return read_archive(source)
 
     def to_archive(self, target: str | os.PathLike[str] | IO[bytes], kind: str = "") -> None:
         """Write the tree as an archive: `kind` is "zip", "tar", "tar.gz", "tar.bz2" or
         "tar.xz", by default taken from `target`'s name (a zip cannot hold symbolic links)."""
-        if isinstance(target, (str, os.PathLike)):
-            name = os.fspath(target)
-            kind = kind or next((k for k in _ARCHIVE_KINDS if name.endswith("." + k)), "tar")
-            with open(name, "wb") as file:
-                self.to_archive(file, kind)
-            return
-        if kind == "zip":
-            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-                _to_zip(self, archive, "")
-            return
-        with _open_tar(target, kind or "tar") as tar:
-            _to_tar(self, tar, "", {})
+        from .memfs_archive import write_archive  # tarfile and zipfile: only when asked for
+
+        write_archive(self, target, kind)
 
 
 def filetype_of(node: MemoryNode) -> Filetype:
     """The type the guest sees for `node` (a custom file says its own)."""
     return node.file.filetype if isinstance(node, CustomFile) else node.filetype
-
-
-_ARCHIVE_KINDS: Final = ("zip", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar")
-
-
-def _open_tar(target: IO[bytes], kind: str) -> tarfile.TarFile:
-    if kind in ("tar.gz", "tgz"):
-        return tarfile.open(fileobj=target, mode="w:gz")
-    if kind == "tar.bz2":
-        return tarfile.open(fileobj=target, mode="w:bz2")
-    if kind == "tar.xz":
-        return tarfile.open(fileobj=target, mode="w:xz")
-    if kind == "tar":
-        return tarfile.open(fileobj=target, mode="w")
-    raise ValueError(f"unknown archive kind {kind!r}: use one of {list(_ARCHIVE_KINDS)}")
 
 
 class _Importer:
@@ -456,116 +425,6 @@ def _save(tree: MemoryDir, path: Path, written: dict[int, Path]) -> None:
         written[node.ino] = where
         os.utime(where, ns=(node.atime_ns, node.mtime_ns), follow_symlinks=False)
     os.utime(path, ns=(tree.atime_ns, tree.mtime_ns))
-
-
-def _archive_place(root: MemoryDir, name: str) -> tuple[MemoryDir, bytes] | None:
-    """The directory (made as needed) and name an archive member goes to; None for the root."""
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if name.startswith("/") or ".." in parts:
-        raise ValueError(f"archive member {name!r} points outside the tree")
-    if not parts:
-        return None
-    directory = root
-    for part in parts[:-1]:
-        entry = directory.entry(os.fsencode(part))
-        if not isinstance(entry, MemoryDir):
-            entry = MemoryDir()
-            directory.attach(os.fsencode(part), entry)
-        directory = entry
-    return directory, os.fsencode(parts[-1])
-
-
-def _from_zip(archive: zipfile.ZipFile) -> MemoryDir:
-    root = MemoryDir()
-    times: list[tuple[MemoryNode, int]] = []
-    for info in archive.infolist():
-        place = _archive_place(root, info.filename)
-        if place is None:
-            continue
-        directory, name = place
-        node = directory.entry(name)
-        if not (info.is_dir() and isinstance(node, MemoryDir)):
-            node = MemoryDir() if info.is_dir() else MemoryFile(archive.read(info))
-            directory.attach(name, node)
-        times.append((node, int(time.mktime((*info.date_time, 0, 0, -1))) * 10**9))
-    _stamp(times)
-    return root
-
-
-def _from_tar(archive: tarfile.TarFile) -> MemoryDir:
-    root = MemoryDir()
-    by_name: dict[str, MemoryNode] = {}
-    times: list[tuple[MemoryNode, int]] = []
-    for member in archive:
-        place = _archive_place(root, member.name)
-        if place is None:
-            continue
-        directory, name = place
-        node: MemoryNode
-        if member.isdir():
-            existing = directory.entry(name)
-            node = existing if isinstance(existing, MemoryDir) else MemoryDir()
-        elif member.issym():
-            node = MemorySymlink(member.linkname)
-        elif member.islnk():
-            if member.linkname not in by_name:
-                raise ValueError(f"archive member {member.name!r} links to a missing member")
-            node = by_name[member.linkname]
-        elif member.isreg():
-            extracted = archive.extractfile(member)
-            assert extracted is not None
-            node = MemoryFile(extracted.read())
-        else:
-            raise ValueError(f"archive member {member.name!r} is not a file, directory or link")
-        if directory.entry(name) is not node:
-            directory.attach(name, node)
-        times.append((node, int(member.mtime * 10**9)))
-        by_name[member.name] = node
-    _stamp(times)
-    return root
-
-
-def _stamp(times: list[tuple[MemoryNode, int]]) -> None:
-    """Give nodes their archived times, once every entry is in (adding one touches its
-    directory)."""
-    for node, mtime_ns in times:
-        node.atime_ns = node.mtime_ns = mtime_ns
-
-
-def _to_zip(tree: MemoryDir, archive: zipfile.ZipFile, prefix: str) -> None:
-    for name, node in tree._entries.items():
-        path = prefix + os.fsdecode(name)
-        when = time.localtime(max(node.mtime_ns // 10**9, 315532800))[:6]  # zip starts at 1980
-        if isinstance(node, MemoryDir):
-            archive.writestr(zipfile.ZipInfo(path + "/", when), b"")
-            _to_zip(node, archive, path + "/")
-        elif isinstance(node, MemoryFile):
-            archive.writestr(zipfile.ZipInfo(path, when), node.read_bytes())
-        elif isinstance(node, MemorySymlink):
-            raise ValueError(f"a zip archive cannot hold the symbolic link {path!r}: use tar")
-
-
-def _to_tar(tree: MemoryDir, archive: tarfile.TarFile, prefix: str,
-            written: dict[int, str]) -> None:
-    for name, node in tree._entries.items():
-        info = tarfile.TarInfo(prefix + os.fsdecode(name))
-        info.mtime = node.mtime_ns // 10**9
-        data: bytes | None = None
-        if isinstance(node, MemoryDir):
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-        elif node.ino in written:
-            info.type, info.linkname = tarfile.LNKTYPE, written[node.ino]
-        elif isinstance(node, MemorySymlink):
-            info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, os.fsdecode(node.target)
-        elif isinstance(node, MemoryFile):
-            data = node.read_bytes()
-            info.size, info.mode = len(data), 0o644
-        else:
-            continue
-        written.setdefault(node.ino, info.name)
-        archive.addfile(info, io.BytesIO(data) if data is not None else None)
-        if isinstance(node, MemoryDir):
-            _to_tar(node, archive, info.name + "/", written)
 
 
 class MemoryTree:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import codecs
 import io
 import os
-import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -260,7 +259,10 @@ def _lent_descriptor(value: object) -> int | None:
         layer = layer.buffer
     if isinstance(layer, (io.BufferedReader, io.BufferedWriter, io.BufferedRandom)):
         layer = layer.raw
-    if not isinstance(layer, (io.FileIO, socket.SocketIO)):
+    # A socket file exists only once its module is imported; a run without one need not.
+    socket = sys.modules.get("socket")
+    if not isinstance(layer, io.FileIO) and (socket is None
+                                             or not isinstance(layer, socket.SocketIO)):
         return None
     try:
         return layer.fileno()

@@ -37,6 +37,21 @@ An escape is ENOTCAPABLE, as in Node (uvwasi) and as current wasi-testsuite acce
 only says "access denied". (wasmtime says EPERM.) Creating a symbolic link whose target is
 absolute is a different matter, refused as "not permitted" (EPERM) in `HostDir.symlink_at`.
 
+On Linux 5.6+ a host lookup takes a shortcut where the kernel can keep exactly these rules
+(`resolve`): everything before the last name is opened by one ``openat2`` with
+``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV`` (see `openat2`), and the last name is
+handled as the walk handles it. With no link to follow, the kernel's ``..`` is the walk's (the
+physical parent), and ``RESOLVE_BENEATH`` refuses the same escapes: leaving the start even for a
+moment. Anything else (a symbolic link anywhere before the last name, an escape, a mount point,
+any error at all, a path longer than `PATH_MAX` or with more than `MAX_DEPTH` components, a last
+name that is a link to follow) makes it give up and walk from the start, so every answer but
+a plain success is the walk's, errno included. It is used only beneath a directory under
+which `guard` protects nothing (`guard.nothing_protected_beneath`): the kernel does not show
+the guard the directories it passes, and without mount crossings none of them can be one the
+guard refuses. Set ``PYWASI_OPENAT2=0`` to always walk. Host-side races cannot make it escape
+either: the kernel holds each directory as it goes, as the walk does, and refuses (EAGAIN,
+EXDEV) when a concurrent rename might have moved a ``..`` outside.
+
 Host directories that no guest may reach at all (pywasi's compiled-module cache) are refused
 on the way in, with EACCES, by `guard` (see there).
 
@@ -51,12 +66,12 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Final, Generic, NamedTuple, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
 from . import guard
+from .openat2 import open_directory as open_directory  # patched by tests to force the walk
 
 MAX_SYMLINKS: Final = 40
 PATH_MAX: Final = 4096
@@ -99,8 +114,7 @@ class Tree(Protocol[Handle]):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved(Generic[Handle]):
+class Resolved(NamedTuple, Generic[Handle]):
     """Where a path leads: act on `name` in directory `dir`, never following a last link."""
 
     dir: Handle
@@ -189,9 +203,64 @@ class _Pending:
 
 @contextmanager
 def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved[int]]:
-    """Resolve `path` beneath host directory `root_fd` (see `walk`)."""
-    with walk(HOST, root_fd, path, follow=follow) as where:
+    """Resolve `path` beneath host directory `root_fd` (see `walk`), by the kernel where it
+    can give the walk's answer (see the module's docstring)."""
+    where = _through_kernel(root_fd, path, follow) if open_directory is not None else None
+    if where is None:
+        with walk(HOST, root_fd, path, follow=follow) as where:
+            yield where
+        return
+    try:
         yield where
+    finally:
+        if where.dir != root_fd:
+            os.close(where.dir)
+
+
+def _through_kernel(root_fd: int, path: bytes, follow: bool) -> Resolved[int] | None:
+    """Where `path` leads, its directories opened by one openat2; None where that cannot be
+    sure to match the walk, which then does the lookup."""
+    if not path or len(path) > PATH_MAX or path.startswith(b"/"):
+        return None
+    parts = path.split(b"/")
+    if len(parts) > MAX_DEPTH:
+        return None
+    end = len(parts)
+    while end and parts[end - 1] in _TRIVIAL:
+        end -= 1
+    if not end or parts[end - 1] == b"..":
+        return None
+    directory = root_fd
+    if end > 1:
+        assert open_directory is not None
+        if not guard.nothing_protected_beneath(root_fd):
+            return None
+        directory = open_directory(root_fd, b"/".join(parts[: end - 1]))
+        if directory < 0:
+            return None
+    try:
+        where = _last(HOST, directory, parts[end - 1], end < len(parts), follow)
+    except BaseException:
+        if directory != root_fd:
+            os.close(directory)
+        raise
+    if isinstance(where, bytes):  # a link to follow: spliced by the walk
+        if directory != root_fd:
+            os.close(directory)
+        return None
+    return where
+
+
+def _last(tree: Tree[Handle], directory: Handle, name: bytes, must_be_dir: bool,
+          follow: bool) -> Resolved[Handle] | bytes:
+    """Where a path ends whose last name is `name` in `directory`, or, when `name` is a
+    symbolic link to follow, its target (to walk on)."""
+    target = tree.read_link(directory, name) if follow or must_be_dir else None
+    if target is not None:
+        return target
+    if must_be_dir:
+        tree.require_directory(directory, name)
+    return Resolved(directory, name, must_be_dir)
 
 
 @contextmanager
@@ -226,13 +295,11 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
                 tree.leave(stack.pop())
                 continue
             if not pending.significant:  # `part` is the last name; only "" and "." follow
-                must_be_dir = bool(pending.parts)
-                target = tree.read_link(current, part) if follow or must_be_dir else None
-                if target is None:
-                    if must_be_dir:
-                        tree.require_directory(current, part)
-                    yield Resolved(current, part, must_be_dir)
+                last = _last(tree, current, part, bool(pending.parts), follow)
+                if not isinstance(last, bytes):
+                    yield last
                     return
+                target = last
             else:
                 entered = tree.enter(current, part)
                 if not isinstance(entered, bytes):

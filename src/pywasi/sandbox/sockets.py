@@ -9,7 +9,6 @@ and tries again.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import select
 import socket
@@ -72,7 +71,7 @@ class HostSocket(WasiFile):
         self.sock.close()
 
     def stat(self) -> Filestat:
-        return dataclasses.replace(filestat_of(os.fstat(self.sock.fileno())),
+        return filestat_of(os.fstat(self.sock.fileno()))._replace(
                                    filetype=self.filetype)
 
     def set_fdflags(self, flags: int) -> None:

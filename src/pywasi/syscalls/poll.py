@@ -20,8 +20,7 @@ import select
 import termios
 import time
 from array import array
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..abi.errno import WasiErrno
 from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_FD, SUBSCRIPTION_HEADER
@@ -46,8 +45,7 @@ _NS_PER_MS: Final = 1_000_000
 _LONGEST_SLEEP_NS: Final = (2**31 - 1) * _NS_PER_MS  # poll(2) takes an int of ms (24.8 days)
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
+class _Event(NamedTuple):
     userdata: int
     type: Eventtype
     error: Errno = Errno.SUCCESS
@@ -55,8 +53,7 @@ class _Event:
     flags: int = 0
 
 
-@dataclass(slots=True)
-class _FdWait:
+class _FdWait(NamedTuple):
     """A read or write subscription on a descriptor the host must wait for."""
 
     userdata: int
