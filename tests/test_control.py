@@ -306,8 +306,10 @@ def test_no_trace_links_the_system_calls_themselves(monkeypatch: pytest.MonkeyPa
     assert wasi.start(instance) == 0
 
 
-def test_interrupt_ends_a_blocking_poll_on_a_worker_thread() -> None:
-    wasi, instance = make("sleep")
+@pytest.mark.parametrize("mode", ["sleep", "stdin"])
+def test_interrupt_ends_a_blocking_wait_on_a_worker_thread(mode: str) -> None:
+    """poll_oneoff, and a blocking read of stdin, where no signal can reach: the stop signal."""
+    wasi, instance = make(mode)
     thread, outcome = start_in_a_thread(wasi, instance)
     time.sleep(0.2)
     sent = time.monotonic()
@@ -315,6 +317,20 @@ def test_interrupt_ends_a_blocking_poll_on_a_worker_thread() -> None:
     thread.join(timeout=5)
     assert time.monotonic() - sent < PROMPT
     assert [type(error) for error in outcome] == [GuestInterrupted]
+
+
+@pytest.mark.parametrize("mode", ["stdin", "accept", "recv"])
+def test_a_timeout_ends_a_blocking_call_on_a_worker_thread(mode: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        wasi, instance = make(mode, sockets=[listener], limits=Limits(timeout=0.3))
+        client = socket.create_connection(listener.getsockname()) if mode == "recv" else None
+        started = time.monotonic()
+        thread, outcome = start_in_a_thread(wasi, instance)
+        thread.join(timeout=5)
+        assert 0.3 <= time.monotonic() - started < 0.3 + PROMPT
+        assert [type(error) for error in outcome] == [GuestTimeout]
+        if client is not None:
+            client.close()
 
 
 @pytest.mark.parametrize("mode", ["accept", "recv"])

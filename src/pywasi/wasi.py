@@ -35,7 +35,7 @@ from .sandbox.memfs import MemoryDir
 from .sandbox.memfs_open import OpenMemoryDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
 from .sandbox.readonly import Preopen, read_only
-from .sandbox.stdio import Stdio
+from .sandbox.stdio import HostStream, Stdio
 from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
@@ -238,6 +238,8 @@ class WASI:
         self._started = False
         fds = self._context.fds
         for stream in stdio:
+            if isinstance(stream, HostStream):
+                stream.stop = self._context.stop  # so that an interrupt ends a blocking read
             fds.add(Descriptor(stream, stream.rights, 0))
         cache_dir = default_cache_dir() if preopens else None
         if cache_dir is not None:  # so that no guest plants native code for a later run
@@ -248,8 +250,9 @@ class WASI:
                 limit = rights.maximum(directory.filetype, read_only=directory.read_only)
                 fds.add(Descriptor(directory, *limit, preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
-                fds.add(Descriptor(_take_socket(sock, f"sockets[{index}]"),
-                                   rights.SOCKET & abi.all_rights, 0))
+                taken = _take_socket(sock, f"sockets[{index}]")
+                taken.stop = self._context.stop
+                fds.add(Descriptor(taken, rights.SOCKET & abi.all_rights, 0))
         except BaseException:
             fds.close_all()
             raise

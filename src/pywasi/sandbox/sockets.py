@@ -19,6 +19,7 @@ from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Fdflags, Filetype, Riflags, Roflags, Sdflags
 from .files import Filestat, WasiFile
 from .hostio import filestat_of
+from .stop import StopSignal
 
 _T = TypeVar("_T")
 
@@ -35,8 +36,11 @@ _SEND_FLAGS: Final = getattr(socket, "MSG_NOSIGNAL", 0)
 class HostSocket(WasiFile):
     """A host socket the guest owns: closing the guest's last fd closes it."""
 
-    def __init__(self, sock: socket.socket, fdflags: int = 0) -> None:
+    def __init__(self, sock: socket.socket, fdflags: int = 0,
+                 stop: StopSignal | None = None) -> None:
         self.sock = sock
+        # Set by `WASI`: a blocking call then waits for it too, so that the host can end it.
+        self.stop = stop
         self.filetype = (Filetype.SOCKET_DGRAM if sock.type == socket.SOCK_DGRAM
                          else Filetype.SOCKET_STREAM)
         self.fdflags = fdflags & Fdflags.NONBLOCK
@@ -57,6 +61,8 @@ class HostSocket(WasiFile):
     def _retry(self, attempt: Callable[[], _T], events: int) -> _T:
         """Run `attempt`; if the host would block but the guest wants to, wait and run it again."""
         while True:
+            if self.stop is not None and not self._nonblocking:
+                self.stop.wait_for(self.sock.fileno(), events)
             try:
                 return attempt()
             except BlockingIOError:
@@ -93,7 +99,7 @@ class HostSocket(WasiFile):
 
         connection = self._retry(accept, select.POLLIN)
         connection.setblocking(True)  # blocking is the guest's choice, made per call (see above)
-        return HostSocket(connection, fdflags)
+        return HostSocket(connection, fdflags, self.stop)
 
     def sock_recv(self, bufs: Sequence[memoryview], riflags: int) -> tuple[int, int]:
         flags = self._dontwait()

@@ -20,6 +20,7 @@ from ..abi.types import Errno, Fdflags, Filetype, Rights
 from .files import Transfer, WasiFile
 from .hostio import HostIO, filetype_of_mode
 from .rights import SEEK
+from .stop import StopSignal
 
 STREAM_RIGHTS = (
     Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE
@@ -65,9 +66,16 @@ class HostStream(Stdio, HostIO):
         except OSError:  # a closed host descriptor: calls on it report EBADF
             self.filetype = Filetype.UNKNOWN
         self.fdflags = 0
+        # Set by `WASI`: a blocking read then waits for it too, so that the host can end it.
+        self.stop: StopSignal | None = None
 
-    def _waits(self) -> bool:
+    def _nonblocking(self) -> bool:
+        """NONBLOCK on a stream that can block: a read or write asks the host first (EAGAIN)."""
         return bool(self.fdflags & Fdflags.NONBLOCK) and self.filetype not in _ALWAYS_READY
+
+    def _watched(self) -> bool:
+        """A blocking read that waits for the stop signal too, so that the host can end it."""
+        return self.stop is not None and self.filetype not in _ALWAYS_READY
 
     def _ready(self, event: int) -> None:
         """EAGAIN unless the host descriptor is ready for `event` right now."""
@@ -77,21 +85,26 @@ class HostStream(Stdio, HostIO):
             raise WasiErrno(Errno.AGAIN)
 
     def reader(self) -> Transfer:
-        # Non-blocking: through `read`, which asks first; else straight to the host.
-        return WasiFile.reader(self) if self._waits() else super().reader()
+        # Through `read`, which asks first, when it must; else straight to the host.
+        if self._nonblocking() or self._watched():
+            return WasiFile.reader(self)
+        return super().reader()
 
     def writer(self) -> Transfer:
-        return WasiFile.writer(self) if self._waits() else super().writer()
+        return WasiFile.writer(self) if self._nonblocking() else super().writer()
 
     def read(self, bufs: Sequence[memoryview]) -> int:
-        if self._waits():
+        if self._nonblocking():
             self._ready(select.POLLIN)
+        elif self._watched():
+            assert self.stop is not None
+            self.stop.wait_for(self.host_fd, select.POLLIN)
         return super().read(bufs)
 
     def write(self, bufs: Sequence[memoryview]) -> int:
         """A non-blocking write moves at most PIPE_BUF bytes, what a ready pipe takes at once
         (a short write, as non-blocking writes may be)."""
-        if not self._waits():
+        if not self._nonblocking():
             return super().write(bufs)
         self._ready(select.POLLOUT)
         room, chunks = _PIPE_BUF, []

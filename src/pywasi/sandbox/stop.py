@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 from collections.abc import Callable
 
@@ -53,6 +54,21 @@ class StopSignal:
             if self._pipe is not None:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._pipe[0], 64)
+
+    def wait_for(self, fd: int, events: int) -> None:
+        """Block until host descriptor `fd` is ready for `events` (poll(2) flags), or raise
+        the reason to stop if the host stops the guest meanwhile: a blocking read or accept
+        ends on any thread, where a signal could only end it on the main one."""
+        stop_fd = self.fileno()
+        poller = select.poll()
+        poller.register(fd, events)
+        poller.register(stop_fd, select.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if stop_fd in ready:
+                self.raise_if_stopped()
+            if fd in ready:
+                return
 
     def close(self) -> None:
         with self._lock:
