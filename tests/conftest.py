@@ -3,6 +3,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -55,12 +56,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("host_calls", HOST_CALL_PATHS, indirect=True)
 
 
+def _turn_off(monkeypatch: pytest.MonkeyPatch, module: ModuleType, accelerator: str,
+              variable: str) -> None:
+    """Run without `module.accelerator`, here and in `pywasi run` subprocesses (`variable`=0)."""
+    monkeypatch.setattr(module, accelerator, None)
+    monkeypatch.setenv(variable, "0")
+
+
 @pytest.fixture(autouse=True)
 def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     route: str = getattr(request, "param", RESOLUTION_ROUTES[0])
     if route == "walk":
-        monkeypatch.setattr(resolver, "open_directory", None)
-        monkeypatch.setenv("PYWASI_OPENAT2", "0")  # for pywasi run in a subprocess
+        _turn_off(monkeypatch, resolver, "open_directory", "PYWASI_OPENAT2")
     return route
 
 
@@ -68,8 +75,7 @@ def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 def host_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     path: str = getattr(request, "param", HOST_CALL_PATHS[0])
     if path == "python":
-        monkeypatch.setattr(wasmtime_engine, "trampoline", None)
-        monkeypatch.setenv("PYWASI_TRAMPOLINE", "0")  # for pywasi run in a subprocess
+        _turn_off(monkeypatch, wasmtime_engine, "trampoline", "PYWASI_TRAMPOLINE")
     if request.node.get_closest_marker("one_path"):
         # The marker's promise, kept: linking a host function would mean the other path
         # goes untested.

@@ -218,39 +218,36 @@ def closed_user_store() -> str:
     return refused_as_gone(wasi, "closed")
 
 
-def user_store_gone_while_another_calls() -> str:
+def another_store_calls_after(end: Callable[[list[wasmtime.Store]], None], what: str) -> str:
     """The system calls bound to a user store's memory, called by a guest in another store
-    after the first store is gone (no relocation happens there): MemoryGoneError."""
+    after `end` has done with the first store (it is given the only reference, in a list):
+    MemoryGoneError, never freed memory, since a system call looks its memory up whichever
+    store's guest makes it."""
     wasi = pywasi.WASI(version="preview1")
-    store = wasmtime.Store(wasmtime.Engine())
-    wasi.finalize_bindings(pywasi.instantiate(wasi, SAYS_OK.encode(), store=store, cache=False))
+    stores = [wasmtime.Store(wasmtime.Engine())]
+    wasi.finalize_bindings(pywasi.instantiate(wasi, SAYS_OK.encode(), store=stores[0],
+                                              cache=False))
     caller = pywasi.instantiate(wasi, b"""(module (import "wasi_snapshot_preview1" "random_get"
         (func $random (param i32 i32) (result i32))) (memory (export "memory") 1)
         (func (export "run") (drop (call $random (i32.const 0) (i32.const 8)))))""", cache=False)
-    del store
-    gc.collect()
+    end(stores)
     try:
         caller.call("run")
     except pywasi.MemoryGoneError:
         return "MemoryGoneError"
-    raise AssertionError("a host call on a freed store's memory did not fail")
+    raise AssertionError(f"a host call on a {what} store's memory did not fail")
+
+
+def user_store_gone_while_another_calls() -> str:
+    def collect(stores: list[wasmtime.Store]) -> None:
+        stores.clear()
+        gc.collect()
+
+    return another_store_calls_after(collect, "freed")
 
 
 def user_store_closed_while_another_calls() -> str:
-    """As above, but the first store is closed, not collected: its memory view holds no stale
-    base, since a system call looks its memory up whichever store's guest makes it."""
-    wasi = pywasi.WASI(version="preview1")
-    store = wasmtime.Store(wasmtime.Engine())
-    wasi.finalize_bindings(pywasi.instantiate(wasi, SAYS_OK.encode(), store=store, cache=False))
-    caller = pywasi.instantiate(wasi, b"""(module (import "wasi_snapshot_preview1" "random_get"
-        (func $random (param i32 i32) (result i32))) (memory (export "memory") 1)
-        (func (export "run") (drop (call $random (i32.const 0) (i32.const 8)))))""", cache=False)
-    store.close()
-    try:
-        caller.call("run")
-    except pywasi.MemoryGoneError:
-        return "MemoryGoneError"
-    raise AssertionError("a host call on a closed store's memory did not fail")
+    return another_store_calls_after(lambda stores: stores[0].close(), "closed")
 
 
 def memory_of_another_store() -> str:
