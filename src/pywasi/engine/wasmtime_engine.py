@@ -294,16 +294,14 @@ class _HostCalls:
         self.movable: list[GuestMemory] = []
 
     def stop(self, reason: BaseException) -> str:
-        """The watchdog stops the guest with `reason`: `call` raises it, as for a host call,
-        when the error the watchdog hands wasmtime carries the tag returned here."""
+        """Stop the guest with `reason` (a host call's exception, or the watchdog's): `call`
+        raises it when the trap or error handed to wasmtime carries the tag returned here."""
         number = next(_TRAP_NUMBERS)
         self.pending = (number, reason)
         return _trap_tag(number)
 
     def _trap(self, name: str, error: BaseException) -> int:
-        number = next(_TRAP_NUMBERS)
-        self.pending = (number, error)
-        return _new_trap(f"host call {name} raised {type(error).__name__} {_trap_tag(number)}")
+        return _new_trap(f"host call {name} raised {type(error).__name__} {self.stop(error)}")
 
     def failure(self, trap: wasmtime.Trap | wasmtime.WasmtimeError) -> BaseException:
         """What to raise for `trap`: the host-call exception that caused it, else `GuestTrap`.
