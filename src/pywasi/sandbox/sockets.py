@@ -59,16 +59,20 @@ class HostSocket(WasiFile):
         return bool(poller.poll(timeout_ms))
 
     def _retry(self, attempt: Callable[[], _T], events: int) -> _T:
-        """Run `attempt`; if the host would block but the guest wants to, wait and run it again."""
+        """Run `attempt`. A blocking guest call first waits for the host socket to be ready
+        (and for the stop signal, if there is one, which ends the wait), and runs it again if
+        the host would block all the same."""
         while True:
-            if self.stop is not None and not self._nonblocking:
-                self.stop.wait_for(self.sock.fileno(), events)
+            if not self._nonblocking:
+                if self.stop is not None:
+                    self.stop.wait_for(self.sock.fileno(), events)
+                else:
+                    self._ready(events, None)
             try:
                 return attempt()
             except BlockingIOError:
                 if self._nonblocking:
                     raise
-                self._ready(events, None)
 
     def fileno(self) -> int | None:
         return self.sock.fileno()
