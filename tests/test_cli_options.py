@@ -15,7 +15,7 @@ import pytest
 
 import pywasi
 from guest import build_c
-from pywasi import cli
+from pywasi import cli, cli_options
 
 REACTOR_WAT = """(module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -144,8 +144,8 @@ def test_unknown_option_after_run_prints_runs_usage() -> None:
 
 
 def test_every_option_and_argument_has_help() -> None:
-    for action in cli._run_parser()._actions:
-        assert action.help, action.dest
+    for option in cli_options.RUN_OPTIONS + cli_options.TOP_OPTIONS:
+        assert option.help, option.names
     text = pywasi_cli("run", "--help").stdout
     assert "max-random-size" in text and "124" in text  # the exit statuses are documented
 

@@ -5,39 +5,45 @@
     exit_code = wasi.start(instantiate(wasi, "program.wasm"))
 """
 
-from .abi.errno import WasiErrno
-from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
-from .engine.base import BoundInstance
-from .engine.host_imports import HostFunc, Imports, WasiLink, wasi_version
-from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
-from .errors import (
-    AlreadyStartedError,
-    GuestInterrupted,
-    GuestTimeout,
-    GuestTrap,
-    InstanceClosedError,
-    InvalidArgTypeError,
-    InvalidArgValueError,
-    LimitExceeded,
-    MemoryGoneError,
-    ModuleLoadError,
-    NotStartedError,
-    OutOfFuel,
-    OutOfRangeError,
-    PreopenError,
-    ProcExit,
-    PyWasiError,
-    ResourceLimit,
-    StackExhausted,
-    StdioError,
-)
-from .limits import Limits
-from .plugin import Memory
-from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
-from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
-from .sandbox.readonly import Preopen, ReadOnly
-from .trace import TraceEvent
-from .wasi import WASI
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers; at run time each name is imported on first use
+    from .abi.errno import WasiErrno
+    from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
+    from .engine.base import BoundInstance
+    from .engine.host_imports import HostFunc, Imports, WasiLink, wasi_version
+    from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
+    from .errors import (
+        AlreadyStartedError,
+        GuestInterrupted,
+        GuestTimeout,
+        GuestTrap,
+        InstanceClosedError,
+        InvalidArgTypeError,
+        InvalidArgValueError,
+        LimitExceeded,
+        MemoryGoneError,
+        ModuleLoadError,
+        NotStartedError,
+        OutOfFuel,
+        OutOfRangeError,
+        PreopenError,
+        ProcExit,
+        PyWasiError,
+        ResourceLimit,
+        StackExhausted,
+        StdioError,
+    )
+    from .limits import Limits
+    from .plugin import Memory
+    from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
+    from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
+    from .sandbox.readonly import Preopen, ReadOnly
+    from .trace import TraceEvent
+    from .wasi import WASI
 
 __all__ = [
     "WASI",
@@ -90,10 +96,39 @@ __all__ = [
     "wasi_version",
 ]
 
+# Where each public name lives. `import pywasi` loads none of them, so a program pays only
+# for what it uses: a plain run never loads the memory trees, tracing or plugins.
+_MODULES: dict[str, tuple[str, ...]] = {
+    ".abi.errno": ("WasiErrno",),
+    ".abi.types": ("Errno", "Fdflags", "Filetype", "Oflags", "Whence"),
+    ".engine.base": ("BoundInstance",),
+    ".engine.host_imports": ("HostFunc", "Imports", "WasiLink", "wasi_version"),
+    ".engine.wasmtime_engine": ("WasmtimeInstance", "instantiate", "load_module"),
+    ".errors": (
+        "AlreadyStartedError", "GuestInterrupted", "GuestTimeout", "GuestTrap",
+        "InstanceClosedError", "InvalidArgTypeError", "InvalidArgValueError", "LimitExceeded",
+        "MemoryGoneError", "ModuleLoadError", "NotStartedError", "OutOfFuel", "OutOfRangeError",
+        "PreopenError", "ProcExit", "PyWasiError", "ResourceLimit", "StackExhausted", "StdioError",
+    ),
+    ".limits": ("Limits",),
+    ".plugin": ("Memory",),
+    ".sandbox.files": ("Dirent", "Filestat", "Transfer", "WasiFile"),
+    ".sandbox.memfs": ("MemoryDir", "MemoryFile", "MemoryNode", "MemorySymlink"),
+    ".sandbox.readonly": ("Preopen", "ReadOnly"),
+    ".trace": ("TraceEvent",),
+    ".wasi": ("WASI",),
+}
+_HOMES: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}
 
-def __getattr__(name: str) -> str:
-    """`pywasi.__version__`, looked up on first use: reading the package metadata costs ~7 ms,
-    which every `import pywasi` would otherwise pay."""
+
+def __getattr__(name: str) -> Any:
+    """Each public name, imported from its module on first use; `__version__` is read from
+    the package metadata (~7 ms of imports, which every `import pywasi` would otherwise pay)."""
+    home = _HOMES.get(name)
+    if home is not None:
+        value = getattr(import_module(home, __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     if name != "__version__":
         raise AttributeError(f"module 'pywasi' has no attribute {name!r}")
     from importlib.metadata import PackageNotFoundError, version
@@ -102,3 +137,7 @@ def __getattr__(name: str) -> str:
         return version("pywasi")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "0+unknown"
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

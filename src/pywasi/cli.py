@@ -6,13 +6,12 @@ wasmtime spells them (``-W fuel=N``, ``-S inherit-env``, ``--invoke``) mean what
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -21,35 +20,33 @@ import wasmtime
 
 import pywasi
 
+from .cli_options import (
+    INTERRUPTED_EXIT_STATUS,
+    TRAP_EXIT_STATUS,
+    USAGE_EXIT_STATUS,
+    RunOptions,
+    TopLevel,
+    UsageError,
+    help_text,
+    parse,
+    top_help_text,
+    usage,
+)
 from .engine import wasmtime_engine
 from .engine.host_imports import wasi_version
 from .engine.interrupt import timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestTrap, LimitExceeded, PyWasiError
-from .limits import Limits, parse_duration
-from .sandbox.readonly import ReadOnly
+from .limits import Limits
 from .syscalls.proc import host_exit_status
-from .trace import trace_writer
 from .wasi import WASI
 
-if TYPE_CHECKING:  # imported where used: a plain run needs neither
+if TYPE_CHECKING:  # imported where used: a plain run needs none of them
     import socket
 
-TRAP_EXIT_STATUS: Final = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
-INTERRUPTED_EXIT_STATUS: Final = 130  # 128 + SIGINT, as shells and `wasmtime run` report Ctrl-C
-_COMPILE_NOTE_AFTER: Final = 1.0  # seconds of compiling before saying so on a terminal
+    from .trace import TraceSink
 
-EXIT_STATUSES: Final = f"""\
-exit status:
-  the guest's own exit code, when it exits or returns from _start (0)
-  {TRAP_EXIT_STATUS}  the guest trapped (unreachable, out-of-bounds access...), as wasmtime
-  {INTERRUPTED_EXIT_STATUS}  interrupted by Ctrl-C (SIGINT)
-  124  -W timeout reached            125  -W fuel used up
-  123  wasm stack exhausted (-W max-wasm-stack)
-  122  -W max-memory-size or -S max-random-size exceeded
-  1    pywasi could not run the module (unreadable, invalid, bad options), or the guest's
-       exit code does not fit a host exit status (0..255)
-"""
+_COMPILE_NOTE_AFTER: Final = 1.0  # seconds of compiling before saying so on a terminal
 # Control characters, and the invisible ones that reorder or hide text, as Unicode classes them.
 _UNPRINTABLE_CATEGORIES: Final = frozenset({"Cc", "Cf"})
 _KEPT_CONTROLS: Final = frozenset("\n\t")
@@ -74,29 +71,6 @@ def _report(message: str) -> None:
     print(_printable(message), file=sys.stderr)
 
 
-def _dir_mapping(text: str, read_only: bool = False) -> tuple[str, str, bool]:
-    host, sep, guest = text.partition("::")
-    return host, guest if sep else host, read_only
-
-
-def _read_only_dir_mapping(text: str) -> tuple[str, str, bool]:
-    return _dir_mapping(text, read_only=True)
-
-
-def _env_pair(text: str) -> tuple[str, str | None]:
-    name, sep, value = text.partition("=")
-    if not name:
-        raise argparse.ArgumentTypeError(f"bad --env {text!r}: expected NAME=VALUE or NAME")
-    return name, value if sep else os.environ.get(name)
-
-
-def _tcp_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"bad --tcplisten {text!r}: expected HOST:PORT")
-    return host.removeprefix("[").removesuffix("]"), int(port)
-
-
 def _listen(host: str, port: int) -> socket.socket:
     import socket
 
@@ -105,137 +79,6 @@ def _listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family)
     except OSError as error:
         raise PyWasiError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-
-
-def _count(text: str) -> int:
-    value = int(text.replace("_", ""))
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-def _flag(text: str) -> bool:
-    lowered = text.lower()
-    if lowered not in ("y", "yes", "true", "n", "no", "false"):
-        raise ValueError("expected y or n")
-    return lowered in ("y", "yes", "true")
-
-
-class _Settings:
-    """What -W and -S set; `Limits` fields by their wasmtime names, plus `inherit-env`."""
-
-    __slots__ = ("inherit_env", "limits")
-
-    def __init__(self) -> None:
-        self.limits: dict[str, Any] = {}
-        self.inherit_env = False
-
-
-# name -> (what it sets, how to read the value, help)
-_W_OPTIONS: Final[dict[str, tuple[str, Callable[[str], Any], str]]] = {
-    "fuel": ("fuel", _count, "units of fuel the guest may use (~1 per instruction)"),
-    "timeout": ("timeout", parse_duration, "wall-clock limit, such as 10s or 500ms"),
-    "max-memory-size": ("max_memory_size", _count, "bytes each linear memory may grow to"),
-    "max-wasm-stack": ("max_wasm_stack", _count, "bytes of stack wasm code may use"),
-}
-_S_OPTIONS: Final[dict[str, tuple[str, Callable[[str], Any], str]]] = {
-    "max-resources": ("max_resources", _count, "descriptors the guest may hold open (EMFILE)"),
-    "max-random-size": ("max_random_size", _count, "bytes one random_get may ask for"),
-    "inherit-env": ("inherit_env", _flag, "give the guest the host's whole environment"),
-}
-
-
-def _settings_action(table: dict[str, tuple[str, Callable[[str], Any], str]],
-                     option: str) -> type[argparse.Action]:
-    class Collect(argparse.Action):
-        """Reads KEY[=VALUE][,KEY[=VALUE]...] into the shared `_Settings`."""
-
-        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                     values: Any, option_string: str | None = None) -> None:
-            settings: _Settings = getattr(namespace, "settings", None) or _Settings()
-            namespace.settings = settings
-            for item in str(values).split(","):
-                key, sep, text = item.strip().partition("=")
-                if key not in table:
-                    parser.error(f"unknown {option} option {key!r}; known: {', '.join(table)}")
-                target, convert, _ = table[key]
-                if not sep and convert is not _flag:
-                    parser.error(f"{option} {key} needs a value: {option} {key}=VALUE")
-                try:
-                    value = convert(text) if sep else True
-                except ValueError as error:
-                    parser.error(f"bad {option} {key}={text}: {error}")
-                if target == "inherit_env":
-                    settings.inherit_env = value
-                else:
-                    settings.limits[target] = value
-
-    return Collect
-
-
-def _options_help(table: dict[str, tuple[str, Callable[[str], Any], str]]) -> str:
-    return "; ".join(f"{name}: {help_}" for name, (_, _, help_) in table.items())
-
-
-def _run_parser(prog: str = "pywasi run") -> argparse.ArgumentParser:
-    run = argparse.ArgumentParser(
-        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run MODULE as a WASI command (or call one export with --invoke). "
-                    "Everything after MODULE goes to the guest.",
-        epilog=EXIT_STATUSES,
-    )
-    run.add_argument("--dir", action="append", dest="dirs", default=[], type=_dir_mapping,
-                     metavar="HOST[::GUEST]",
-                     help="give the guest the host directory HOST, seen at GUEST (default HOST)")
-    # A separate option, not a suffix: any suffix (":ro") could also end a real path.
-    run.add_argument("--dir-ro", action="append", dest="dirs", type=_read_only_dir_mapping,
-                     metavar="HOST[::GUEST]",
-                     help="as --dir, but the guest can only read it: every change is refused")
-    run.add_argument("--env", action="append", default=[], type=_env_pair,
-                     metavar="NAME[=VALUE]",
-                     help="set NAME in the guest's environment; NAME alone copies the host's")
-    run.add_argument("--tcplisten", action="append", default=[], type=_tcp_address,
-                     metavar="HOST:PORT",
-                     help="give the guest a TCP socket listening on HOST:PORT, as the fd after "
-                          "the preopened directories (repeatable)")
-    run.add_argument("--argv0", metavar="NAME", help="argv[0] for the guest (default: MODULE)")
-    run.add_argument("--wasi-version", choices=["preview1", "unstable"],
-                     help="WASI ABI to provide (default: what the module imports)")
-    run.add_argument("--no-cache", action="store_true",
-                     help="do not use the compiled-module cache (or set PYWASI_CACHE=0)")
-    run.add_argument("--invoke", metavar="NAME",
-                     help="call the export NAME with ARGS as its (numeric) parameters and print "
-                          "what it returns, instead of running _start; a reactor's "
-                          "_initialize runs first")
-    run.add_argument("-W", action=_settings_action(_W_OPTIONS, "-W"), metavar="OPT[=VAL]",
-                     dest="wasm_options",
-                     help="wasm limits, comma-separated or repeated: " + _options_help(_W_OPTIONS))
-    run.add_argument("-S", action=_settings_action(_S_OPTIONS, "-S"), metavar="OPT[=VAL]",
-                     dest="wasi_options",
-                     help="WASI options, comma-separated or repeated: "
-                          + _options_help(_S_OPTIONS))
-    run.add_argument("--trace", nargs="?", const="-", metavar="FILE",
-                     help="log every system call the guest makes, strace-style, to stderr; "
-                          "--trace=FILE writes to FILE instead")
-    run.add_argument("--trace-format", choices=["text", "json"], default="text",
-                     help="one line of text per call (default), or JSON lines for tools")
-    run.add_argument("module", nargs="?", metavar="MODULE",
-                     help="the .wasm or .wat file to run (default: a built-in hello-world demo)")
-    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                     help="arguments for the guest (argv[1:]), or for --invoke's export")
-    return run
-
-
-def _top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pywasi", description="Run WASI programs on wasmtime. "
-                                   "`pywasi MODULE ARGS...` is short for `pywasi run ...`.")
-    parser.add_argument("-V", "--version", action="store_true",
-                        help="print the versions of pywasi, wasmtime-py and Python")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run a WASI module (.wasm or .wat); with no module, a "
-                                    "built-in demo (see `pywasi run --help`)", add_help=False)
-    return parser
 
 
 def version_text() -> str:
@@ -290,15 +133,28 @@ def _invoke_args(instance: WasmtimeInstance, name: str, texts: Sequence[str]) ->
     return values
 
 
-def _environment(options: argparse.Namespace, settings: _Settings) -> dict[str, str]:
-    env = dict(os.environ) if settings.inherit_env else {}
+def _environment(options: RunOptions) -> dict[str, str]:
+    env = dict(os.environ) if options.inherit_env else {}
     env.update((key, value) for key, value in options.env if value is not None)
     return env
 
 
-def run(options: argparse.Namespace, trace_stream: TextIO | None = None) -> int:
-    settings: _Settings = getattr(options, "settings", None) or _Settings()
-    limits = Limits(**settings.limits) if settings.limits else None
+def _preopens(dirs: Sequence[tuple[str, str, bool]]) -> dict[str, object]:
+    if not any(read_only for _, _, read_only in dirs):
+        return {guest: host for host, guest, _ in dirs}
+    from .sandbox.readonly import ReadOnly  # only for --dir-ro
+
+    return {guest: ReadOnly(host) if read_only else host for host, guest, read_only in dirs}
+
+
+def _tracer(stream: TextIO, trace_format: str) -> TraceSink:
+    from .trace import trace_writer  # only for --trace
+
+    return trace_writer(stream, trace_format)
+
+
+def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
+    limits = Limits(**options.limits) if options.limits else None
     if options.module is None:
         from importlib.resources import files
 
@@ -319,13 +175,11 @@ def run(options: argparse.Namespace, trace_stream: TextIO | None = None) -> int:
         wasi = WASI(
             version=options.wasi_version or wasi_version(module),
             args=[options.argv0 or name, *([] if options.invoke else options.args)],
-            env=_environment(options, settings),
-            preopens={guest: ReadOnly(host) if read_only else host
-                      for host, guest, read_only in options.dirs},
+            env=_environment(options),
+            preopens=_preopens(options.dirs),
             sockets=listeners or None,
             limits=limits,
-            trace=None if trace_stream is None else trace_writer(trace_stream,
-                                                                 options.trace_format),
+            trace=None if trace_stream is None else _tracer(trace_stream, options.trace_format),
         )
     finally:
         for listener in listeners:  # the guest has its own copies
@@ -363,41 +217,31 @@ def _trace_stream(target: str | None) -> Iterator[TextIO | None]:
             yield stream
 
 
-def _bare_trace_to_stderr(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
-    """`argv` with a bare ``--trace`` (before MODULE) spelled ``--trace=-``, so that the word
-    after it is never taken for the trace file: ``--trace prog.wasm`` traces prog.wasm to
-    stderr, and only ``--trace=FILE`` names a file."""
-    takes_value = {option for action in parser._actions if action.nargs is None
-                   and action.option_strings for option in action.option_strings}
-    words = list(argv)
-    skip = False
-    for index, word in enumerate(words):
-        if skip:
-            skip = False
-        elif word == "--trace":
-            words[index] = "--trace=-"
-        elif word in takes_value:
-            skip = True
-        elif not word.startswith("-") or word == "--":
-            break
-    return words
+def _terminal_width() -> int:
+    """For help text: $COLUMNS, else the terminal's width, else 80 (shutil's order, without
+    importing shutil, which a run would pay for)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError):
+        return 80
 
 
-def _parse(argv: Sequence[str]) -> argparse.Namespace | None:
-    """The run options in `argv`; None when the top-level help or version was printed."""
-    if argv and argv[0] == "run":
-        run = _run_parser()
-        return run.parse_args(_bare_trace_to_stderr(run, argv[1:]))
-    if not argv or argv[0] in ("-h", "--help", "-V", "--version"):
-        top = _top_parser()
-        options = top.parse_args(argv[:1])
-        if options.version:
-            print(version_text())
-        else:
-            top.print_help()
+def _parse(argv: Sequence[str]) -> RunOptions | None:
+    """The run options in `argv`; None when help or the version was asked for (and printed).
+    A command line that means nothing is `UsageError`."""
+    options = parse(argv)
+    if isinstance(options, TopLevel):
+        sys.stdout.write(version_text() + "\n" if options.version
+                         else top_help_text(_terminal_width()))
         return None
-    run = _run_parser("pywasi")  # `pywasi MODULE ...`, as `wasmtime MODULE ...`
-    return run.parse_args(_bare_trace_to_stderr(run, argv))
+    if options.help:
+        sys.stdout.write(help_text("pywasi run" if argv[0] == "run" else "pywasi",
+                                   _terminal_width()))
+        return None
+    return options
 
 
 def _one_line(text: str) -> str:
@@ -412,7 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The guest's exit code becomes the status; one the host cannot report (above 255) is
     an error, status 1, never the low 8 bits (which would make 256 a success). Everything
     printed on the guest's behalf is escaped (`_printable`)."""
-    options = _parse(sys.argv[1:] if argv is None else argv)
+    try:
+        options = _parse(sys.argv[1:] if argv is None else argv)
+    except UsageError as error:
+        sys.stderr.write(f"{usage(error.prog)}{error.prog}: error: {error}\n")
+        return USAGE_EXIT_STATUS
     if options is None:
         return 0
     module_name = options.module or "demo.wat"
