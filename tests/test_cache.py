@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import hmac
 import os
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ EXIT_WAT = """(module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory (export "memory") 1)
   (func (export "_start") (call $exit (i32.const {code}))))"""
-MAGIC = b"pywasi-cwasm-2\n"
+MAGIC = b"pywasi-cwasm-3\n"
 KEY_END = len(MAGIC) + 32  # the header is magic, content key, MAC
 HEADER_END = KEY_END + 32
 WARNING = "pywasi: compiled-module cache off: "
@@ -71,8 +70,7 @@ def entry(home: Path, wasm: bytes) -> Path:
 def forge(secret: bytes, victim: bytes, code: bytes) -> bytes:
     """What someone who knows `secret` would write as `victim`'s entry to run `code`."""
     key = bytes.fromhex(cache.entry_name(victim, ENGINE_SETTINGS).removesuffix(".cwasm"))
-    mac = hmac.new(secret, MAGIC + key, hashlib.sha256)
-    mac.update(code)
+    mac = hashlib.blake2b(MAGIC + key + code, key=secret, digest_size=32)
     return MAGIC + key + mac.digest() + code
 
 
@@ -384,3 +382,30 @@ def test_a_forged_index_record_is_ignored(home: Path, tmp_path: Path,
     record.write_bytes(key_of_a + record.read_bytes()[32:])
     wasi = WASI(version="preview1")
     assert wasi.start(pywasi.instantiate(wasi, module)) == 22
+
+
+def test_a_checked_entry_is_not_macced_again_while_unchanged(
+        home: Path, settled_at_once: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(B) == 22  # compiled and written
+    assert run(B) == 22  # checked, and marked as checked in this state
+    assert len(list(cache_dir(home).glob("*.ok"))) == 1
+    real_mac = cache._mac
+
+    def mac(secret: bytes, magic: bytes, *parts: bytes | memoryview) -> bytes:
+        assert magic != MAGIC, "the code was MACed again"
+        return real_mac(secret, magic, *parts)
+
+    monkeypatch.setattr(cache, "_mac", mac)
+    with compiling_refused():
+        assert run(B) == 22
+
+
+def test_an_entry_changed_after_its_check_is_checked_again(home: Path,
+                                                           settled_at_once: None) -> None:
+    """The marker vouches for one state of the entry: rewritten (here with another module's
+    code under a MAC made without the secret), it is checked, refused and recompiled."""
+    assert (run(A), run(B), run(B)) == (11, 22, 22)
+    assert len(list(cache_dir(home).glob("*.ok"))) == 1
+    code_of_a = entry(home, A).read_bytes()[HEADER_END:]
+    entry(home, B).write_bytes(forge(b"\0" * 32, B, code_of_a))
+    assert run(B) == 22

@@ -111,7 +111,7 @@ def test_compiled_module_cache_is_used_and_survives_corruption(tmp_path: Path) -
     entries[0].write_bytes(b"garbage")
     third = pywasi("run", module, cache_dir=cache)
     assert third.stdout == first.stdout
-    assert entries[0].read_bytes().startswith(b"pywasi-cwasm-2\n")
+    assert entries[0].read_bytes().startswith(b"pywasi-cwasm-3\n")
 
 
 def test_no_cache_writes_nothing(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "cache checksum not checked", "src/pywasi/engine/cache.py",
-        "if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):",
+        "if not compare_digest(header[_KEY_END:], _mac(self.secret, _MAGIC, key, code)):",
         "if False:",
         (_on_path(f"{CACHE}::test_a_flipped_byte_in_an_entry_is_recompiled_and_replaced", "c"),),
     ),
@@ -89,9 +89,16 @@ MUTATIONS: tuple[Mutation, ...] = (
                   "walk-c"),),
     ),
     Mutation(
+        "a cache entry's check vouched for by a marker of another state",
+        "src/pywasi/engine/cache.py",
+        "verified = _mac(self.secret, _VERIFIED_MAGIC, key, _state(st)).hex() \\",
+        "verified = _mac(self.secret, _VERIFIED_MAGIC, key).hex() \\",
+        ("tests/test_cache.py::test_an_entry_changed_after_its_check_is_checked_again",),
+    ),
+    Mutation(
         "cache index record not authenticated", "src/pywasi/engine/cache.py",
-        "if len(record) != _INDEX_SIZE or not hmac.compare_digest(",
-        "if len(record) != _INDEX_SIZE or hmac.compare_digest(b'', b'x') and hmac.compare_digest(",
+        "if len(record) != _INDEX_SIZE or not compare_digest(",
+        "if len(record) != _INDEX_SIZE or compare_digest(b'', b'x') and compare_digest(",
         ("tests/test_cache.py::test_a_forged_index_record_is_ignored",),
     ),
     Mutation(

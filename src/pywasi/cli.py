@@ -6,7 +6,6 @@ wasmtime spells them (``-W fuel=N``, ``-S inherit-env``, ``--invoke``) mean what
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -283,20 +282,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if status != exit_code:
         _failed(module_name, f"exit status {exit_code} does not fit a host exit status (0..255)")
     return status
-
-
-def console() -> None:
-    """The `pywasi` command. After Ctrl-C it leaves without tearing the interpreter down
-    (tens of milliseconds with a large module loaded), so the shell gets its prompt back at
-    once; what the guest wrote is flushed first."""
-    status = main()
-    if status == INTERRUPTED_EXIT_STATUS:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        os._exit(status)
-    sys.exit(status)
-
-
-if __name__ == "__main__":
-    console()

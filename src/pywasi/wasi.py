@@ -31,25 +31,20 @@ from .sandbox import guard, rights
 from .sandbox.fdtable import Descriptor, FdTable
 from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
-from .sandbox.memfs import MemoryDir
-from .sandbox.memfs_open import OpenMemoryDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
-from .sandbox.readonly import Preopen, read_only
 from .sandbox.stdio import HostStream, Stdio
 from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
-from .trace import TraceSink
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: a run without sockets or tracing loads neither
+    import socket
+
     import wasmtime
 
     from .engine.host_imports import WasiLink
-
-if TYPE_CHECKING:  # socket costs a run that has none 2 ms of start-up
-    import socket
-
     from .sandbox.sockets import HostSocket
+    from .trace import TraceSink
 
 _INT32_MAX = 2**31 - 1
 
@@ -407,15 +402,21 @@ def _release(fds: FdTable, stop: StopSignal) -> None:
 def _open_preopen(source: object, guest_path: object = None) -> WasiFile:
     """The directory a preopen's value names: a host path, a `MemoryDir`, a directory
     `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those."""
-    if isinstance(source, MemoryDir):
-        return OpenMemoryDir(source)
-    if isinstance(source, Preopen):
-        opened = _open_preopen(source.source, guest_path)
-        return opened if source.fs_mutable else read_only(opened)
-    if isinstance(source, WasiFile):
-        if source.filetype != Filetype.DIRECTORY:
-            raise PreopenError(f"preopen {source!r} is not a directory", "UVWASI_ENOTDIR")
-        return source
+    if not isinstance(source, (str, bytes, os.PathLike)):
+        # Imported only here: a run over host directories never loads the memory trees.
+        from .sandbox.memfs import MemoryDir
+        from .sandbox.memfs_open import OpenMemoryDir
+        from .sandbox.readonly import Preopen, read_only
+
+        if isinstance(source, MemoryDir):
+            return OpenMemoryDir(source)
+        if isinstance(source, Preopen):
+            opened = _open_preopen(source.source, guest_path)
+            return opened if source.fs_mutable else read_only(opened)
+        if isinstance(source, WasiFile):
+            if source.filetype != Filetype.DIRECTORY:
+                raise PreopenError(f"preopen {source!r} is not a directory", "UVWASI_ENOTDIR")
+            return source
     path = os.fsdecode(_encode(source))
     try:
         directory = HostDir.open(path)

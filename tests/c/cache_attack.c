@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     char entry[256], forged[512];
     snprintf(entry, sizeof entry, ".cache/pywasi/%s", argv[2]);
     /* What a forged entry would hold; its MAC is a guess, since the key cannot be read. */
-    snprintf(forged, sizeof forged, "pywasi-cwasm-2\n(key)(mac)\x90\x90\xc3");
+    snprintf(forged, sizeof forged, "pywasi-cwasm-3\n(key)(mac)\x90\x90\xc3");
 
     printf("neighbour: %s\n", read_file(at(".cache/neighbour")) < 0 ? strerror(errno) : "read");
 

@@ -7,9 +7,10 @@ that can write files but not read the user's private ones:
 
 * **Entries carry their key and are authenticated.** An entry's name and header hold its content
   key (SHA-256 of the module's bytes, the wasmtime version, the machine and the engine settings);
-  its header also holds an HMAC-SHA256 of header and code under a per-user secret (``key`` in the
-  cache directory, 32 random bytes, mode 0600). Both are checked before wasmtime sees a byte: an
-  entry copied over another's name, corrupt, truncated or forged is recompiled and replaced.
+  its header also holds a MAC (keyed BLAKE2b) of header and code under a per-user secret (``key``
+  in the cache directory, 32 random bytes, mode 0600). Both are checked before wasmtime sees a
+  byte: an entry copied over another's name, corrupt, truncated or forged is recompiled and
+  replaced.
   The secret is written to a temp file made with ``O_EXCL`` and published with ``link()``, which
   fails if one exists: two first runs agree on one key, and no reader sees half a key.
 * **The directory is private and held by descriptor.** It is created 0700. Below the user's base
@@ -28,12 +29,17 @@ that can write files but not read the user's private ones:
   (by device and inode), nor create, remove, rename or link its name or those of its ancestors.
   So in a later run the directory, its key and its entries are still the ones pywasi made.
 
-**Warm loads copy nothing and hash as little as they may.** An entry is mapped, MACed where it
+**Warm loads copy nothing and hash as little as they may.** An entry is mapped, checked where it
 lies and handed to wasmtime from the mapping (see `_OpenCache.read`), so Python never holds a
-copy of the code. A module given by path whose file is in the same state as at an earlier load
-(device, inode, size, modification and change times) is not read or hashed at all: an index
-record named by a MAC of that state, and itself MACed, gives its content key (see
-`ModuleCache.load_file`); the entry is then checked against that key as always.
+copy of the code. Files are judged by their state (device, inode, size, modification and change
+times, as ccache's "direct mode" and git's index judge them; the change time cannot be set
+back, short of the clock): a module given by path whose file is in the same state as at an
+earlier load is not read or hashed at all, since an index record named by a MAC of that state,
+and itself MACed, gives its content key (see `ModuleCache.load_file`); and an entry whose MAC
+was checked once in its present state is not MACed again, since a marker named by a MAC of
+entry key and state says so. Its key is still checked on every load. MACs are keyed BLAKE2b
+from CPython's own ``_blake2``: the OpenSSL behind `hashlib` costs a small run 3.5 ms to load,
+and is loaded only where a module's content must be hashed.
 
 Only engines whose settings are known can be keyed: the ones `remember_settings` was told about
 (pywasi's `make_engine`); an engine made from an arbitrary ``wasmtime.Config`` is not cached.
@@ -63,12 +69,21 @@ from wasmtime import _bindings as ffi
 
 from ..sandbox import guard
 
-_MAGIC: Final = b"pywasi-cwasm-2\n"
-_INDEX_MAGIC: Final = b"pywasi-index-1\n"  # a MAC over an index entry is never an entry's
+try:  # the C code behind hashlib.blake2b and hmac.compare_digest, without loading OpenSSL
+    from _blake2 import blake2b
+    from _operator import _compare_digest as compare_digest
+except ImportError:  # not CPython
+    from hashlib import blake2b
+    from hmac import compare_digest  # type: ignore[no-redef]
+
+_MAGIC: Final = b"pywasi-cwasm-3\n"
+_INDEX_MAGIC: Final = b"pywasi-index-2\n"  # a MAC over an index entry is never an entry's
+_VERIFIED_MAGIC: Final = b"pywasi-verified-1\n"
+_VERIFIED_SUFFIX: Final = ".ok"
 _INDEX_SUFFIX: Final = ".stat"
 _INDEX_SIZE: Final = 64  # the content key, then its MAC
 # A file changed this recently could change again within one tick of the timestamps (ctime
-# moves in steps of a few ms), unseen: it is not indexed, as git's "racily clean" rule says.
+# moves in steps of a few ms), unseen: its state vouches for nothing yet (see `_settled`).
 _SETTLED_NS = 2 * 10**9
 _KEY_END: Final = len(_MAGIC) + 32  # the header: magic, content key (SHA-256), MAC
 _HEADER_SIZE: Final = _KEY_END + 32
@@ -161,7 +176,7 @@ def _wasmtime_version() -> str:
 
 
 def _content_key(wasm: bytes, settings: Mapping[str, bool]) -> bytes:
-    import hashlib  # here, not at import: OpenSSL's bindings cost 2 ms a run that never loads
+    import hashlib  # here, not at import: loading OpenSSL costs 3.5 ms, which warm runs skip
 
     key = hashlib.sha256(_MAGIC)
     key.update(f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}|".encode())
@@ -178,13 +193,23 @@ def _name_of(key: bytes) -> str:
     return f"{key.hex()}.cwasm"
 
 
-def _mac(secret: bytes, key: bytes, code: bytes | memoryview) -> bytes:
-    import hashlib
-    import hmac
-
-    mac = hmac.new(secret, _MAGIC + key, hashlib.sha256)
-    mac.update(code)
+def _mac(secret: bytes, *parts: bytes | memoryview) -> bytes:
+    """The MAC of `parts` under `secret`; callers start `parts` with a magic of their own, so
+    no MAC made for one purpose is valid for another."""
+    mac = blake2b(key=secret, digest_size=32)
+    for part in parts:
+        mac.update(part)
     return mac.digest()
+
+
+def _state(st: os.stat_result) -> bytes:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}".encode()
+
+
+def _settled(st: os.stat_result) -> bool:
+    """Whether a file's state can vouch for its contents: one changed this recently could
+    change again within one tick of the timestamps, unseen (git's "racily clean" rule)."""
+    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
 
 
 def _remove(dir_fd: int, name: str) -> None:
@@ -287,9 +312,10 @@ def _warn(location: CacheLocation, reason: str) -> None:
               "(pywasi makes a private one) or set PYWASI_CACHE_DIR", file=sys.stderr)
 
 
-def _map(dir_fd: int, name: str) -> mmap.mmap | None:
+def _map(dir_fd: int, name: str) -> tuple[mmap.mmap, os.stat_result] | None:
     """Regular file `name` of `dir_fd`, mapped (privately: pages are shared with the page
-    cache until written, so nothing is copied); None if it is missing, empty or no file."""
+    cache until written, so nothing is copied), and its state; None if it is missing, empty or
+    no file."""
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
     except OSError:
@@ -298,7 +324,7 @@ def _map(dir_fd: int, name: str) -> mmap.mmap | None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size <= _HEADER_SIZE:
             return None
-        return mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_COPY), st
     except (OSError, ValueError):
         return None
     finally:
@@ -330,17 +356,16 @@ class _OpenCache:
     def read(self, engine: wasmtime.Engine, key: bytes) -> wasmtime.Module | None:
         """The module of entry `key` if it is sound and authentic, else None.
 
-        The entry is mapped, not read: its code is MACed and deserialized where it lies, so
-        a warm load of a big module costs one pass of the MAC and wasmtime's own copy. Its
-        pages could change after the check only through a write to the file itself, which
-        needs the user's rights (a 0600 file in a 0700 directory), which no guest has (see
-        `sandbox.guard`), and which pywasi never does (entries are replaced by rename, never
-        rewritten or truncated in place)."""
-        import hmac
-
-        entry = _map(self.dir_fd, _name_of(key))
-        if entry is None:
+        The entry is mapped, not read: its code is checked and deserialized where it lies, so
+        a warm load of a big module costs wasmtime's own copy, and one pass of the MAC the
+        first time the entry is loaded in its present state. Its pages could change after
+        the check only through a write to the file itself, which needs the user's rights (a
+        0600 file in a 0700 directory), which no guest has (see `sandbox.guard`), and which
+        pywasi never does (entries are replaced by rename, never rewritten in place)."""
+        mapped = _map(self.dir_fd, _name_of(key))
+        if mapped is None:
             return None
+        entry, st = mapped
         code = memoryview(entry)[_HEADER_SIZE:]
         try:
             header = entry[:_HEADER_SIZE]
@@ -348,8 +373,13 @@ class _OpenCache:
             stored_key = header[len(_MAGIC) : _KEY_END]
             if header[: len(_MAGIC)] != _MAGIC or stored_key != key:
                 return None
-            if not hmac.compare_digest(header[_KEY_END:], _mac(self.secret, stored_key, code)):
-                return None
+            verified = _mac(self.secret, _VERIFIED_MAGIC, key, _state(st)).hex() \
+                + _VERIFIED_SUFFIX
+            if not self._exists(verified):
+                if not compare_digest(header[_KEY_END:], _mac(self.secret, _MAGIC, key, code)):
+                    return None
+                if _settled(st):
+                    self._publish(verified)
             try:
                 return _deserialize(engine, code)
             except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
@@ -358,11 +388,17 @@ class _OpenCache:
             code.release()
             entry.close()
 
+    def _exists(self, name: str) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(name, dir_fd=self.dir_fd, follow_symlinks=False).st_mode)
+        except OSError:
+            return False
+
     def write(self, key: bytes, code: bytes) -> None:
         """Write atomically (temp file, then rename); a cache that cannot be written is
         skipped, and keeps no temp file (nor those of writers that were killed)."""
         _sweep_stale_temps(self.dir_fd)
-        self._publish(_name_of(key), _MAGIC, key, _mac(self.secret, key, code), code)
+        self._publish(_name_of(key), _MAGIC, key, _mac(self.secret, _MAGIC, key, code), code)
 
     def _publish(self, name: str, *chunks: bytes) -> None:
         with suppress(OSError):
@@ -376,17 +412,11 @@ class _OpenCache:
     def index_of(self, st: os.stat_result, settings: Mapping[str, bool]) -> bytes:
         """The index key of a module file in this state: its identity and times, the engine
         and the machine, under the secret (so no one else can tell or choose the names)."""
-        import hashlib
-        import hmac
-
-        state = (f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}|"
-                 f"{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}")
-        return hmac.new(self.secret, _INDEX_MAGIC + state.encode(), hashlib.sha256).digest()
+        setup = f"|{_wasmtime_version()}|{platform.machine()}|{sorted(settings.items())}"
+        return _mac(self.secret, _INDEX_MAGIC, _state(st), setup.encode())
 
     def indexed_key(self, index: bytes) -> bytes | None:
         """The content key recorded for file state `index`, if its record is authentic."""
-        import hmac
-
         try:
             fd = os.open(index.hex() + _INDEX_SUFFIX, _READ_FLAGS, dir_fd=self.dir_fd)
         except OSError:
@@ -399,14 +429,14 @@ class _OpenCache:
         except OSError:
             return None
         key, mac = record[:32], record[32:]
-        if len(record) != _INDEX_SIZE or not hmac.compare_digest(
-                mac, _mac(self.secret, _INDEX_MAGIC + index, key)):
+        if len(record) != _INDEX_SIZE or not compare_digest(
+                mac, _mac(self.secret, _INDEX_MAGIC, index, key)):
             return None
         return key
 
     def record_index(self, index: bytes, key: bytes) -> None:
         self._publish(index.hex() + _INDEX_SUFFIX, key,
-                      _mac(self.secret, _INDEX_MAGIC + index, key))
+                      _mac(self.secret, _INDEX_MAGIC, index, key))
 
 
 def _open(location: CacheLocation) -> _OpenCache | None:
@@ -453,12 +483,10 @@ class ModuleCache:
         """As `load`, for the binary module in file `path`; None (the caller reads the file)
         if it holds text or the cache is off. Raises OSError if it cannot be read.
 
-        A file in the same state as at an earlier load (device, inode, size, modification and
-        change times, as ccache's "direct mode" and git's index judge it) is neither read nor
-        hashed: its content key comes from an authenticated index record. The entry found is
-        still checked against that key and its MAC as always; only a change to the file that
-        leaves all five the same would go unseen, and the change time cannot be set back
-        (short of the clock)."""
+        A file in the same state as at an earlier load is neither read nor hashed: its content
+        key comes from an authenticated index record. The entry found is still checked against
+        that key as always; only a change to the file that leaves its state the same would go
+        unseen, and the change time cannot be set back (short of the clock)."""
         cache = _open(self.location) if self.location is not None else None
         if cache is None:
             return None
@@ -475,7 +503,7 @@ class ModuleCache:
                 wasm = file.read()
             key = _content_key(wasm, settings)
             module = _through(cache, engine, wasm, key)
-            if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS:
+            if _settled(st):
                 cache.record_index(index, key)
             return module
         finally:

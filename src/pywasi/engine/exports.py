@@ -26,7 +26,9 @@ from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 from wasmtime._instance import InstanceExports
 
 from ..memory import GuestMemory
-from ..plugin import Memory
+
+if TYPE_CHECKING:  # imported where used: only a plugin's caller needs it
+    from ..plugin import Memory
 
 _Extern = TypeVar("_Extern", wasmtime.Func, wasmtime.Global, wasmtime.Table, wasmtime.Memory)
 _KIND_NAMES: Final = {wasmtime.Func: "function", wasmtime.Global: "global",
@@ -164,6 +166,8 @@ class ExportAccess:
     def memory(self) -> Memory:
         """The `memory` export as a `pywasi.Memory`."""
         if self._memory is None:
+            from ..plugin import Memory
+
             self._memory = Memory(self.guest_memory(self.wasm_memory()))
         return self._memory
 

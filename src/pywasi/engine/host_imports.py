@@ -18,14 +18,13 @@ import ctypes
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from functools import partial
-from typing import Any, Final, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeAlias
 
 import wasmtime
 from wasmtime import _bindings as ffi
 
 from ..errors import AlreadyStartedError, InvalidArgValueError, ModuleLoadError
 from ..memory import GuestMemory
-from ..plugin import Memory
 from .base import ExportKind
 from .exports import describe_type
 from .wasmtime_engine import (
@@ -35,6 +34,9 @@ from .wasmtime_engine import (
     memory_view,
     watchdog_for,
 )
+
+if TYPE_CHECKING:  # imported where used: only plugins' host calls need it
+    from ..plugin import Memory
 
 # Raw-value codes (see `wasmtime_engine._VALUE_TYPES`) of the core types a host function takes.
 _CODES: Final = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
@@ -149,6 +151,8 @@ def link_imports(linker: wasmtime.Linker, store: wasmtime.Store, module: wasmtim
                                   f"most, and this import has {describe_type(func_type)}")
         function = host.function
         if host.memory:
+            from ..plugin import Memory
+
             view = Memory(unbound="the instance's memory is not available before "
                                   "instantiate() returns (a start function calling a host "
                                   "function that takes memory)")

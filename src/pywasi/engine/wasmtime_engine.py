@@ -51,7 +51,6 @@ from ..limits import Limits
 from ..memory import GuestMemory
 from ..sandbox.stop import StopSignal
 from ..syscalls import SystemCall, errno_of
-from ..trace import traced_imports
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
 from .exports import ExportAccess, ExportCall
@@ -687,6 +686,8 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     wasi_imports = wasi.get_import_object()
     trace = getattr(wasi, "trace", None)
     if trace is not None:  # chosen here, once: the untraced host calls stay as they are
+        from ..trace import traced_imports  # only when tracing
+
         wasi_imports = traced_imports(wasi_imports, wasi.signatures, trace)
     host_calls = define_imports(linker, wasi_imports, wasi.signatures, wanted)
     memories = link_imports(linker, store, module, imports or {}, host_calls)
