@@ -30,8 +30,8 @@ from pywasi import (
     StackExhausted,
     TraceEvent,
     instantiate,
+    trace,
 )
-from pywasi.engine import wasmtime_engine
 from pywasi.engine.wasmtime_engine import default_engine, load_module
 
 PROMPT = 0.1  # seconds: how soon a stopped guest must be back in Python
@@ -301,7 +301,7 @@ def test_no_trace_links_the_system_calls_themselves(monkeypatch: pytest.MonkeyPa
     def refuse(*args: object) -> None:
         raise AssertionError("tracing code ran with tracing off")
 
-    monkeypatch.setattr(wasmtime_engine, "traced_imports", refuse)
+    monkeypatch.setattr(trace, "traced_imports", refuse)
     wasi, instance = make("random", "4")
     assert wasi.start(instance) == 0
 
