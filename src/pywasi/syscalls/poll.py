@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import select
-import termios
 import time
-from array import array
 from typing import Final, NamedTuple
 
 from ..abi.errno import WasiErrno
@@ -63,6 +61,9 @@ class _FdWait(NamedTuple):
 
 def _queued_bytes(host_fd: int) -> int:
     """Bytes waiting in a pipe, socket or terminal (FIONREAD); 0 where the host cannot say."""
+    import termios  # here: only a poll of a descriptor's readiness needs these
+    from array import array
+
     count = array("i", [0])
     try:
         fcntl.ioctl(host_fd, termios.FIONREAD, count)
