@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,3 +171,58 @@ def test_compile_note_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> Non
     with cli._compile_note("big.wasm", piped):
         time.sleep(0.2)
     assert piped.getvalue() == ""
+
+
+def run_options(words: list[str]) -> cli_options.RunOptions:
+    options = cli_options.parse(words)
+    assert isinstance(options, cli_options.RunOptions)
+    return options
+
+
+@pytest.mark.one_path
+def test_the_command_line_reads_as_wasmtime_run_does() -> None:
+    options = run_options(["-Wfuel=10,timeout=2s", "-W", "max-wasm-stack=4096",
+                                 "--dir=/h::/g", "--dir-ro", "/r", "--trace", "m.wasm",
+                                 "--dir", "x", "-W", "y"])
+    assert options.limits == {"fuel": 10, "timeout": 2.0, "max_wasm_stack": 4096}
+    assert options.dirs == [("/h", "/g", False), ("/r", "/r", True)]
+    assert (options.trace, options.module) == ("-", "m.wasm")  # a bare --trace takes no word
+    assert options.args == ["--dir", "x", "-W", "y"]  # after MODULE: the guest's, unread
+    options = run_options(["run", "--trace=t.log", "-S", "inherit-env", "--", "-m.wasm"])
+    assert (options.trace, options.inherit_env, options.module) == ("t.log", True, "-m.wasm")
+    assert run_options(["-S", "inherit-env=n", "m"]).inherit_env is False
+
+
+@pytest.mark.one_path
+@pytest.mark.parametrize(("words", "message"), [
+    (["--no-cache=1", "m"], "--no-cache takes no value"),
+    (["m", "--dir"], None),  # after MODULE: the guest's
+    (["--dir"], "--dir needs a value: --dir HOST[::GUEST]"),
+    (["--wasi-version", "p2", "m"], "invalid choice 'p2' (choose from preview1, unstable)"),
+    (["--env", "=x", "m"], "bad --env '=x'"),
+    (["--tcplisten", "host", "m"], "expected HOST:PORT"),
+    (["-W", "fuel", "m"], "-W fuel needs a value: -W fuel=VALUE"),
+    (["-S", "max-resources=-1", "m"], "bad -S max-resources=-1: must not be negative"),
+    (["-x", "m"], "unrecognized option '-x'"),
+])
+def test_a_command_line_that_means_nothing_says_why(words: list[str],
+                                                    message: str | None) -> None:
+    if message is None:
+        assert run_options(words).args == ["--dir"]
+        return
+    with pytest.raises(cli_options.UsageError, match=re.escape(message)) as error:
+        cli_options.parse(words)
+    assert error.value.prog == "pywasi"
+
+
+@pytest.mark.one_path
+def test_help_and_version_come_before_running() -> None:
+    for words, version in (([], False), (["-V"], True), (["--help"], False)):
+        top = cli_options.parse(words)
+        assert isinstance(top, cli_options.TopLevel) and (top.version, top.help) == (
+            version, not version)
+    assert run_options(["run", "-h", "m"]).help
+    text = cli_options.help_text("pywasi run", 60)
+    options = text[text.index("options:"):text.index("exit status:")].splitlines()
+    assert max(len(line) for line in options) <= 60  # wrapped to the width asked for
+    assert "  --dir-ro HOST[::GUEST]" in options and "  --trace[=FILE]" in text
