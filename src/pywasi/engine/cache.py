@@ -376,7 +376,8 @@ class _OpenCache:
             verified = _mac(self.secret, _VERIFIED_MAGIC, key, _state(st)).hex() \
                 + _VERIFIED_SUFFIX
             if not self._exists(verified):
-                if not compare_digest(header[_KEY_END:], _mac(self.secret, _MAGIC, key, code)):
+                mac = _mac(self.secret, _MAGIC, stored_key, code)
+                if not compare_digest(header[_KEY_END:], mac):
                     return None
                 if _settled(st):
                     self._publish(verified)
