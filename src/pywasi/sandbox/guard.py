@@ -111,10 +111,11 @@ def protect(path: str | os.PathLike[str]) -> None:
                                 frozenset().union(*(part.above for part in every)))
 
 
-def is_sealed(fd: int) -> bool:
-    """Whether host directory `fd` is one no guest may hold (say, as a preopen)."""
+def is_sealed(fd: int, st: os.stat_result | None = None) -> bool:
+    """Whether host directory `fd` is one no guest may hold (say, as a preopen); `st` is its
+    fstat, if the caller has one."""
     sealed = _protected.sealed
-    return bool(sealed) and _identity(os.fstat(fd)) in sealed
+    return bool(sealed) and _identity(os.fstat(fd) if st is None else st) in sealed
 
 
 def identity_of(fd: int) -> Identity:
@@ -137,10 +138,10 @@ def nothing_protected_beneath(fd: int, identity: Identity | None = None) -> bool
     return not above or (identity or _identity(os.fstat(fd))) not in above
 
 
-def refuse_directory(fd: int) -> None:
+def refuse_directory(fd: int, st: os.stat_result | None = None) -> None:
     """EACCES if the directory `fd` the guest just entered or opened is protected; the caller
-    closes `fd` then."""
-    if is_sealed(fd):
+    closes `fd` then. `st` is its fstat, if the caller has one."""
+    if is_sealed(fd, st):
         raise WasiErrno(Errno.ACCES)
 
 

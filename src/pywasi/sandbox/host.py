@@ -189,20 +189,25 @@ class HostDir(HostFd):
         flags = (access | _OPEN_BY_OFLAGS[oflags] | _OPEN_BY_FDFLAGS[fdflags]
                  | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY)
         fd = open_beneath(self.dir_fd, path, flags, 0o666, identity=self.identity)
-        if fd < 0:
+        # Opened after a walk, it may have been reached across a mount point: the guard
+        # must see it then.
+        walked = fd < 0
+        if walked:
             fd = self._open_resolved(path, follow, oflags, flags)
         try:
-            filetype = filetype_of_mode(os.fstat(fd).st_mode)
-        except OSError:
+            st = os.fstat(fd)
+            if walked:
+                guard.refuse_directory(fd, st)
+        except (OSError, WasiErrno):
             os.close(fd)
             raise
+        filetype = filetype_of_mode(st.st_mode)
         if filetype == Filetype.DIRECTORY:
             return HostDir(fd, fdflags)
         return HostFile(fd, filetype, fdflags)
 
     def _open_resolved(self, path: bytes, follow: bool, oflags: int, flags: int) -> int:
-        """`open_at` where the kernel cannot open the path whole: the guard sees the entry
-        and what was opened, which then may have been reached across a mount point."""
+        """`open_at` where the kernel cannot open the path whole: the guard sees the entry."""
         with self._resolve(path, follow) as where:
             if where.must_be_dir:
                 if oflags & Oflags.CREAT:
@@ -216,11 +221,6 @@ class HostDir(HostFd):
                 if read_link(where.dir, where.name) is not None:
                     raise WasiErrno(Errno.LOOP) from None
                 raise
-        try:
-            guard.refuse_directory(fd)
-        except (OSError, WasiErrno):
-            os.close(fd)
-            raise
         return fd
 
     def mkdir_at(self, path: bytes) -> None:

@@ -68,7 +68,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Final, Generic, NamedTuple, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
@@ -196,7 +196,7 @@ class _Pending:
         if path.startswith(b"/"):
             raise WasiErrno(Errno.NOTCAPABLE)
         parts = path.split(b"/")
-        self.significant += sum(1 for part in parts if part not in _TRIVIAL)
+        self.significant += len(parts) - parts.count(b"") - parts.count(b".")  # _TRIVIAL
         parts.reverse()
         self.parts.extend(parts)
 
@@ -225,17 +225,20 @@ def open_beneath(root_fd: int, path: bytes, flags: int, mode: int = 0, *,
     return openat2(root_fd, path, flags, mode)
 
 
-@contextmanager
 def resolve(root_fd: int, path: bytes, *, follow: bool,
-            identity: guard.Identity | None = None) -> Iterator[Resolved[int]]:
+            identity: guard.Identity | None = None) -> AbstractContextManager[Resolved[int]]:
     """Resolve `path` beneath host directory `root_fd` (see `walk`), by the kernel where it
     can give the walk's answer (see the module's docstring). `identity` is `root_fd`'s, if
-    the caller keeps it."""
+    the caller keeps it. Use it in a ``with`` at once: the kernel's directory is open."""
     where = _through_kernel(root_fd, path, follow, identity) if openat2 is not None else None
     if where is None:
-        with walk(HOST, root_fd, path, follow=follow) as where:
-            yield where
-        return
+        return walk(HOST, root_fd, path, follow=follow)
+    return _held(root_fd, where)
+
+
+@contextmanager
+def _held(root_fd: int, where: Resolved[int]) -> Iterator[Resolved[int]]:
+    """`where`, its directory closed on exit (unless it is the root)."""
     try:
         yield where
     finally:
