@@ -4,7 +4,7 @@
 
 `bench/c/path_calls.c` opens (or stats) one existing file in its preopen over and over through
 the raw WASI calls, timing itself; a flat name (``file``) and a nested one (``a/b/c/file``,
-whose directories are what openat2 saves) are measured on the openat2 route and on the walk
+whose directories the walk opens one by one) are measured on the openat2 route and on the walk
 (``PYWASI_OPENAT2=0``), in this process with the C trampoline, the routes taking turns round
 by round. Run it on an older tree with ``PYTHONPATH=<that tree>/src`` for "before" figures
 (a tree without openat2 has only the walk).
