@@ -64,7 +64,8 @@ def _bind() -> Openat2 | None:
             how = hows.setdefault((flags, mode), ctypes.pointer(_OpenHow(flags, mode, _RESOLVE)))
         return int(syscall(number, dir_fd, path, how, size))
 
-    probe = openat2(-100, b".", DIRECTORY_FLAGS, 0)  # AT_FDCWD: the kernel has it, and lets us
+    # From AT_FDCWD: the kernel has openat2, and lets us call it.
+    probe = openat2(-100, b".", DIRECTORY_FLAGS, 0)
     if probe < 0:
         return None
     os.close(probe)
