@@ -4,7 +4,7 @@
 
 `bench/c/path_calls.c` opens (or stats) one existing file in its preopen over and over through
 the raw WASI calls, timing itself; a flat name (``file``) and a nested one (``a/b/c/file``,
-whose directories are what openat2 saves) are measured on the openat2 route and on the walk
+whose directories the walk opens one by one) are measured on the openat2 route and on the walk
 (``PYWASI_OPENAT2=0``), in this process with the C trampoline, the routes taking turns round
 by round. Run it on an older tree with ``PYTHONPATH=<that tree>/src`` for "before" figures
 (a tree without openat2 has only the walk).
@@ -45,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args(argv)
     module = build("path_calls")
-    kernel = getattr(resolver, "open_directory", None)
+    # The route switch: `openat2` now, `open_directory` in trees before it (a tree without
+    # either has only the walk).
+    switch = next((name for name in ("openat2", "open_directory") if hasattr(resolver, name)),
+                  None)
+    kernel = getattr(resolver, switch) if switch is not None else None
     routes = {"openat2": kernel, "walk": None} if kernel is not None else {"walk": None}
     print(f"pywasi from {Path(pywasi.__file__).parent}, python {sys.version.split()[0]}, "
           f"load average {load_average()}")
@@ -57,8 +61,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         samples: dict[tuple[str, str, str], list[float]] = {}
         for _ in range(options.rounds):
             for route, opener in routes.items():
-                if hasattr(resolver, "open_directory"):
-                    resolver.open_directory = opener  # type: ignore[misc]
+                if switch is not None:
+                    setattr(resolver, switch, opener)
                 for call in CALLS:
                     for path in PATHS:
                         samples.setdefault((route, call, path), []).append(

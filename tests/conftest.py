@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 HOST_CALL_PATHS = ["c", "python"] if wasmtime_engine.trampoline is not None else ["python"]
 # Host path lookups have two routes (see sandbox.resolver): the tests of paths run on both.
-RESOLUTION_ROUTES = ["openat2", "walk"] if resolver.open_directory is not None else ["walk"]
+RESOLUTION_ROUTES = ["openat2", "walk"] if resolver.openat2 is not None else ["walk"]
 ROUTED_MODULES = {"test_sandbox", "test_conformance_fs", "test_fs_calls", "test_redteam",
                   "test_cache", "test_path_routes"}
 
@@ -67,7 +67,7 @@ def _turn_off(monkeypatch: pytest.MonkeyPatch, module: ModuleType, accelerator: 
 def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     route: str = getattr(request, "param", RESOLUTION_ROUTES[0])
     if route == "walk":
-        _turn_off(monkeypatch, resolver, "open_directory", "PYWASI_OPENAT2")
+        _turn_off(monkeypatch, resolver, "openat2", "PYWASI_OPENAT2")
     return route
 
 

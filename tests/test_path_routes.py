@@ -13,9 +13,10 @@ import pytest
 from pywasi.abi.errno import WasiErrno
 from pywasi.abi.types import Errno
 from pywasi.sandbox import guard, resolver
+from pywasi.sandbox.host import HostDir
 
 pytestmark = pytest.mark.one_path  # no guest: the host-call paths do not matter here
-needs_openat2 = pytest.mark.skipif(resolver.open_directory is None,
+needs_openat2 = pytest.mark.skipif(resolver.openat2 is None,
                                    reason="no openat2 on this kernel")
 
 
@@ -30,11 +31,12 @@ def root(tmp_path: Path) -> Iterator[int]:
     os.close(fd)
 
 
+def refused(*_: object) -> None:
+    raise AssertionError("walked, though openat2 could resolve the path")
+
+
 @pytest.fixture
 def walking_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(*_: object) -> None:
-        raise AssertionError("walked, though openat2 could resolve the path")
-
     monkeypatch.setattr(resolver.HostTree, "enter", refused)
 
 
@@ -79,5 +81,48 @@ def test_beneath_a_protected_directory_every_lookup_walks(
         pytest.skip("the walk route always walks")
     # As guard.protect would, without protecting this directory for the rest of the process.
     monkeypatch.setattr(guard, "_protected", guard._entries_of(str(tmp_path / "a" / "b")))
+    assert resolver.open_beneath(root, b"a/b/f", os.O_RDONLY) == -1
     with pytest.raises(AssertionError, match="walked"):
         read(root, b"a/b/f")
+
+
+@needs_openat2
+def test_a_file_is_opened_whole_by_the_kernel(root: int, walking_refused: None,
+                                              resolution: str) -> None:
+    if resolution == "walk":
+        pytest.skip("the walk route never asks the kernel")
+    for path in (b"a/b/f", b"a/./b/../b//f"):
+        fd = resolver.open_beneath(root, path, os.O_RDONLY | os.O_NOFOLLOW)
+        assert fd >= 0
+        with os.fdopen(fd) as file:
+            assert file.read() == "inside"
+
+
+@pytest.mark.parametrize("flags", [os.O_RDONLY | os.O_NOFOLLOW, os.O_PATH],
+                         ids=["nofollow", "path"])
+@pytest.mark.parametrize("path", [b"link/b/f", b"link", b"out", b"out/etc/passwd", b"a/../../x",
+                                  b"/a/b/f", b"a/b/.", b"a/b/..", b"a/b/", b"", b"a/missing"])
+def test_the_kernel_opens_nothing_whose_answer_is_the_walks(root: int, path: bytes,
+                                                            flags: int) -> None:
+    """A link anywhere (the last name too, even with O_PATH), an escape, a last name the walk
+    gives a meaning, an error: all are left to the walk."""
+    assert resolver.open_beneath(root, path, flags) == -1
+
+
+@needs_openat2
+def test_a_directory_protected_later_is_walked_beneath(
+        tmp_path: Path, root: int, monkeypatch: pytest.MonkeyPatch, resolution: str) -> None:
+    """A host directory keeps its identity for the kernel's lookups, not their verdict."""
+    if resolution == "walk":
+        pytest.skip("the walk route always walks")
+    directory = HostDir(os.dup(root))
+    try:
+        assert directory.stat_at(b"a/b/f", True).size == len("inside")
+        monkeypatch.setattr(guard, "_protected", guard._entries_of(str(tmp_path / "a" / "b")))
+        monkeypatch.setattr(resolver.HostTree, "enter", refused)
+        for lookup in (lambda: directory.stat_at(b"a/b/f", True),
+                       lambda: directory.open_at(b"a/b/f", True, 0, 0, True, False)):
+            with pytest.raises(AssertionError, match="walked"):
+                lookup()
+    finally:
+        directory.close()

@@ -241,15 +241,19 @@ class RacedOs:
 
 
 def read_through(root_fd: int, path: bytes, race: Race) -> str:
-    """What reading `path` as a guest's open does gives: the file's text, or "refused"."""
+    """What reading `path` as a guest's open does (`HostDir.open_at`) gives: the file's
+    text, or "refused"."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW
     try:
-        with resolve(root_fd, path, follow=True) as where:
-            race.step()
-            fd = os.open(where.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=where.dir)
-            try:
-                return os.read(fd, 100).decode()
-            finally:
-                os.close(fd)
+        fd = resolver.open_beneath(root_fd, path, flags)
+        if fd < 0:
+            with resolve(root_fd, path, follow=True) as where:
+                race.step()
+                fd = os.open(where.name, flags, dir_fd=where.dir)
+        try:
+            return os.read(fd, 100).decode()
+        finally:
+            os.close(fd)
     except (WasiErrno, OSError):
         return "refused"
 
@@ -274,17 +278,17 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
     (root / "abs").symlink_to(outside)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     seen: dict[tuple[str, ...], str] = {}
-    kernel_lookup = resolver.open_directory  # on the openat2 route: one more raced call
+    kernel_lookup = resolver.openat2  # on the openat2 route: more raced calls
 
     def explore(schedule: tuple[str, ...]) -> None:
         race = Race(root, schedule)
         monkeypatch.setattr(resolver, "os", RacedOs(race))
         if kernel_lookup is not None:
-            def raced_lookup(dir_fd: int, path: bytes) -> int:
+            def raced_lookup(dir_fd: int, path: bytes, flags: int, mode: int) -> int:
                 race.step()
-                return kernel_lookup(dir_fd, path)
+                return kernel_lookup(dir_fd, path, flags, mode)
 
-            monkeypatch.setattr(resolver, "open_directory", raced_lookup)
+            monkeypatch.setattr(resolver, "openat2", raced_lookup)
         outcome = read_through(root_fd, guest_path, race)
         if race.calls <= len(schedule):  # every call had its state chosen: one interleaving
             seen[schedule] = outcome

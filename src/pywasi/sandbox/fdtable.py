@@ -19,13 +19,19 @@ _FD_READ: Final = Rights.FD_READ
 _FD_WRITE: Final = Rights.FD_WRITE
 
 
+_refusals: dict[tuple[Filetype, int], Transfer] = {}
+
+
 def _denied(filetype: Filetype, right: int) -> Transfer:
-    """The Transfer of a descriptor lacking `right`: every call fails as `lacking` says."""
+    """The Transfer of a descriptor lacking `right`: every call fails as `lacking` says. One
+    per file type and right, not one per descriptor: most opened files lack one of the two."""
+    transfer = _refusals.get((filetype, right))
+    if transfer is None:
+        def refuse(bufs: object) -> NoReturn:
+            raise WasiErrno(lacking(filetype, right))
 
-    def refuse(bufs: object) -> NoReturn:
-        raise WasiErrno(lacking(filetype, right))
-
-    return Transfer(refuse, refuse)
+        transfer = _refusals[filetype, right] = Transfer(refuse, refuse)
+    return transfer
 
 
 class Descriptor:

@@ -111,13 +111,18 @@ def protect(path: str | os.PathLike[str]) -> None:
                                 frozenset().union(*(part.above for part in every)))
 
 
-def is_sealed(fd: int) -> bool:
-    """Whether host directory `fd` is one no guest may hold (say, as a preopen)."""
+def is_sealed(fd: int, st: os.stat_result | None = None) -> bool:
+    """Whether host directory `fd` is one no guest may hold (say, as a preopen); `st` is its
+    fstat, if the caller has one."""
     sealed = _protected.sealed
-    return bool(sealed) and _identity(os.fstat(fd)) in sealed
+    return bool(sealed) and _identity(os.fstat(fd) if st is None else st) in sealed
 
 
-def nothing_protected_beneath(fd: int) -> bool:
+def identity_of(fd: int) -> Identity:
+    return _identity(os.fstat(fd))
+
+
+def nothing_protected_beneath(fd: int, identity: Identity | None = None) -> bool:
     """Whether no protected directory or entry lies beneath host directory `fd` on its own
     mount: then a lookup from `fd` that crosses no mount point (openat2's RESOLVE_NO_XDEV)
     needs none of these checks, and the kernel may resolve it whole (see `resolver`).
@@ -125,15 +130,18 @@ def nothing_protected_beneath(fd: int) -> bool:
     A directory below `fd` on its mount has `fd` among its physical ancestors, which are
     the existing directories on its real path: so `fd` must not be one of those of any
     protected location (nor the location). Guests cannot change that: the names of those
-    ancestors can never be renamed, removed or replaced by a guest (`refuse_entry`)."""
+    ancestors can never be renamed, removed or replaced by a guest (`refuse_entry`).
+
+    `identity`, `fd`'s own if the caller keeps it (it is fixed while `fd` is open), saves
+    an fstat on every lookup."""
     above = _protected.above
-    return not above or _identity(os.fstat(fd)) not in above
+    return not above or (identity or _identity(os.fstat(fd))) not in above
 
 
-def refuse_directory(fd: int) -> None:
+def refuse_directory(fd: int, st: os.stat_result | None = None) -> None:
     """EACCES if the directory `fd` the guest just entered or opened is protected; the caller
-    closes `fd` then."""
-    if is_sealed(fd):
+    closes `fd` then. `st` is its fstat, if the caller has one."""
+    if is_sealed(fd, st):
         raise WasiErrno(Errno.ACCES)
 
 

@@ -3,7 +3,9 @@
 Every path operation goes through `resolver.resolve`, and then acts on the (directory
 descriptor, last name) pair it returns without following a last symbolic link, so that no
 path, and no race with other processes on the host, can reach outside the directory. Each
-operation also asks `guard` whether the entry it touches is one no guest may use.
+operation also asks `guard` whether the entry it touches is one no guest may use. Opening a
+file, and reading its metadata, first try the kernel's lookup of the whole path
+(`resolver.open_beneath`), which keeps the same rules.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import fcntl
 import os
 import stat
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Final
 
 from ..abi.errno import WasiErrno
@@ -19,7 +22,7 @@ from ..abi.types import Advice, Errno, Fdflags, Filetype, Oflags
 from . import guard
 from .files import Dirent, Filestat, WasiFile
 from .hostio import HostIO, filestat_of, filetype_of_mode
-from .resolver import Resolved, read_link, resolve
+from .resolver import Resolved, open_beneath, read_link, resolve
 
 _FADVICE: Final = {
     Advice.NORMAL: os.POSIX_FADV_NORMAL,
@@ -48,6 +51,10 @@ _STATUS_FLAGS: Final[dict[int, int]] = {
 # The flags Linux lets fcntl(F_SETFL) change; the sync modes are fixed at open.
 _CHANGEABLE_FDFLAGS: Final = Fdflags.APPEND | Fdflags.NONBLOCK
 
+# What path_filestat_get opens a file with, for its metadata alone: no access to it needed,
+# and no O_NOFOLLOW, so that a last symbolic link is left to the walk, to follow or not.
+_METADATA_FLAGS: Final = getattr(os, "O_PATH", 0) | os.O_CLOEXEC
+
 
 def _host_flags(table: dict[int, int], flags: int) -> int:
     host = 0
@@ -55,6 +62,12 @@ def _host_flags(table: dict[int, int], flags: int) -> int:
         if flags & bit:
             host |= host_bit
     return host
+
+
+# The host flags of every valid Oflags and Fdflags value, by value: one subscript per open.
+_OPEN_BY_OFLAGS: Final = tuple(_host_flags(_OPEN_FLAGS, bits) for bits in range(Oflags.ALL + 1))
+_OPEN_BY_FDFLAGS: Final = tuple(_host_flags(_STATUS_FLAGS, bits)
+                                for bits in range(Fdflags.ALL + 1))
 
 
 def _complete_times(atim: int | None, mtim: int | None,
@@ -132,10 +145,22 @@ class HostDir(HostFd):
     def __init__(self, dir_fd: int, fdflags: int = 0) -> None:
         super().__init__(dir_fd, Filetype.DIRECTORY, fdflags)
         self._listing: list[Dirent] = []
+        self._identity: guard.Identity | None = None
 
     @property
     def dir_fd(self) -> int:
         return self.host_fd
+
+    @property
+    def identity(self) -> guard.Identity:
+        """The directory's (st_dev, st_ino): fixed while it is open, so kept, as the kernel's
+        lookups beneath it ask `guard` about it every time."""
+        if self._identity is None:
+            self._identity = guard.identity_of(self.dir_fd)
+        return self._identity
+
+    def _resolve(self, path: bytes, follow: bool) -> AbstractContextManager[Resolved[int]]:
+        return resolve(self.dir_fd, path, follow=follow, identity=self.identity)
 
     @classmethod
     def open(cls, host_path: str) -> HostDir:
@@ -159,10 +184,31 @@ class HostDir(HostFd):
 
     def open_at(self, path: bytes, follow: bool, oflags: int, fdflags: int,
                 read: bool, write: bool) -> WasiFile:
+        """By the kernel in one call where it can (`open_beneath`), else resolved."""
         access = os.O_RDWR if read and write else os.O_WRONLY if write else os.O_RDONLY
-        flags = (access | _host_flags(_OPEN_FLAGS, oflags) | _host_flags(_STATUS_FLAGS, fdflags)
+        flags = (access | _OPEN_BY_OFLAGS[oflags] | _OPEN_BY_FDFLAGS[fdflags]
                  | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY)
-        with resolve(self.dir_fd, path, follow=follow) as where:
+        fd = open_beneath(self.dir_fd, path, flags, 0o666, identity=self.identity)
+        # Opened after a walk, it may have been reached across a mount point: the guard
+        # must see it then.
+        walked = fd < 0
+        if walked:
+            fd = self._open_resolved(path, follow, oflags, flags)
+        try:
+            st = os.fstat(fd)
+            if walked:
+                guard.refuse_directory(fd, st)
+        except (OSError, WasiErrno):
+            os.close(fd)
+            raise
+        filetype = filetype_of_mode(st.st_mode)
+        if filetype == Filetype.DIRECTORY:
+            return HostDir(fd, fdflags)
+        return HostFile(fd, filetype, fdflags)
+
+    def _open_resolved(self, path: bytes, follow: bool, oflags: int, flags: int) -> int:
+        """`open_at` where the kernel cannot open the path whole: the guard sees the entry."""
+        with self._resolve(path, follow) as where:
             if where.must_be_dir:
                 if oflags & Oflags.CREAT:
                     raise WasiErrno(Errno.ISDIR)
@@ -175,27 +221,26 @@ class HostDir(HostFd):
                 if read_link(where.dir, where.name) is not None:
                     raise WasiErrno(Errno.LOOP) from None
                 raise
-        try:
-            filetype = filetype_of_mode(os.fstat(fd).st_mode)
-            guard.refuse_directory(fd)
-        except (OSError, WasiErrno):
-            os.close(fd)
-            raise
-        if filetype == Filetype.DIRECTORY:
-            return HostDir(fd, fdflags)
-        return HostFile(fd, filetype, fdflags)
+        return fd
 
     def mkdir_at(self, path: bytes) -> None:
-        with resolve(self.dir_fd, path, follow=False) as where:
+        with self._resolve(path, False) as where:
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.mkdir(where.name, 0o777, dir_fd=where.dir)
 
     def stat_at(self, path: bytes, follow: bool) -> Filestat:
-        with resolve(self.dir_fd, path, follow=follow) as where:
+        """From a descriptor the kernel opened where it can (`open_beneath`), else resolved."""
+        fd = open_beneath(self.dir_fd, path, _METADATA_FLAGS, identity=self.identity)
+        if fd >= 0:
+            try:
+                return filestat_of(os.fstat(fd))
+            finally:
+                os.close(fd)
+        with self._resolve(path, follow) as where:
             return filestat_of(os.stat(where.name, dir_fd=where.dir, follow_symlinks=False))
 
     def set_times_at(self, path: bytes, follow: bool, atim: int | None, mtim: int | None) -> None:
-        with resolve(self.dir_fd, path, follow=follow) as where:
+        with self._resolve(path, follow) as where:
             def current() -> os.stat_result:
                 return os.stat(where.name, dir_fd=where.dir, follow_symlinks=False)
 
@@ -204,31 +249,31 @@ class HostDir(HostFd):
 
     def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
-        with resolve(self.dir_fd, old_path, follow=False) as source, \
-                resolve(target_dir.dir_fd, new_path, follow=False) as target:
+        with self._resolve(old_path, False) as source, \
+                target_dir._resolve(new_path, False) as target:
             _refuse_new_entry_with_slash(target)
             guard.refuse_entry(target.dir, target.name, changing=True)
             os.link(source.name, target.name, src_dir_fd=source.dir,
                     dst_dir_fd=target.dir, follow_symlinks=False)
 
     def readlink_at(self, path: bytes) -> bytes:
-        with resolve(self.dir_fd, path, follow=False) as where:
+        with self._resolve(path, False) as where:
             return os.readlink(where.name, dir_fd=where.dir)
 
     def rmdir_at(self, path: bytes) -> None:
-        with resolve(self.dir_fd, path, follow=False) as where:
+        with self._resolve(path, False) as where:
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.rmdir(where.name, dir_fd=where.dir)
 
     def unlink_at(self, path: bytes) -> None:
-        with resolve(self.dir_fd, path, follow=False) as where:
+        with self._resolve(path, False) as where:
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.unlink(where.name, dir_fd=where.dir)
 
     def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
-        with resolve(self.dir_fd, old_path, follow=False) as source, \
-                resolve(target_dir.dir_fd, new_path, follow=False) as target:
+        with self._resolve(old_path, False) as source, \
+                target_dir._resolve(new_path, False) as target:
             guard.refuse_entry(source.dir, source.name, changing=True)
             guard.refuse_entry(target.dir, target.name, changing=True)
             if target.must_be_dir and not source.must_be_dir:
@@ -243,7 +288,7 @@ class HostDir(HostFd):
         absolute one could never be followed, and is refused (EPERM, "not permitted")."""
         if target.startswith(b"/"):
             raise WasiErrno(Errno.PERM)
-        with resolve(self.dir_fd, path, follow=False) as where:
+        with self._resolve(path, False) as where:
             _refuse_new_entry_with_slash(where)
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.symlink(target, where.name, dir_fd=where.dir)

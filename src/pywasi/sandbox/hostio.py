@@ -21,16 +21,18 @@ _FILETYPES: Final = {
 }
 
 
+_S_IFMT: Final = 0o170000  # stat.S_IFMT(mode) is mode & this, without a call
+
+
 def filetype_of_mode(mode: int) -> Filetype:
     """The WASI file type for a host `st_mode` (FIFOs have none, so they are UNKNOWN)."""
-    return _FILETYPES.get(stat.S_IFMT(mode), Filetype.UNKNOWN)
+    return _FILETYPES.get(mode & _S_IFMT, Filetype.UNKNOWN)
 
 
 def filestat_of(st: os.stat_result) -> Filestat:
-    return Filestat(
-        dev=st.st_dev, ino=st.st_ino, filetype=filetype_of_mode(st.st_mode), nlink=st.st_nlink,
-        size=st.st_size, atim=st.st_atime_ns, mtim=st.st_mtime_ns, ctim=st.st_ctime_ns,
-    )
+    # Positional, in Filestat's order: half the cost of keywords, on every stat call.
+    return Filestat(st.st_dev, st.st_ino, filetype_of_mode(st.st_mode), st.st_nlink, st.st_size,
+                    st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class HostIO(WasiFile):

@@ -1,14 +1,14 @@
-"""Linux's ``openat2`` (5.6+): a directory path resolved by the kernel, beneath a directory
-descriptor, in one system call instead of one ``openat`` per component.
+"""Linux's ``openat2`` (5.6+): a path resolved by the kernel, beneath a directory descriptor,
+in one system call instead of one ``openat`` per component.
 
-The resolver uses it (see `resolver.resolve`) for the directories of a path, with
+The resolver uses it (see `resolver.resolve` and `resolver.open_beneath`) with
 ``RESOLVE_BENEATH`` (a ``..`` that would leave the starting directory, even for a moment, is
 EXDEV: WASI's own rule), ``RESOLVE_NO_SYMLINKS`` (a path through a link, magic ones included,
-is left to the walk, whose link rules are not the kernel's) and ``RESOLVE_NO_XDEV`` (no mount
-point crossed, so everything reached is a plain descendant of the start, on its mount). This
-is the one module that calls it: ``syscall(2)`` through ctypes, as Python has no binding.
-Where the kernel lacks it (ENOSYS), a seccomp filter refuses it (EPERM), or
-``PYWASI_OPENAT2=0`` is set, `open_directory` is None and the resolver always walks.
+the last name's too, is left to the walk, whose link rules are not the kernel's) and
+``RESOLVE_NO_XDEV`` (no mount point crossed, so everything reached is a plain descendant of
+the start, on its mount). This is the one module that calls it: ``syscall(2)`` through ctypes,
+as Python has no binding. Where the kernel lacks it (ENOSYS), a seccomp filter refuses it
+(EPERM), or ``PYWASI_OPENAT2=0`` is set, `openat2` is None and the resolver always walks.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ RESOLVE_NO_XDEV: Final = 0x01
 RESOLVE_NO_SYMLINKS: Final = 0x04  # implies RESOLVE_NO_MAGICLINKS
 RESOLVE_BENEATH: Final = 0x08
 _RESOLVE: Final = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV
-_DIRECTORY_FLAGS: Final = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_CLOEXEC
+DIRECTORY_FLAGS: Final = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_CLOEXEC
+"""Flags for a directory on the way: search access is all it needs."""
 
 
 class _OpenHow(ctypes.Structure):
@@ -32,33 +33,43 @@ class _OpenHow(ctypes.Structure):
                 ("resolve", ctypes.c_uint64)]
 
 
-_HOW: Final = _OpenHow(_DIRECTORY_FLAGS, 0, _RESOLVE)  # read by the kernel at every call
+Openat2 = Callable[[int, bytes, int, int], int]
 
 
-def _bind() -> Callable[[int, bytes], int] | None:
-    """The directory opener, if this kernel has openat2 and it may be used; else None."""
+def _bind() -> Openat2 | None:
+    """The opener, if this kernel has openat2 and it may be used; else None."""
     if not sys.platform.startswith("linux") or os.environ.get("PYWASI_OPENAT2", "1") == "0":
         return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syscall = libc.syscall
+        syscall = ctypes.CDLL(None).syscall
     except (OSError, AttributeError):
         return None
+    # No argtypes: converting the arguments by them costs more than the system call. Each
+    # argument is passed as a C value of the width the kernel reads (the descriptor as an
+    # int, which it truncates to anyway), the constant ones made once.
     syscall.restype = ctypes.c_long
-    syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
-                        ctypes.c_size_t]
-    how_address, how_size = ctypes.addressof(_HOW), ctypes.sizeof(_HOW)
+    number, size = ctypes.c_long(_SYS_OPENAT2), ctypes.c_size_t(ctypes.sizeof(_OpenHow))
+    # One open_how per (flags, mode), never changed once made (another thread's call may be
+    # reading it): a bounded set, as flags come from a fixed list of bits.
+    hows: dict[tuple[int, int], ctypes._Pointer[_OpenHow]] = {}
 
-    def open_directory(dir_fd: int, path: bytes) -> int:
-        """Directory `path` beneath `dir_fd` as an O_PATH descriptor; -1 with any error (the
-        caller then walks, which gives the exact errno)."""
-        return int(syscall(_SYS_OPENAT2, dir_fd, path, how_address, how_size))
+    def openat2(dir_fd: int, path: bytes, flags: int, mode: int) -> int:
+        """`path` beneath `dir_fd` opened with `flags` and `mode` (ignored without O_CREAT,
+        as by open(2): openat2 would refuse it); -1 with any error (the caller then walks,
+        which gives the exact errno)."""
+        if not flags & os.O_CREAT:
+            mode = 0
+        how = hows.get((flags, mode))
+        if how is None:
+            how = hows.setdefault((flags, mode), ctypes.pointer(_OpenHow(flags, mode, _RESOLVE)))
+        return int(syscall(number, dir_fd, path, how, size))
 
-    probe = open_directory(-100, b".")  # AT_FDCWD: the kernel has it, and lets us use it
+    # From AT_FDCWD: the kernel has openat2, and lets us call it.
+    probe = openat2(-100, b".", DIRECTORY_FLAGS, 0)
     if probe < 0:
         return None
     os.close(probe)
-    return open_directory
+    return openat2
 
 
-open_directory: Final = _bind()
+openat2: Final = _bind()

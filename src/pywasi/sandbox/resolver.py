@@ -40,17 +40,20 @@ absolute is a different matter, refused as "not permitted" (EPERM) in `HostDir.s
 On Linux 5.6+ a host lookup takes a shortcut where the kernel can keep exactly these rules
 (`resolve`): everything before the last name is opened by one ``openat2`` with
 ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV`` (see `openat2`), and the last name is
-handled as the walk handles it. With no link to follow, the kernel's ``..`` is the walk's (the
-physical parent), and ``RESOLVE_BENEATH`` refuses the same escapes: leaving the start even for a
-moment. Anything else (a symbolic link anywhere before the last name, an escape, a mount point,
-any error at all, a path longer than `PATH_MAX` or with more than `MAX_DEPTH` components, a last
-name that is a link to follow) makes it give up and walk from the start, so every answer but
-a plain success is the walk's, errno included. It is used only beneath a directory under
-which `guard` protects nothing (`guard.nothing_protected_beneath`): the kernel does not show
-the guard the directories it passes, and without mount crossings none of them can be one the
-guard refuses. Set ``PYWASI_OPENAT2=0`` to always walk. Host-side races cannot make it escape
-either: the kernel holds each directory as it goes, as the walk does, and refuses (EAGAIN,
-EXDEV) when a concurrent rename might have moved a ``..`` outside.
+handled as the walk handles it. Opening what a path names (`open_beneath`) goes further: the
+whole path by one ``openat2``, which then refuses a last link too. With no link to follow, the
+kernel's ``..`` is the walk's (the physical parent), and ``RESOLVE_BENEATH`` refuses the same
+escapes: leaving the start even for a moment. Anything else (a symbolic link anywhere before
+the last name, an escape, a mount point, any error at all, a path longer than `PATH_MAX` or
+with more than `MAX_DEPTH` components, a last name that is a link to follow) makes it give up
+and walk from the start, so every answer but a plain success is the walk's, errno included. It
+is used only beneath a directory under which `guard` protects nothing
+(`guard.nothing_protected_beneath`): the kernel does not show the guard the directories it
+passes (nor, for `open_beneath`, the last entry and what it opens), and without mount
+crossings none of them can be one the guard refuses. Set ``PYWASI_OPENAT2=0`` to always walk.
+Host-side races cannot make it escape either: the kernel holds each directory as it goes, as
+the walk does, and refuses (EAGAIN, EXDEV) when a concurrent rename might have moved a ``..``
+outside.
 
 Host directories that no guest may reach at all (pywasi's compiled-module cache) are refused
 on the way in, with EACCES, by `guard` (see there).
@@ -65,13 +68,14 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Final, Generic, NamedTuple, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno
 from . import guard
-from .openat2 import open_directory as open_directory  # patched by tests to force the walk
+from .openat2 import DIRECTORY_FLAGS
+from .openat2 import openat2 as openat2  # patched by tests to force the walk
 
 MAX_SYMLINKS: Final = 40
 PATH_MAX: Final = 4096
@@ -90,6 +94,8 @@ _SEARCH_FLAGS: Final = (
     getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 )
 _TRIVIAL: Final = (b"", b".")
+# Last names the walk treats as more than a name: it then decides, not the kernel.
+_SPECIAL_LAST: Final = (b"", b".", b"..")
 
 
 class Tree(Protocol[Handle]):
@@ -190,7 +196,7 @@ class _Pending:
         if path.startswith(b"/"):
             raise WasiErrno(Errno.NOTCAPABLE)
         parts = path.split(b"/")
-        self.significant += sum(1 for part in parts if part not in _TRIVIAL)
+        self.significant += len(parts) - parts.count(b"") - parts.count(b".")  # _TRIVIAL
         parts.reverse()
         self.parts.extend(parts)
 
@@ -201,15 +207,38 @@ class _Pending:
         return part
 
 
-@contextmanager
-def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved[int]]:
+def open_beneath(root_fd: int, path: bytes, flags: int, mode: int = 0, *,
+                 identity: guard.Identity | None = None) -> int:
+    """What `path` beneath host directory `root_fd` names, opened with `flags` by one openat2
+    (so opened only if it is no symbolic link: `flags` must not pair O_PATH with O_NOFOLLOW,
+    which would open one); -1 where the caller must `resolve` it and open what it leads to.
+
+    Where the kernel succeeds, the walk would have led to the same object: it met no link, no
+    escape, no mount point, in a directory the guard protects nothing beneath, and the last
+    name is a plain one (not "", "." or "..", whose meaning the walk decides). Any failure is
+    -1, so errors are always the walk's. `identity` is `root_fd`'s, if the caller keeps it.
+    """
+    if (openat2 is None or path.count(b"/") >= MAX_DEPTH
+            or path[path.rfind(b"/") + 1 :] in _SPECIAL_LAST
+            or not guard.nothing_protected_beneath(root_fd, identity)):
+        return -1
+    return openat2(root_fd, path, flags, mode)
+
+
+def resolve(root_fd: int, path: bytes, *, follow: bool,
+            identity: guard.Identity | None = None) -> AbstractContextManager[Resolved[int]]:
     """Resolve `path` beneath host directory `root_fd` (see `walk`), by the kernel where it
-    can give the walk's answer (see the module's docstring)."""
-    where = _through_kernel(root_fd, path, follow) if open_directory is not None else None
+    can give the walk's answer (see the module's docstring). `identity` is `root_fd`'s, if
+    the caller keeps it. Use it in a ``with`` at once: the kernel's directory is open."""
+    where = _through_kernel(root_fd, path, follow, identity) if openat2 is not None else None
     if where is None:
-        with walk(HOST, root_fd, path, follow=follow) as where:
-            yield where
-        return
+        return walk(HOST, root_fd, path, follow=follow)
+    return _held(root_fd, where)
+
+
+@contextmanager
+def _held(root_fd: int, where: Resolved[int]) -> Iterator[Resolved[int]]:
+    """`where`, its directory closed on exit (unless it is the root)."""
     try:
         yield where
     finally:
@@ -217,7 +246,8 @@ def resolve(root_fd: int, path: bytes, *, follow: bool) -> Iterator[Resolved[int
             os.close(where.dir)
 
 
-def _through_kernel(root_fd: int, path: bytes, follow: bool) -> Resolved[int] | None:
+def _through_kernel(root_fd: int, path: bytes, follow: bool,
+                    identity: guard.Identity | None) -> Resolved[int] | None:
     """Where `path` leads, its directories opened by one openat2; None where that cannot be
     sure to match the walk, which then does the lookup."""
     if not path or len(path) > PATH_MAX or path.startswith(b"/"):
@@ -232,10 +262,10 @@ def _through_kernel(root_fd: int, path: bytes, follow: bool) -> Resolved[int] | 
         return None
     directory = root_fd
     if end > 1:
-        assert open_directory is not None
-        if not guard.nothing_protected_beneath(root_fd):
+        assert openat2 is not None
+        if not guard.nothing_protected_beneath(root_fd, identity):
             return None
-        directory = open_directory(root_fd, b"/".join(parts[: end - 1]))
+        directory = openat2(root_fd, b"/".join(parts[: end - 1]), DIRECTORY_FLAGS, 0)
         if directory < 0:
             return None
     try:

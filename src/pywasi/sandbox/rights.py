@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..abi.types import Errno, Filetype
 from ..abi.types import Rights as R
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REGULAR_FILE: Final = (
     R.FD_DATASYNC | R.FD_READ | R.FD_SEEK | R.FD_FDSTAT_SET_FLAGS | R.FD_SYNC | R.FD_TELL
@@ -68,12 +71,13 @@ CHANGING_FILES: Final = (
 )
 
 
-def maximum(filetype: Filetype, *, seekable: bool = False,
+def maximum(filetype: Filetype, *, seekable: Callable[[], bool] | None = None,
             read_only: bool = False) -> tuple[int, int]:
     """The (base, inheriting) rights that make sense for an object of `filetype`.
 
     A stream that can seek (a character device like /dev/null, as lseek(2) says) keeps seek
-    and tell, as on Linux, in wasmtime and in Node. A read-only object carries no right to
+    and tell, as on Linux, in wasmtime and in Node; `seekable` is asked only of a stream, as
+    it may cost the host a system call. A read-only object carries no right to
     change anything. A read-only directory still passes the file-changing rights on: what is
     opened beneath it is read-only too and cannot take them, but asking for write access must
     reach the directory, so that opening for writing fails with EROFS instead of quietly
@@ -84,7 +88,7 @@ def maximum(filetype: Filetype, *, seekable: bool = False,
     elif filetype in (Filetype.REGULAR_FILE, Filetype.BLOCK_DEVICE):
         base, inheriting = REGULAR_FILE, 0
     else:
-        base, inheriting = (STREAM | SEEK if seekable else STREAM), 0
+        base, inheriting = (STREAM | SEEK if seekable is not None and seekable() else STREAM), 0
     if read_only:
         return base & ~(CHANGING_PATHS | CHANGING_FILES), inheriting & ~CHANGING_PATHS
     return base, inheriting

@@ -12,10 +12,13 @@ from .context import WasiContext
 
 def store_filestat(ctx: WasiContext, ptr: int, st: Filestat) -> None:
     """Write `st` in the ABI's filestat layout, clamping nlink to what its field can hold and
-    timestamps before 1970 (negative on the host) to 0, since WASI's are unsigned."""
+    timestamps before 1970 (negative on the host) to 0, since WASI's are unsigned. (Unpacked
+    and clamped without min/max calls: this is on every stat.)"""
+    dev, ino, filetype, nlink, size, atim, mtim, ctim = st
+    abi = ctx.abi
     ctx.memory.pack(
-        ctx.abi.filestat, ptr, st.dev, st.ino, st.filetype, min(st.nlink, ctx.abi.max_nlink),
-        st.size, max(0, st.atim), max(0, st.mtim), max(0, st.ctim),
+        abi.filestat, ptr, dev, ino, filetype, nlink if nlink < abi.max_nlink else abi.max_nlink,
+        size, atim if atim > 0 else 0, mtim if mtim > 0 else 0, ctim if ctim > 0 else 0,
     )
 
 

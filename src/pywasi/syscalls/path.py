@@ -24,8 +24,8 @@ def _path(ctx: WasiContext, ptr: int, length: int) -> bytes:
     longer than PATH_MAX is ENAMETOOLONG (once it is known to be in bounds) before it is read,
     so a guest cannot make the host copy and split megabytes."""
     memory = ctx.memory
-    memory.check(ptr, length)
     if length > PATH_MAX:
+        memory.check(ptr, length)  # EFAULT first
         raise WasiErrno(Errno.NAMETOOLONG)
     path = memory.read(ptr, length)
     if b"\0" in path:
@@ -68,7 +68,7 @@ def path_open(ctx: WasiContext, fd: int, dirflags: int, path: int, path_len: int
     # truncate) are left out for what must be a directory, where they cannot apply.
     write = bool(base & Rights.FD_WRITE) or bool(base & _WRITING) and not oflags & Oflags.DIRECTORY
     file = directory.file.open_at(name, follow, oflags, fdflags, bool(base & _READING), write)
-    max_base, max_inheriting = rights.maximum(file.filetype, seekable=file.seekable(),
+    max_base, max_inheriting = rights.maximum(file.filetype, seekable=file.seekable,
                                               read_only=file.read_only)
     ctx.memory.store_u32(
         opened_fd_out, ctx.fds.add(Descriptor(file, base & max_base, inheriting & max_inheriting))
