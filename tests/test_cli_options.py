@@ -39,8 +39,10 @@ def control() -> str:
 
 
 @pytest.mark.parametrize("mode", ["compute", "stdin"])
-def test_sigint_exits_at_once_with_130_and_one_line(mode: str) -> None:
-    guest = subprocess.Popen([sys.executable, "-m", "pywasi", "run", control(), mode],
+@pytest.mark.parametrize("epochs", [[], ["-W", "epoch-interruption"]],
+                         ids=["process-ends", "stopped-from-within"])
+def test_sigint_exits_at_once_with_130_and_one_line(mode: str, epochs: list[str]) -> None:
+    guest = subprocess.Popen([sys.executable, "-m", "pywasi", "run", *epochs, control(), mode],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
     assert guest.stdout is not None and guest.stderr is not None
@@ -184,13 +186,16 @@ def test_the_command_line_reads_as_wasmtime_run_does() -> None:
     options = run_options(["-Wfuel=10,timeout=2s", "-W", "max-wasm-stack=4096",
                                  "--dir=/h::/g", "--dir-ro", "/r", "--trace", "m.wasm",
                                  "--dir", "x", "-W", "y"])
-    assert options.limits == {"fuel": 10, "timeout": 2.0, "max_wasm_stack": 4096}
+    assert options.limits == {"fuel": 10, "timeout": 2.0, "max_wasm_stack": 4096,
+                              "interruptible": True}  # a timeout needs the epoch checks
     assert options.dirs == [("/h", "/g", False), ("/r", "/r", True)]
     assert (options.trace, options.module) == ("-", "m.wasm")  # a bare --trace takes no word
     assert options.args == ["--dir", "x", "-W", "y"]  # after MODULE: the guest's, unread
     options = run_options(["run", "--trace=t.log", "-S", "inherit-env", "--", "-m.wasm"])
     assert (options.trace, options.inherit_env, options.module) == ("t.log", True, "-m.wasm")
     assert run_options(["-S", "inherit-env=n", "m"]).inherit_env is False
+    assert run_options(["m"]).limits == {"interruptible": False}  # as `wasmtime run`
+    assert run_options(["-W", "epoch-interruption", "m"]).limits == {"interruptible": True}
 
 
 @pytest.mark.one_path

@@ -346,3 +346,21 @@ def test_ctrl_c_and_interrupt_end_blocking_socket_calls(mode: str) -> None:
             assert time.monotonic() - sent[0] < PROMPT
             if client is not None:
                 client.close()
+
+
+def test_an_uninterruptible_guest_is_compiled_without_epoch_checks() -> None:
+    """`Limits(interruptible=False)`: an engine of its own, whose code has no epoch checks
+    (wasmtime's default, and the CLI's without a timeout); the guest still runs."""
+    from pywasi.engine.cache import settings_of
+    from pywasi.engine.wasmtime_engine import engine_for
+
+    engine = engine_for(Limits(interruptible=False))
+    assert engine is not default_engine() and engine is engine_for(Limits(interruptible=False))
+    assert settings_of(engine) == {**(settings_of(default_engine()) or {}),
+                                   "epoch_interruption": False}
+    wasi, instance = make("random", "4", limits=Limits(interruptible=False))
+    assert instance.store.engine is engine and wasi.start(instance) == 0
+    with pytest.raises(pywasi.InvalidArgValueError, match="needs interruptible=True"):
+        Limits(timeout=1.0, interruptible=False)
+    with pytest.raises(pywasi.InvalidArgValueError, match="must be a bool"):
+        Limits(interruptible=1)

@@ -6,6 +6,7 @@ wasmtime spells them (``-W fuel=N``, ``-S inherit-env``, ``--invoke``) mean what
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -33,7 +34,7 @@ from .cli_options import (
 )
 from .engine import wasmtime_engine
 from .engine.host_imports import wasi_version
-from .engine.interrupt import timer
+from .engine.interrupt import signal_watcher, timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestTrap, LimitExceeded, PyWasiError
 from .limits import Limits
@@ -153,7 +154,7 @@ def _tracer(stream: TextIO, trace_format: str) -> TraceSink:
 
 
 def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
-    limits = Limits(**options.limits) if options.limits else None
+    limits = Limits(**options.limits)
     if options.module is None:
         from importlib.resources import files
 
@@ -263,11 +264,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options is None:
         return 0
     module_name = options.module or "demo.wat"
+    interrupted = f"pywasi: {module_name} interrupted (Ctrl-C)"
+    leaving = threading.Lock()  # one such line, whichever thread says it
+
+    def end_the_process() -> None:
+        """Ctrl-C while a guest compiled without epoch checks computes: nothing can stop it
+        from within, so the process ends here, on the signal watcher's thread, as `wasmtime
+        run` ends."""
+        if leaving.acquire(blocking=False):
+            _report(interrupted)
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os._exit(INTERRUPTED_EXIT_STATUS)
+
+    if not options.limits["interruptible"]:
+        signal_watcher.on_interrupt = end_the_process
     try:
         with _trace_stream(options.trace) as trace:
             exit_code = run(options, trace)
-    except KeyboardInterrupt:
-        _report(f"pywasi: {module_name} interrupted (Ctrl-C)")
+    except KeyboardInterrupt:  # in Python code, or stopped from within
+        leaving.acquire()  # or wait while the watcher ends the process
+        _report(interrupted)
         return INTERRUPTED_EXIT_STATUS
     except LimitExceeded as limit:
         _report(f"Error: {module_name}: {_one_line(str(limit))}")
@@ -278,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PyWasiError as error:
         _report(f"Error: {error}")
         return 1
+    finally:
+        signal_watcher.on_interrupt = None
     status = host_exit_status(exit_code)
     if status != exit_code:
         _failed(module_name, f"exit status {exit_code} does not fit a host exit status (0..255)")

@@ -166,6 +166,9 @@ class _SignalWatcher:
         self._guarding = False
         self._forced: Callable[[], BaseException | None] | None = None
         self.engines: list[wasmtime.Engine] = []
+        # Called on the watcher's thread when SIGINT arrives during a guest call: for guests
+        # compiled without epoch checks, which nothing can stop from within (the CLI's).
+        self.on_interrupt: Callable[[], None] | None = None
 
     def interrupt_main_thread(self, reason: Callable[[], BaseException | None]) -> None:
         """End a blocking host call on the main thread (EINTR) and have the SIGINT handler
@@ -217,6 +220,8 @@ class _SignalWatcher:
         assert self._pipe is not None
         while True:
             signals = os.read(self._pipe[0], 64)
+            if signal.SIGINT in signals and self.on_interrupt is not None:
+                self.on_interrupt()
             for engine in self.engines:
                 engine.increment_epoch()
             if self._forward_to >= 0:

@@ -135,6 +135,8 @@ ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
 }
 # Fuel is counted by code compiled for it (a few % slower), so it has an engine of its own.
 FUEL_SETTINGS: Final[Mapping[str, bool]] = {**ENGINE_SETTINGS, "consume_fuel": True}
+# `Limits(interruptible=False)`: no epoch checks in the code (see `Limits.interruptible`).
+UNINTERRUPTIBLE: Final[Mapping[str, bool]] = {"epoch_interruption": False}
 
 
 def make_engine(settings: Mapping[str, bool] = ENGINE_SETTINGS,
@@ -594,8 +596,9 @@ def memory_view(store: wasmtime.Store, memory: wasmtime.Memory, host_calls: _Hos
 
 
 _default_engine: wasmtime.Engine | None = None
-# pywasi's engines for limits, by (fuel, max_wasm_stack); the default one is (False, None).
-_engines: dict[tuple[bool, int | None], wasmtime.Engine] = {}
+# pywasi's engines for limits, by (fuel, max_wasm_stack, interruptible); the default one is
+# (False, None, True).
+_engines: dict[tuple[bool, int | None, bool], wasmtime.Engine] = {}
 _ENGINES_LOCK: Final = threading.Lock()
 
 
@@ -607,22 +610,25 @@ def default_engine() -> wasmtime.Engine:
     if engine is None:
         with _ENGINES_LOCK:
             if _default_engine is None:
-                _default_engine = _engines[False, None] = make_engine()
+                _default_engine = _engines[False, None, True] = make_engine()
                 signal_watcher.engines.append(_default_engine)
             engine = _default_engine
     return engine
 
 
 def engine_for(limits: Limits | None) -> wasmtime.Engine:
-    """pywasi's engine for guests under `limits`: the default engine, or (for fuel or a stack
-    size) one made once per process for those settings, cached as well."""
-    if limits is None or (limits.fuel is None and limits.max_wasm_stack is None):
+    """pywasi's engine for guests under `limits`: the default engine, or (for fuel, a stack
+    size or no interruption) one made once per process for those settings, cached as well."""
+    if limits is None or (limits.fuel is None and limits.max_wasm_stack is None
+                          and limits.interruptible):
         return default_engine()
-    key = limits.fuel is not None, limits.max_wasm_stack
+    key = limits.fuel is not None, limits.max_wasm_stack, limits.interruptible
     with _ENGINES_LOCK:
         engine = _engines.get(key)
         if engine is None:
             settings = FUEL_SETTINGS if limits.fuel is not None else ENGINE_SETTINGS
+            if not limits.interruptible:
+                settings = {**settings, **UNINTERRUPTIBLE}
             engine = _engines[key] = make_engine(settings, limits.max_wasm_stack)
             signal_watcher.engines.append(engine)
     return engine
