@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import pywasi
 from guest import build_c, run_guest
 from pywasi import WASI, PreopenError, load_module
 from pywasi.engine import cache
-from pywasi.engine.wasmtime_engine import ENGINE_SETTINGS, make_engine
+from pywasi.engine.wasmtime_engine import ENGINE_SETTINGS, UNINTERRUPTIBLE, make_engine
 
 EXIT_WAT = """(module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -63,8 +63,12 @@ def cache_dir(home: Path) -> Path:
     return home / ".cache" / "pywasi"
 
 
-def entry(home: Path, wasm: bytes) -> Path:
-    return cache_dir(home) / cache.entry_name(wasm, ENGINE_SETTINGS)
+def entry(home: Path, wasm: bytes, settings: Mapping[str, bool] = ENGINE_SETTINGS) -> Path:
+    return cache_dir(home) / cache.entry_name(wasm, settings)
+
+
+# What `pywasi run` compiles with when no timeout asks for epoch checks.
+CLI_SETTINGS = {**ENGINE_SETTINGS, **UNINTERRUPTIBLE}
 
 
 def forge(secret: bytes, victim: bytes, code: bytes) -> bytes:
@@ -146,13 +150,13 @@ def test_one_flipped_byte_is_recompiled_not_handed_to_wasmtime(home: Path) -> No
     module = home / "b.wasm"
     module.write_bytes(B)
     assert pywasi_run(home, str(module)).returncode == 22
-    good = entry(home, B).read_bytes()
+    good = entry(home, B, CLI_SETTINGS).read_bytes()
     flipped = bytearray(good)
     flipped[(HEADER_END + len(good)) // 2] ^= 0x01
-    entry(home, B).write_bytes(flipped)
+    entry(home, B, CLI_SETTINGS).write_bytes(flipped)
     result = pywasi_run(home, str(module))
     assert (result.returncode, result.stderr) == (22, "")
-    assert entry(home, B).read_bytes() == good
+    assert entry(home, B, CLI_SETTINGS).read_bytes() == good
 
 
 def test_no_home_directory_turns_caching_off(tmp_path: Path,
