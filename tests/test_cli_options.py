@@ -50,7 +50,10 @@ def test_sigint_exits_at_once_with_130_and_one_line(mode: str, epochs: list[str]
     time.sleep(0.2)
     sent = time.monotonic()
     guest.send_signal(signal.SIGINT)
-    status = guest.wait(timeout=10)
+    try:
+        status = guest.wait(timeout=10)
+    finally:
+        guest.kill()  # a guest that did not stop must not spin on after the test
     elapsed = time.monotonic() - sent
     stderr = guest.stderr.read().decode()
     assert guest.stdin is not None
