@@ -1,4 +1,5 @@
 import os
+import signal
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,13 @@ SLOW_TEST_TIMEOUT = 1800
 _CACHE_HOME = tempfile.TemporaryDirectory(prefix="pywasi-test-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE_HOME.name
 os.environ["PYWASI_CACHE_DIR"] = os.path.join(_CACHE_HOME.name, "pywasi")
+
+
+# The Ctrl-C tests need SIGINT to be delivered: a run started in the background by a
+# non-interactive shell inherits it ignored (POSIX), and so would every `pywasi run` it
+# starts. Python's own handler is what an interactive start gives; children get the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
