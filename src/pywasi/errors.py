@@ -7,6 +7,8 @@ exception carries Node's error code as `code` and subclasses the matching built-
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class PyWasiError(Exception):
     """Base of every exception pywasi raises on purpose."""
@@ -34,49 +36,43 @@ class PreopenError(PyWasiError, ValueError):
         self.code = code
 
 
-class AlreadyStartedError(PyWasiError, RuntimeError):
+class _Misuse(PyWasiError, RuntimeError):
+    """A call made at the wrong point in a lifecycle; each kind says what to do instead, in
+    its one fixed `message`."""
+
+    message: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+class AlreadyStartedError(_Misuse):
     code = "ERR_WASI_ALREADY_STARTED"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "WASI instance has already started: start(), initialize() and "
-            "finalize_bindings() may be called once, on a fresh WASI object"
-        )
+    message = ("WASI instance has already started: start(), initialize() and "
+               "finalize_bindings() may be called once, on a fresh WASI object")
 
 
-class NotStartedError(PyWasiError, RuntimeError):
+class NotStartedError(_Misuse):
     code = "ERR_WASI_NOT_STARTED"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "wasi.start() has not been called: call start(), initialize() or "
-            "finalize_bindings() with the instance before making system calls"
-        )
+    message = ("wasi.start() has not been called: call start(), initialize() or "
+               "finalize_bindings() with the instance before making system calls")
 
 
-class MemoryGoneError(PyWasiError, RuntimeError):
+class MemoryGoneError(_Misuse):
     """A system call ran after the store owning the bound guest memory was closed or freed."""
 
     code = "ERR_WASI_MEMORY_GONE"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the guest memory given to finalize_bindings() belongs to a wasmtime store that "
-            "is closed or gone: keep the instance (and its store) alive while its WASI system "
-            "calls are used"
-        )
+    message = ("the guest memory given to finalize_bindings() belongs to a wasmtime store that "
+               "is closed or gone: keep the instance (and its store) alive while its WASI "
+               "system calls are used")
 
 
-class InstanceClosedError(PyWasiError, RuntimeError):
+class InstanceClosedError(_Misuse):
     """An export was called on an instance after its `close()`."""
 
     code = "ERR_WASM_INSTANCE_CLOSED"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the instance is closed (by close() or the end of its with block): make a new one "
-            "with pywasi.instantiate()"
-        )
+    message = ("the instance is closed (by close() or the end of its with block): make a new "
+               "one with pywasi.instantiate()")
 
 
 class GuestTrap(PyWasiError, RuntimeError):
