@@ -27,7 +27,7 @@ import pytest
 import wasmtime
 
 import pywasi
-from pywasi import cli, limits
+from pywasi import cli, cli_options, limits
 from pywasi.abi.errno import WasiErrno
 from pywasi.abi.types import Errno, Fdflags, Filetype, Lookupflags, Oflags, Rights
 from pywasi.memory import GuestMemory
@@ -390,7 +390,7 @@ def test_trap_messages_escape_control_characters(tmp_path: Path,
     wasm = wasm.replace(b"MMMMMMMMMM", b"\x1b]0;p\x07\x1b[2J").replace(
         b"FFFFFFFFFF", b"\x1b[31m\x07\xc2\x9bAA")
     status, err = cli_run(tmp_path, wasm, capsys)
-    assert status == cli.TRAP_EXIT_STATUS
+    assert status == cli_options.TRAP_EXIT_STATUS
     assert "unreachable" in err
     assert not any(char in err for char in "\x1b\x07\x9b")
     assert "\\x1b]0;p\\x07\\x1b[2J" in err and "\\x1b[31m\\x07\\x9bAA" in err
