@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 import wasmtime
@@ -348,16 +350,91 @@ def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "_SETTLED_NS", -10**12)
 
 
+class CountingReads:
+    """A module file opened by the cache, counting the bytes read from it."""
+
+    def __init__(self, file: BinaryIO, counts: list[int]) -> None:
+        self._file = file
+        self._counts = counts
+
+    def __enter__(self) -> CountingReads:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._file.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self._counts.append(len(data))
+        return data
+
+
 def test_an_unchanged_module_file_is_neither_read_nor_hashed(
         home: Path, tmp_path: Path, settled_at_once: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only its first four bytes are read (binary, not text), and nothing is hashed."""
     module = tmp_path / "b.wasm"
     module.write_bytes(B)
     load_module(module)
     assert len(list(cache_dir(home).glob("*.stat"))) == 1
     monkeypatch.setattr(cache, "_content_key", lambda *_: pytest.fail("hashed the module"))
+    reads: list[int] = []
+    opened: list[str] = []
+
+    def counting_open(path: str, mode: str) -> CountingReads:
+        opened.append(f"{path} {mode}")
+        return CountingReads(open(path, "rb"), reads)  # noqa: SIM115 (closed by the cache)
+
+    monkeypatch.setattr(cache, "open", counting_open, raising=False)
     with compiling_refused():
         load_module(module)
+    assert opened == [f"{module} rb"], "the cache no longer opens module files with open()"
+    assert sum(reads) <= len(b"\0asm"), f"read {sum(reads)} bytes of the module"
+
+
+def test_a_genuine_index_record_copied_under_another_files_name_is_ignored(
+        home: Path, tmp_path: Path, settled_at_once: None) -> None:
+    """A record's MAC covers the file state it is named by, not just the key it holds: one
+    made for a.wasm, copied over b.wasm's, must not make b.wasm run a.wasm's code."""
+    a, b = tmp_path / "a.wasm", tmp_path / "b.wasm"
+    a.write_bytes(A)
+    b.write_bytes(B)
+    load_module(a)
+    (record_of_a,) = cache_dir(home).glob("*.stat")
+    load_module(b)
+    (record_of_b,) = set(cache_dir(home).glob("*.stat")) - {record_of_a}
+    shutil.copyfile(record_of_a, record_of_b)
+    wasi = WASI(version="preview1")
+    assert wasi.start(pywasi.instantiate(wasi, b)) == 22
+
+
+def test_a_file_changed_too_recently_is_hashed_at_every_load(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within one tick of the timestamps a file can change again with its state (size,
+    times) unchanged: a state that recent vouches for nothing, so it is recorded for no
+    later load. Here the load comes 1 ms after the change, and the second write looks, to
+    fstat, like one within the same tick (as on a file system with coarse timestamps)."""
+    module = tmp_path / "m.wasm"
+    module.write_bytes(A)
+    state = os.stat(module)
+    changed = max(state.st_mtime_ns, state.st_ctime_ns)
+    monkeypatch.setattr(time, "time_ns", lambda: changed + 10**6)
+    wasi = WASI(version="preview1")
+    assert wasi.start(pywasi.instantiate(wasi, module)) == 11
+    assert list(cache_dir(home).glob("*.stat")) == []
+    module.write_bytes(B)  # as long as A, so only the times could tell
+    real_fstat = os.fstat
+
+    def same_tick_fstat(fd: int) -> os.stat_result:
+        found = real_fstat(fd)
+        return state if (found.st_dev, found.st_ino) == (state.st_dev, state.st_ino) else found
+
+    monkeypatch.setattr(os, "fstat", same_tick_fstat)
+    wasi = WASI(version="preview1")
+    assert wasi.start(pywasi.instantiate(wasi, module)) == 22
 
 
 def test_a_rewritten_module_file_is_hashed_again(home: Path, tmp_path: Path,

@@ -102,6 +102,41 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_cache.py::test_a_forged_index_record_is_ignored",),
     ),
     Mutation(
+        "cache index record's MAC does not cover the file state it is named by",
+        "src/pywasi/engine/cache.py",
+        "                mac, _mac(self.secret, _INDEX_MAGIC, index, key)):\n"
+        "            return None\n"
+        "        return key\n"
+        "\n"
+        "    def record_index(self, index: bytes, key: bytes) -> None:\n"
+        "        self._publish(index.hex() + _INDEX_SUFFIX, key,\n"
+        "                      _mac(self.secret, _INDEX_MAGIC, index, key))",
+        "                mac, _mac(self.secret, _INDEX_MAGIC, key)):\n"
+        "            return None\n"
+        "        return key\n"
+        "\n"
+        "    def record_index(self, index: bytes, key: bytes) -> None:\n"
+        "        self._publish(index.hex() + _INDEX_SUFFIX, key,\n"
+        "                      _mac(self.secret, _INDEX_MAGIC, key))",
+        (_on_path("tests/test_cache.py::"
+                  "test_a_genuine_index_record_copied_under_another_files_name_is_ignored",
+                  "walk-c"),),
+    ),
+    Mutation(
+        "cache: a file changed too recently vouches for its contents",
+        "src/pywasi/engine/cache.py",
+        "return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS",
+        "return True",
+        (_on_path("tests/test_cache.py::test_a_file_changed_too_recently_is_hashed_at_every_load",
+                  "walk-c"),),
+    ),
+    Mutation(
+        "cache: an indexed module file is read whole", "src/pywasi/engine/cache.py",
+        'if file.read(4) != b"\\0asm":', 'if file.read()[:4] != b"\\0asm":',
+        (_on_path("tests/test_cache.py::test_an_unchanged_module_file_is_neither_read_nor_hashed",
+                  "walk-c"),),
+    ),
+    Mutation(
         "the kernel resolves paths beneath the cache", "src/pywasi/sandbox/guard.py",
         "return not above or (identity or _identity(os.fstat(fd))) not in above",
         "return True",
