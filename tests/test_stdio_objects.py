@@ -72,6 +72,34 @@ def test_text_stream_over_a_buffer_holds_each_write_on_return() -> None:
     assert log == [b"", b"1\n2\n"]  # lines 0 and 3 went to stderr
 
 
+class Sink(io.RawIOBase):
+    """A raw stream that is no file: what it is given, it holds."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.data += data
+        return len(data)
+
+
+def test_binary_stream_over_a_buffer_holds_each_write_on_return() -> None:
+    """A BufferedWriter keeps bytes back until flushed: each guest write is flushed through,
+    so its raw stream holds them when the write returns, and at the end of the run."""
+    raw = Sink()
+    log: list[bytes] = []
+
+    def stderr(data: bytes) -> None:
+        log.append(bytes(raw.data))  # stdout's bytes so far, as each stderr write arrives
+
+    assert run("mixed", "4", stdout=io.BufferedWriter(raw), stderr=stderr) == 0
+    assert log == [b"", b"1\n2\n"]  # lines 0 and 3 went to stderr
+    assert raw.data == b"1\n2\n"
+
+
 def test_stdin_from_str() -> None:
     out = io.BytesIO()
     assert run("copy", stdin="ça va", stdout=out, stderr=io.BytesIO()) == 0

@@ -192,6 +192,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{PRECHECKS}::test_sock_accept_with_a_bad_result_pointer_leaves_the_connection_waiting",),
     ),
     Mutation(
+        "a binary Python stdout's buffer is never flushed", "src/pywasi/sandbox/pystreams.py",
+        "        taken = write(data)\n        flush()", "        taken = write(data)",
+        (_on_path("tests/test_stdio_objects.py::"
+                  "test_binary_stream_over_a_buffer_holds_each_write_on_return", "c"),),
+    ),
+    Mutation(
         "stdio: seek rights everywhere", "src/pywasi/sandbox/stdio.py",
         "(SEEK if self.seekable() else 0)", "SEEK",
         (f"{SEEK_RIGHTS}::test_stdio_on_a_regular_file_may_seek_and_on_a_pipe_may_not",),
