@@ -6,6 +6,7 @@ import gc
 import io
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -295,6 +296,38 @@ def test_trace_json() -> None:
     assert (record["call"], record["args"], record["errno"], record["raised"]) == \
         ("random_get", {"buf": "<4 bytes>"}, "0", None)
     assert record["seconds"] > 0
+
+
+# A guest file name that ends its trace line, forges one of its own, then sets the terminal's
+# title, clears it, rings the bell, starts a C1 escape and reverses the text after it.
+FORGING_NAME = ('x", 0) = 0 <0.001 ms>\nproc_exit(0) = ? (ProcExit) <0.001 ms>\r'
+                '\x1b]0;owned\x07\x1b[2J\x7f\u009b31m\u202eevil\\x1b')
+
+
+def test_a_guest_path_cannot_forge_or_restyle_a_trace_line(tmp_path: Path) -> None:
+    """Text and JSON: one line per call, nothing a terminal acts on, and the path there in
+    full (JSON gives it back exactly)."""
+    events: list[TraceEvent] = []
+    run_traced(events.append, "open", f"/d/{FORGING_NAME}", preopens={"/d": str(tmp_path)})
+    (opened,) = [event for event in events if event.name == "path_open"]
+    assert dict(opened.args)["path"] == FORGING_NAME
+    for format in ("text", "json"):
+        stream = io.StringIO()
+        run_traced(trace.trace_writer(stream, format), "open", f"/d/{FORGING_NAME}",
+                   preopens={"/d": str(tmp_path)})
+        lines = stream.getvalue().split("\n")
+        assert lines.pop() == ""
+        assert [line.partition("(")[0] if format == "text" else json.loads(line)["call"]
+                for line in lines] == [event.name for event in events]
+        assert all(line.isprintable() for line in lines), format
+        (shown,) = [line for line in lines if "path_open" in line]
+        if format == "json":
+            assert json.loads(shown)["args"]["path"] == FORGING_NAME
+        else:
+            # One string literal, from the quote before the name to the one after it.
+            literal = re.search(r'SYMLINK_FOLLOW, ("(?:[^"\\]|\\.)*"), 0, ', shown)
+            assert literal is not None and literal.group(1).endswith(r'evil\\x1b"'), shown
+            assert "\\\\x1b" in shown and "\\u001b]0;owned" in shown and "\\x9b31m" in shown
 
 
 def test_no_trace_links_the_system_calls_themselves(monkeypatch: pytest.MonkeyPatch) -> None:

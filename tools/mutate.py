@@ -47,6 +47,7 @@ REFERENCES = "tests/test_host_call_references.py"
 SEEK_RIGHTS = "tests/test_seek_rights.py"
 PRECHECKS = "tests/test_prechecks.py"
 CACHE = "tests/test_cache_is_used.py"
+TRACE_FORGERY = "tests/test_control.py::test_a_guest_path_cannot_forge_or_restyle_a_trace_line"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -217,6 +218,23 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            else:\n"
         "                entered = os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
         ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape",),
+    ),
+    Mutation(
+        "trace text: guest strings quoted unescaped", "src/pywasi/trace.py",
+        "return printable(json.dumps(value, ensure_ascii=False))", "return f'\"{value}\"'",
+        (_on_path(TRACE_FORGERY, "c"),),
+    ),
+    Mutation(
+        "trace text: controls JSON leaves alone shown as they are", "src/pywasi/trace.py",
+        "return printable(json.dumps(value, ensure_ascii=False))",
+        "return json.dumps(value, ensure_ascii=False)",
+        (_on_path(TRACE_FORGERY, "c"),),
+    ),
+    Mutation(
+        "trace JSON: non-ASCII written as it is", "src/pywasi/trace.py",
+        '"raised": self.raised,\n        })',
+        '"raised": self.raised,\n        }, ensure_ascii=False)',
+        (_on_path(TRACE_FORGERY, "c"),),
     ),
     Mutation(
         "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",

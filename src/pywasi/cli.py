@@ -38,6 +38,7 @@ from .engine.interrupt import signal_watcher, timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestTrap, LimitExceeded, PyWasiError
 from .limits import Limits
+from .printable import printable
 from .syscalls.proc import host_exit_status
 from .wasi import WASI
 
@@ -47,23 +48,12 @@ if TYPE_CHECKING:  # imported where used: a plain run needs none of them
     from .trace import TraceSink
 
 _COMPILE_NOTE_AFTER: Final = 1.0  # seconds of compiling before saying so on a terminal
-# Control characters, and the invisible ones that reorder or hide text, as Unicode classes them.
-_UNPRINTABLE_CATEGORIES: Final = frozenset({"Cc", "Cf"})
-_KEPT_CONTROLS: Final = frozenset("\n\t")
 
 
 def _printable(text: str) -> str:
-    """`text` safe for a terminal: control characters escaped (ESC as \\x1b, say), so
-    nothing a guest chose (a function name in a trap's backtrace, say) can move the cursor,
-    ring the bell or restyle the terminal. Newlines and tabs are kept."""
-    from unicodedata import category  # only errors are printed
-
-    return "".join(
-        char.encode("unicode_escape").decode("ascii")
-        if category(char) in _UNPRINTABLE_CATEGORIES and char not in _KEPT_CONTROLS
-        else char
-        for char in text
-    )
+    """`text` safe for a terminal (see `printable`), its newlines and tabs kept: nothing a
+    guest chose (a function name in a trap's backtrace, say) can restyle the terminal."""
+    return printable(text, keep="\n\t")
 
 
 def _report(message: str) -> None:

@@ -35,6 +35,7 @@ from .abi.types import (
     Signal,
 )
 from .memory import GuestMemory
+from .printable import printable
 from .syscalls import HostFunction, SystemCall, errno_of
 
 _PREVIEW_BYTES: Final = 48  # of data written or read, shown per call
@@ -165,8 +166,10 @@ class _Shown(str):
 
 
 def _show(value: Any) -> str:
+    """A guest's string quoted (its quotes, backslashes, newlines and other controls
+    escaped, so that no path can end its line or forge another), anything else as it is."""
     if isinstance(value, str) and not isinstance(value, _Shown):
-        return json.dumps(value, ensure_ascii=False)
+        return printable(json.dumps(value, ensure_ascii=False))
     return str(value)
 
 
