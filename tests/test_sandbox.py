@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from guest import build_c, run_guest
 from pywasi.abi.errno import WasiErrno
 from pywasi.abi.types import Errno
-from pywasi.sandbox import resolver
+from pywasi.sandbox import host, resolver
+from pywasi.sandbox.host import HostDir
 from pywasi.sandbox.resolver import resolve
 
 SECRET = b"the secret outside the preopen\n"
@@ -240,22 +241,19 @@ class RacedOs:
         return os.stat(*args, **kwargs)
 
 
-def read_through(root_fd: int, path: bytes, race: Race) -> str:
-    """What reading `path` as a guest's open does (`HostDir.open_at`) gives: the file's
-    text, or "refused"."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW
+def read_through(directory: HostDir, path: bytes) -> str:
+    """What a guest's open of `path` for reading (`HostDir.open_at` itself, route choice
+    and all) gives: the file's text, or "refused"."""
     try:
-        fd = resolver.open_beneath(root_fd, path, flags)
-        if fd < 0:
-            with resolve(root_fd, path, follow=True) as where:
-                race.step()
-                fd = os.open(where.name, flags, dir_fd=where.dir)
-        try:
-            return os.read(fd, 100).decode()
-        finally:
-            os.close(fd)
+        file = directory.open_at(path, True, 0, 0, True, False)
     except (WasiErrno, OSError):
         return "refused"
+    try:
+        return os.read(file.host_fd, 100).decode()
+    except OSError:  # a directory
+        return "refused"
+    finally:
+        file.close()
 
 
 @pytest.mark.one_path
@@ -276,20 +274,21 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
     (outside / "x").write_text("outside")
     (root / "rel").symlink_to("../outside")
     (root / "abs").symlink_to(outside)
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    directory = HostDir.open(str(root))
     seen: dict[tuple[str, ...], str] = {}
     kernel_lookup = resolver.openat2  # on the openat2 route: more raced calls
 
     def explore(schedule: tuple[str, ...]) -> None:
         race = Race(root, schedule)
-        monkeypatch.setattr(resolver, "os", RacedOs(race))
+        for module in (resolver, host):  # the walk's lookups, and the open after it
+            monkeypatch.setattr(module, "os", RacedOs(race))
         if kernel_lookup is not None:
             def raced_lookup(dir_fd: int, path: bytes, flags: int, mode: int) -> int:
                 race.step()
                 return kernel_lookup(dir_fd, path, flags, mode)
 
             monkeypatch.setattr(resolver, "openat2", raced_lookup)
-        outcome = read_through(root_fd, guest_path, race)
+        outcome = read_through(directory, guest_path)
         if race.calls <= len(schedule):  # every call had its state chosen: one interleaving
             seen[schedule] = outcome
             return
@@ -300,7 +299,7 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
     try:
         explore(())
     finally:
-        os.close(root_fd)
+        directory.close()
     assert {outcome for outcome in seen.values()} == {"inside", "refused"}
     assert all(outcome == "inside" for schedule, outcome in seen.items()
                if set(schedule) == {"real"})

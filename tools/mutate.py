@@ -144,6 +144,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_path_routes.py::test_beneath_a_protected_directory_every_lookup_walks",),
     ),
     Mutation(
+        "open_beneath: a last name whose meaning the walk decides is left to the kernel",
+        "src/pywasi/sandbox/resolver.py",
+        '            or path[path.rfind(b"/") + 1 :] in _SPECIAL_LAST\n', "",
+        (_on_path("tests/test_path_routes.py::"
+                  "test_the_kernel_opens_nothing_whose_answer_is_the_walks", "openat2-a/b/.-path"),),
+    ),
+    Mutation(
         "trampoline leaks the result", TRAMPOLINE,
         "int status = store_result(self, result, values);\n        Py_DECREF(result);",
         "int status = store_result(self, result, values);",
@@ -235,6 +242,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         '"raised": self.raised,\n        })',
         '"raised": self.raised,\n        }, ensure_ascii=False)',
         (_on_path(TRACE_FORGERY, "c"),),
+    ),
+    Mutation(
+        # The race test goes through HostDir.open_at itself: its route choice is tested too.
+        "open_at: the kernel opens the path as given, following links",
+        "src/pywasi/sandbox/host.py",
+        "fd = open_beneath(self.dir_fd, path, flags, 0o666, identity=self.identity)",
+        "fd = os.open(path, flags & ~os.O_NOFOLLOW, 0o666, dir_fd=self.dir_fd)",
+        ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape[walk-a/x]",),
     ),
     Mutation(
         "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",
