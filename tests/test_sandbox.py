@@ -249,7 +249,9 @@ def read_through(directory: HostDir, path: bytes) -> str:
     except (WasiErrno, OSError):
         return "refused"
     try:
-        return os.read(file.host_fd, 100).decode()
+        host_fd = file.fileno()
+        assert host_fd is not None
+        return os.read(host_fd, 100).decode()
     except OSError:  # a directory
         return "refused"
     finally:
@@ -274,7 +276,7 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
     (outside / "x").write_text("outside")
     (root / "rel").symlink_to("../outside")
     (root / "abs").symlink_to(outside)
-    directory = HostDir.open(str(root))
+    preopen = HostDir.open(str(root))
     seen: dict[tuple[str, ...], str] = {}
     kernel_lookup = resolver.openat2  # on the openat2 route: more raced calls
 
@@ -288,7 +290,7 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
                 return kernel_lookup(dir_fd, path, flags, mode)
 
             monkeypatch.setattr(resolver, "openat2", raced_lookup)
-        outcome = read_through(directory, guest_path)
+        outcome = read_through(preopen, guest_path)
         if race.calls <= len(schedule):  # every call had its state chosen: one interleaving
             seen[schedule] = outcome
             return
@@ -299,7 +301,7 @@ def test_host_side_races_cannot_make_a_path_escape(tmp_path: Path, guest_path: b
     try:
         explore(())
     finally:
-        directory.close()
+        preopen.close()
     assert {outcome for outcome in seen.values()} == {"inside", "refused"}
     assert all(outcome == "inside" for schedule, outcome in seen.items()
                if set(schedule) == {"real"})

@@ -148,7 +148,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "src/pywasi/sandbox/resolver.py",
         '            or path[path.rfind(b"/") + 1 :] in _SPECIAL_LAST\n', "",
         (_on_path("tests/test_path_routes.py::"
-                  "test_the_kernel_opens_nothing_whose_answer_is_the_walks", "openat2-a/b/.-path"),),
+                  "test_the_kernel_opens_nothing_whose_answer_is_the_walks",
+                  "openat2-a/b/.-path"),),
     ),
     Mutation(
         "trampoline leaks the result", TRAMPOLINE,
