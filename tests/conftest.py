@@ -2,6 +2,9 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -62,6 +65,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if definition.get_closest_marker("slow") or definition.get_closest_marker("one_path"):
         return
     metafunc.parametrize("host_calls", HOST_CALL_PATHS, indirect=True)
+
+
+# Threads of pywasi's own that live as long as the process, by design.
+_LIFELONG_THREADS = frozenset({"pywasi-signal-watcher"})
+
+
+@pytest.fixture(autouse=True)
+def no_thread_outlives_its_test() -> Iterator[None]:
+    """Every thread a test starts ends with it (tests/background.py): joined, for at most
+    `JOIN_SECONDS` in all, then any still running fails the test instead of outliving it."""
+    from background import JOIN_SECONDS
+
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + JOIN_SECONDS
+    started = [thread for thread in threading.enumerate()
+               if thread not in before and thread.name not in _LIFELONG_THREADS]
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = [thread for thread in started if thread.is_alive()]
+    assert not left, f"threads still running {JOIN_SECONDS} s after the test: {left}"
 
 
 def _turn_off(monkeypatch: pytest.MonkeyPatch, module: ModuleType, accelerator: str,

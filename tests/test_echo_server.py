@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pywasi
+from background import in_background
 from guest import build_c
 
 TIMEOUT = 20  # seconds; generous, only there so a broken server fails the test, not hangs it
@@ -63,8 +63,7 @@ def running_server() -> Iterator[Server]:
             def serve() -> None:
                 server.exit_code = wasi.start(instance)
 
-            thread = threading.Thread(target=serve)
-            thread.start()
+            thread = in_background(serve)
             assert output.readline() == b"ready\n"
             yield server
             thread.join(TIMEOUT)

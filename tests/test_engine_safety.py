@@ -21,6 +21,7 @@ import pytest
 import wasmtime
 
 import pywasi
+from background import JOIN_SECONDS, in_background
 from pywasi.abi.errno import WasiErrno
 from pywasi.abi.layouts import U32
 from pywasi.abi.types import Errno
@@ -88,11 +89,9 @@ def test_default_engine_is_made_once_when_threads_race(monkeypatch: pytest.Monke
         barrier.wait()
         seen.append(wasmtime_engine.default_engine())
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
+    threads = [in_background(ask) for _ in range(8)]
     for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        thread.join(JOIN_SECONDS)
     assert len(made) == 1
     assert all(engine is made[0] for engine in seen)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import wasmtime
+
 import pywasi
+from background import JOIN_SECONDS, in_background
 from guest import build_c
 
 
@@ -36,26 +38,31 @@ def test_sixteen_guests_in_four_threads(tmp_path: Path) -> None:
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+# Spins until memory[0] is set (1) or `count` runs out (0), having set memory[4] on entry.
 SPIN = b"""(module
   (memory (export "memory") 1)
-  (func (export "spin") (param $count i64) (result i64) (local $sum i64)
+  (func (export "spin") (param $count i64) (result i32)
+    (i32.store (i32.const 4) (i32.const 1))
     (loop $again
-      (local.set $sum (i64.add (local.get $sum) (local.get $count)))
+      (if (i32.load (i32.const 0)) (then (return (i32.const 1))))
       (local.set $count (i64.sub (local.get $count) (i64.const 1)))
       (br_if $again (i64.gt_s (local.get $count) (i64.const 0))))
-    (local.get $sum)))"""
+    (i32.const 0)))"""
 
 
 def test_guest_code_runs_without_the_gil() -> None:
     """While one thread's guest computes, Python code runs in another (so guests on many
-    cores run in parallel), however loaded the machine is."""
+    cores run in parallel): this thread sees the guest spinning, and stops it by writing its
+    memory, which it could not do before the call ended if the call held the GIL. However
+    loaded the machine is: the guest would spin for some seconds before giving up."""
     instance = pywasi.instantiate(pywasi.WASI(version="preview1"), SPIN)
-    worker = threading.Thread(target=instance.call, args=("spin", 600_000_000))
-    ticks = 0
-    worker.start()
-    while worker.is_alive():
-        ticks += 1
-    worker.join()
-    # Measured on the loaded 2-core machine: about 580,000 so; about 50,000 (before and after
-    # the call) when the call holds the GIL.
-    assert ticks > 200_000
+    memory = instance.exports["memory"]
+    assert isinstance(memory, wasmtime.Memory)
+    data = memory.data_ptr(instance.store)  # memory never moves: no store needed from here
+    result: list[int] = []
+    worker = in_background(lambda: result.append(instance.call("spin", 10**10)))
+    while not data[4] and worker.is_alive():
+        pass
+    data[0] = 1
+    worker.join(JOIN_SECONDS)
+    assert result == [1], "the guest was not stopped while it ran: the call held the GIL"

@@ -6,7 +6,6 @@ import fcntl
 import os
 import socket
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 import pywasi
+from background import JOIN_SECONDS, later
 from guest import build_c
 
 MS = 1_000_000
@@ -75,11 +75,16 @@ def pipe() -> Iterator[tuple[int, int]]:
                 os.close(fd)
 
 
-def test_sleep_accuracy() -> None:
+# Wall times here are bounded below (a wait never ends early) and, where another event must
+# come first, above by that event's deadline; how long past its deadline a wait ends depends
+# on the machine's load, and is bench/stop_latency.py's to measure.
+
+
+def test_a_sleep_lasts_its_time() -> None:
     result = poll(f"clock:{MONOTONIC}:{50 * MS}")
     assert result.result == 0
     assert result.events == {1: Event(0, CLOCK, 0, 0)}
-    assert 50 * MS <= result.wall_ns < 70 * MS
+    assert result.wall_ns >= 50 * MS
 
 
 @pytest.mark.parametrize("clock", [REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME])
@@ -88,14 +93,14 @@ def test_every_clock_relative_and_absolute(clock: int, absolute: bool) -> None:
     """CPU-time deadlines are waited out as wall time: an idle wait uses no CPU."""
     result = poll(f"clock:{clock}:{20 * MS}" + (":abs" if absolute else ""))
     assert result.events == {1: Event(0, CLOCK, 0, 0)}
-    assert 19 * MS <= result.wall_ns < 1000 * MS
+    assert result.wall_ns >= 19 * MS
 
 
 def test_earliest_deadline_wins() -> None:
     result = poll(f"clock:{MONOTONIC}:{2000 * MS}", f"clock:{REALTIME}:{30 * MS}:abs",
                   f"clock:{MONOTONIC}:{1000 * MS}")
     assert result.events == {2: Event(0, CLOCK, 0, 0)}
-    assert 29 * MS <= result.wall_ns < 1000 * MS
+    assert 29 * MS <= result.wall_ns < 1000 * MS  # before the next deadline
 
 
 def test_no_subscriptions_is_einval() -> None:
@@ -114,7 +119,7 @@ def test_problems_are_events_not_failures() -> None:
         4: Event(EBADF, FD_READ, 0, 0),  # stdout cannot be read
         5: Event(EBADF, FD_WRITE, 0, 0),  # stdin cannot be written
     }
-    assert result.wall_ns < 1000 * MS
+    assert result.wall_ns < 5000 * MS  # the clock's
 
 
 def test_regular_files_are_always_ready() -> None:
@@ -132,30 +137,29 @@ def test_stdin_eof_is_a_hangup(left_in_pipe: bytes) -> None:
         os.close(write_end)
         result = poll("read:0", f"clock:{MONOTONIC}:{5000 * MS}", stdin=read_end)
     assert result.events == {1: Event(0, FD_READ, len(left_in_pipe), HANGUP)}
-    assert result.wall_ns < 1000 * MS
+    assert result.wall_ns < 5000 * MS  # the clock's
 
 
 # Beside the longest clocks (292 and 584 years), which the host waits out in pieces.
 @pytest.mark.parametrize("timeout", [5000 * MS, 2**63, 2**64 - 1])
 def test_pipe_becoming_readable_beats_the_clock(timeout: int) -> None:
     with pipe() as (read_end, write_end):
-        writer = threading.Timer(0.1, os.write, (write_end, b"ping"))
-        writer.start()
+        writer = later(0.1, os.write, write_end, b"ping")
         try:
             result = poll("read:0", f"clock:{MONOTONIC}:{timeout}", stdin=read_end)
         finally:
-            writer.join()
+            writer.join(JOIN_SECONDS)
     assert result.events == {1: Event(0, FD_READ, 4, 0)}
     # The timer starts before the guest does, so only the upper bound means anything: the
     # wait ended with the write, long before the 5 s clock.
-    assert result.wall_ns < 2000 * MS
+    assert result.wall_ns < 5000 * MS
 
 
 def test_clock_beats_a_silent_pipe() -> None:
     with pipe() as (read_end, _):
         result = poll("read:0", f"clock:{MONOTONIC}:{50 * MS}", stdin=read_end)
     assert result.events == {2: Event(0, CLOCK, 0, 0)}
-    assert 50 * MS <= result.wall_ns < 1000 * MS
+    assert result.wall_ns >= 50 * MS
 
 
 @pytest.mark.parametrize("with_pipe", [False, True], ids=["clock only", "clock and pipe"])

@@ -8,11 +8,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
 import pytest
 
 import pywasi
+from background import JOIN_SECONDS, later
 from guest import build_c
 
 
@@ -44,12 +44,11 @@ def test_stream_calls_flags_and_errors() -> None:
     guest_end, peer = socket.socketpair()
     with guest_end, peer:
         peer.sendall(b"hello")
-        later = threading.Timer(0.1, peer.sendall, (b" world",))
-        later.start()
+        sender = later(0.1, peer.sendall, b" world")
         try:
             lines = run_socket_calls("stream", guest_end)
         finally:
-            later.join()
+            sender.join(JOIN_SECONDS)
         assert lines == [
             "waitall 11: errno 0 size 11 roflags 0",  # waited for the second part
             "got hello world",

@@ -253,6 +253,20 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape[walk-a/x]",),
     ),
     Mutation(
+        "a call into the guest holds the GIL", "src/pywasi/engine/exports.py",
+        '_call_unchecked: Final = _dll["wasmtime_func_call_unchecked"]',
+        '_call_unchecked: Final = ctypes.PyDLL(_dll._name)["wasmtime_func_call_unchecked"]',
+        (_on_path("tests/test_many_guests.py::test_guest_code_runs_without_the_gil", "c"),),
+    ),
+    Mutation(
+        "a path past PATH_MAX is read from guest memory before it is refused",
+        "src/pywasi/syscalls/path.py",
+        "    if length > PATH_MAX:\n        memory.check(ptr, length)  # EFAULT first\n"
+        "        raise WasiErrno(Errno.NAMETOOLONG)\n", "",
+        (_on_path("tests/test_redteam.py::test_pathological_paths_resolve_or_are_refused_unread",
+                  "walk-c"),),
+    ),
+    Mutation(
         "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",
         "resolution = max(1, round(time.clock_getres(CLOCKS[clock_id][1]) * 1e9))",
         "resolution = 1",

@@ -1,0 +1,27 @@
+"""Threads for tests, that end with their test: each is a daemon (a test that fails while one
+still waits or spins cannot keep the run from exiting), and conftest's
+`no_thread_outlives_its_test` fails a test that leaves one running past `JOIN_SECONDS`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+JOIN_SECONDS: Final = 10.0
+"""How long a test's thread may take to end once the test is done (joins wait this long)."""
+
+
+def in_background(target: Callable[..., object], *args: Any) -> threading.Thread:
+    """`target(*args)` running on a daemon thread."""
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def later(seconds: float, action: Callable[..., object], *args: Any) -> threading.Timer:
+    """`action(*args)` in `seconds`, on a daemon timer thread (`cancel()` to call it off)."""
+    timer = threading.Timer(seconds, action, args)
+    timer.daemon = True
+    timer.start()
+    return timer
