@@ -182,12 +182,13 @@ def threads_start_at_once() -> str:
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(8)]
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(30)  # a stuck run fails the scenario (alive below), not hangs it
     assert not failures, failures
+    assert not any(thread.is_alive() for thread in threads), "a run never ended"
     assert len(made) == 1, f"pywasi's engine was made {len(made)} times"
     return "8 runs, pywasi's engine made once"
 
