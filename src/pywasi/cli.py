@@ -20,6 +20,7 @@ import wasmtime
 
 import pywasi
 
+from .cli_stdio import StandardDescriptors
 from .cli_options import (
     INTERRUPTED_EXIT_STATUS,
     TRAP_EXIT_STATUS,
@@ -67,8 +68,16 @@ def _printable(text: str) -> str:
 
 
 def _report(message: str) -> None:
-    """Print an error on the guest's behalf, escaped (see `_printable`)."""
-    print(_printable(message), file=sys.stderr)
+    """Print an error on the guest's behalf, escaped (see `_printable`); nowhere when the
+    host's stderr is closed (Python's is then None, and print would pick stdout)."""
+    if sys.stderr is not None:
+        print(_printable(message), file=sys.stderr)
+
+
+def _output(text: str) -> None:
+    """Write to the host's stdout, unless it is closed (None)."""
+    if sys.stdout is not None:
+        sys.stdout.write(text)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -92,10 +101,10 @@ def version_text() -> str:
 
 
 @contextmanager
-def _compile_note(name: str, stream: TextIO) -> Iterator[None]:
+def _compile_note(name: str, stream: TextIO | None) -> Iterator[None]:
     """On a terminal, say so when compiling takes longer than a second (the first run of a
     large module); say nothing otherwise."""
-    if not stream.isatty():
+    if stream is None or not stream.isatty():
         yield
         return
     started = time.monotonic()
@@ -153,7 +162,8 @@ def _tracer(stream: TextIO, trace_format: str) -> TraceSink:
     return trace_writer(stream, trace_format)
 
 
-def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
+def run(options: RunOptions, trace_stream: TextIO | None = None,
+        stdio: StandardDescriptors | None = None) -> int:
     limits = Limits(**options.limits)
     if options.module is None:
         from importlib.resources import files
@@ -179,6 +189,9 @@ def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
             preopens=_preopens(options.dirs),
             sockets=listeners or None,
             limits=limits,
+            stdin=0 if stdio is None else stdio.option(0),
+            stdout=1 if stdio is None else stdio.option(1),
+            stderr=2 if stdio is None else stdio.option(2),
             trace=None if trace_stream is None else _tracer(trace_stream, options.trace_format),
         )
     finally:
@@ -197,7 +210,7 @@ def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
     finally:
         wasi.close()
     for value in result if isinstance(result, list) else [] if result is None else [result]:
-        print(value)
+        _output(f"{value}\n")
     return 0
 
 
@@ -206,7 +219,7 @@ def _trace_stream(target: str | None) -> Iterator[TextIO | None]:
     if target is None:
         yield None
     elif target == "-":
-        yield sys.stderr
+        yield sys.stderr  # None, so no trace, when the host's stderr is closed
     else:
         try:
             stream = open(target, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
@@ -234,12 +247,10 @@ def _parse(argv: Sequence[str]) -> RunOptions | None:
     A command line that means nothing is `UsageError`."""
     options = parse(argv)
     if isinstance(options, TopLevel):
-        sys.stdout.write(version_text() + "\n" if options.version
-                         else top_help_text(_terminal_width()))
+        _output(version_text() + "\n" if options.version else top_help_text(_terminal_width()))
         return None
     if options.help:
-        sys.stdout.write(help_text("pywasi run" if argv[0] == "run" else "pywasi",
-                                   _terminal_width()))
+        _output(help_text("pywasi run" if argv[0] == "run" else "pywasi", _terminal_width()))
         return None
     return options
 
@@ -259,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = _parse(sys.argv[1:] if argv is None else argv)
     except UsageError as error:
-        sys.stderr.write(f"{usage(error.prog)}{error.prog}: error: {error}\n")
+        _report(f"{usage(error.prog)}{error.prog}: error: {error}")
         return USAGE_EXIT_STATUS
     if options is None:
         return 0
@@ -273,15 +284,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         run` ends."""
         if leaving.acquire(blocking=False):
             _report(interrupted)
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(AttributeError, OSError, ValueError):  # None: closed
                 sys.stderr.flush()
             os._exit(INTERRUPTED_EXIT_STATUS)
 
     if not options.limits["interruptible"]:
         signal_watcher.on_interrupt = end_the_process
+    stdio = StandardDescriptors()
     try:
         with _trace_stream(options.trace) as trace:
-            exit_code = run(options, trace)
+            exit_code = run(options, trace, stdio)
     except KeyboardInterrupt:  # in Python code, or stopped from within
         leaving.acquire()  # or wait while the watcher ends the process
         _report(interrupted)
@@ -297,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         signal_watcher.on_interrupt = None
+        stdio.release()
     status = host_exit_status(exit_code)
     if status != exit_code:
         _failed(module_name, f"exit status {exit_code} does not fit a host exit status (0..255)")

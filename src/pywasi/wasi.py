@@ -32,7 +32,7 @@ from .sandbox.fdtable import Descriptor, FdTable
 from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
-from .sandbox.stdio import HostStream, Stdio
+from .sandbox.stdio import CLOSED, STANDARD_FDS, ClosedStdio, HostStream, Stdio
 from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
@@ -84,11 +84,18 @@ _STDIO_KINDS = {
 
 
 def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) -> Stdio:
+    """The guest's `name` stream. A standard descriptor (0, 1, 2) that is closed, as a parent
+    may leave it (``<&-``), is a stream answering EBADF, as wasmtime and Node give; any other
+    closed number is a mistake of the caller's."""
+    if value is CLOSED:
+        return ClosedStdio(direction)
     if isinstance(value, int) and not isinstance(value, bool):
         _check_stdio_fd(value, name)
         try:
             os.fstat(value)
         except OSError:
+            if value in STANDARD_FDS:
+                return ClosedStdio(direction)
             raise InvalidArgValueError(
                 f"The option '{name}' is host descriptor {value}, which is not open: pass an "
                 "open one (such as file.fileno()), or a Python stream or callable"
