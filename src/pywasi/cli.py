@@ -162,6 +162,18 @@ def _tracer(stream: TextIO, trace_format: str) -> TraceSink:
     return trace_writer(stream, trace_format)
 
 
+def _exports_memory(module: wasmtime.Module) -> bool:
+    return any(item.name == "memory" and isinstance(item.type, wasmtime.MemoryType)
+               for item in module.exports)
+
+
+def _no_memory(instance: WasmtimeInstance) -> wasmtime.Memory:
+    """For a module that exports no memory (pure compute, as `wasmtime run` runs it): a
+    memory of no bytes, so a system call that needs none (proc_exit, sched_yield) works and
+    one that reads or writes guest memory is EFAULT."""
+    return wasmtime.Memory(instance.store, wasmtime.MemoryType(wasmtime.Limits(0, 0)))
+
+
 def run(options: RunOptions, trace_stream: TextIO | None = None,
         stdio: StandardDescriptors | None = None) -> int:
     limits = Limits(**options.limits)
@@ -175,10 +187,6 @@ def run(options: RunOptions, trace_stream: TextIO | None = None,
     with _compile_note(name, sys.stderr):
         module = load_module(Path(source) if isinstance(source, str) else source,
                              cache=not options.no_cache, limits=limits)
-    if not any(item.name == "memory" and isinstance(item.type, wasmtime.MemoryType)
-               for item in module.exports):
-        raise PyWasiError(f"{name} exports no memory: a WASI command must export its linear "
-                          "memory as `memory` (in .wat: (memory (export \"memory\") 1))")
     listeners: list[socket.socket] = []
     try:
         listeners += (_listen(host, port) for host, port in options.tcplisten)
@@ -198,12 +206,13 @@ def run(options: RunOptions, trace_stream: TextIO | None = None,
         for listener in listeners:  # the guest has its own copies
             listener.close()
     instance = instantiate(wasi, module)
+    memory = None if _exports_memory(module) else _no_memory(instance)
     if options.invoke is None:
-        return wasi.start(instance)
+        return wasi.start(instance, memory)
     if instance.export_kind("_initialize") is not None:
-        wasi.initialize(instance)
+        wasi.initialize(instance, memory)
     else:
-        wasi.finalize_bindings(instance)
+        wasi.finalize_bindings(instance, memory)
     try:
         result = instance.call(options.invoke,
                                *_invoke_args(instance, options.invoke, options.args))

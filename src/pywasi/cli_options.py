@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .limits import parse_duration
+from .limits import parse_duration, parse_size
 
 TRAP_EXIT_STATUS: Final = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
 INTERRUPTED_EXIT_STATUS: Final = 130  # 128 + SIGINT, as shells and `wasmtime run` report Ctrl-C
@@ -68,16 +68,16 @@ def _tcp_address(text: str) -> tuple[str, int]:
 
 
 def _count(text: str) -> int:
-    value = int(text.replace("_", ""))
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
+    if not text.replace("_", "").isdigit() or text.startswith("_"):
+        raise ValueError(f"bad count {text!r}: expected a whole number >= 0, such as 1000000 "
+                         "or 1_000_000")
+    return int(text.replace("_", ""))
 
 
 def _flag(text: str) -> bool:
     lowered = text.lower()
     if lowered not in ("y", "yes", "true", "n", "no", "false"):
-        raise ValueError("expected y or n")
+        raise ValueError(f"bad flag {text!r}: expected y or n (also yes, no, true, false)")
     return lowered in ("y", "yes", "true")
 
 
@@ -95,15 +95,18 @@ Settings = dict[str, tuple[str, Callable[[str], Any], str]]
 W_OPTIONS: Final[Settings] = {
     "fuel": ("fuel", _count, "units of fuel the guest may use (~1 per instruction)"),
     "timeout": ("timeout", parse_duration, "wall-clock limit, such as 10s or 500ms"),
-    "max-memory-size": ("max_memory_size", _count, "bytes each linear memory may grow to"),
-    "max-wasm-stack": ("max_wasm_stack", _count, "bytes of stack wasm code may use"),
+    "max-memory-size": ("max_memory_size", parse_size, "bytes each linear memory may grow to, "
+                        "such as 65536 or 64MiB"),
+    "max-wasm-stack": ("max_wasm_stack", parse_size, "bytes of stack wasm code may use, such "
+                       "as 512KiB"),
     "epoch-interruption": ("interruptible", _flag, "compile checks that let Ctrl-C end compute "
                            "from within (on with a timeout; else off, as in wasmtime: "
                            "Ctrl-C then ends the process)"),
 }
 S_OPTIONS: Final[Settings] = {
     "max-resources": ("max_resources", _count, "descriptors the guest may hold open (EMFILE)"),
-    "max-random-size": ("max_random_size", _count, "bytes one random_get may ask for"),
+    "max-random-size": ("max_random_size", parse_size, "bytes one random_get may ask for, "
+                        "such as 1MiB"),
     "inherit-env": ("inherit_env", _flag, "give the guest the host's whole environment"),
 }
 
@@ -124,7 +127,7 @@ def _settings(table: Settings, option: str) -> Callable[[str], dict[str, Any]]:
             try:
                 values[target] = convert(value) if sep else True
             except ValueError as error:
-                raise ValueError(f"bad {option} {key}={value}: {error}") from None
+                raise ValueError(f"{option} {key}={value}: {error}") from None
         return values
 
     return read
@@ -276,7 +279,9 @@ def _read_options(argv: Sequence[str], prog: str, by_name: dict[str, Option],
         try:
             value = option.read(text)
         except ValueError as error:
-            raise UsageError(prog, f"argument {name}: {error}") from None
+            said = str(error)  # "argument -W: " only where the message does not name it
+            raise UsageError(prog, said if said.startswith(name + " ")
+                             else f"argument {name}: {said}") from None
         if option.repeat:
             getattr(target, option.dest).append(value)
         else:

@@ -340,10 +340,11 @@ class WASI:
         `WasmtimeInstance.call` check this; on another engine, call it after each call."""
         self._stdio.after_guest_call()
 
-    def start(self, instance: BoundInstance) -> int:
+    def start(self, instance: BoundInstance, memory: object | None = None) -> int:
         """Run a command's `_start`; returns its exit code (0 if it returns normally). The
-        guest's descriptors are closed when it ends, however it ends."""
-        self.finalize_bindings(instance)
+        guest's descriptors are closed when it ends, however it ends. `memory` is what the
+        system calls use, as for `finalize_bindings`."""
+        self.finalize_bindings(instance, memory)
         try:
             if instance.export_kind("_start") != "func":
                 raise InvalidArgTypeError(
@@ -368,10 +369,11 @@ class WASI:
             _release(self._context.fds, self._context.stop)  # also when the checks above failed
         return 0
 
-    def initialize(self, instance: BoundInstance) -> None:
+    def initialize(self, instance: BoundInstance, memory: object | None = None) -> None:
         """Run a reactor's `_initialize`, if it has one; its other exports are usable after.
-        If this fails, the guest's descriptors are closed (the reactor cannot be used)."""
-        self.finalize_bindings(instance)
+        If this fails, the guest's descriptors are closed (the reactor cannot be used).
+        `memory` is what the system calls use, as for `finalize_bindings`."""
+        self.finalize_bindings(instance, memory)
         try:
             if instance.export_kind("_start") is not None:
                 raise InvalidArgTypeError(
