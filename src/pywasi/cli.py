@@ -143,12 +143,32 @@ def _invoke_args(instance: WasmtimeInstance, name: str, texts: Sequence[str]) ->
 
 
 def _environment(options: RunOptions) -> dict[str, str]:
+    """--env NAME copies the host's value; a name the host does not have is said, not
+    silently dropped."""
     env = dict(os.environ) if options.inherit_env else {}
-    env.update((key, value) for key, value in options.env if value is not None)
+    for key, value in options.env:
+        if value is None:
+            _report(f"warning: --env {key}: the host has no variable {key}, so the guest "
+                    "gets none (give a value with --env NAME=VALUE)")
+        else:
+            env[key] = value
     return env
 
 
+def _check_dirs(dirs: Sequence[tuple[str, str, bool]]) -> None:
+    """`--dir a:/b` for `--dir a::/b`: a missing host path with a single colon in it is most
+    likely the wrong separator (wasmtime's is ``::``), so the error says so."""
+    for host, guest, read_only in dirs:
+        if host == guest and ":" in host and not os.path.lexists(host):
+            option = "--dir-ro" if read_only else "--dir"
+            before, _, after = host.partition(":")
+            raise PyWasiError(f"{option} {host}: the host directory {host!r} does not exist; "
+                              f"to give it the guest under another name, separate the two "
+                              f"with '::' (HOST::GUEST): {option} {before}::{after}")
+
+
 def _preopens(dirs: Sequence[tuple[str, str, bool]]) -> dict[str, object]:
+    _check_dirs(dirs)
     if not any(read_only for _, _, read_only in dirs):
         return {guest: host for host, guest, _ in dirs}
     from .sandbox.readonly import ReadOnly  # only for --dir-ro
@@ -200,7 +220,8 @@ def run(options: RunOptions, trace_stream: TextIO | None = None,
             stdin=0 if stdio is None else stdio.option(0),
             stdout=1 if stdio is None else stdio.option(1),
             stderr=2 if stdio is None else stdio.option(2),
-            trace=None if trace_stream is None else _tracer(trace_stream, options.trace_format),
+            trace=None if trace_stream is None else _tracer(trace_stream,
+                                                            options.trace_format or "text"),
         )
     finally:
         for listener in listeners:  # the guest has its own copies

@@ -182,7 +182,7 @@ RUN_OPTIONS: Final = (
            "stderr; --trace=FILE writes to FILE instead", metavar="[=FILE]", takes="=value",
            bare="-"),
     Option(("--trace-format",), "trace_format", "one line of text per call (default), or "
-           "JSON lines for tools", metavar="{text,json}", read=_one_of("text", "json")),
+           "JSON lines for tools; without --trace, it traces to stderr", metavar="{text,json}", read=_one_of("text", "json")),
 )
 TOP_OPTIONS: Final = (
     Option(("-h", "--help"), "help", "show this help and exit", takes="nothing"),
@@ -215,7 +215,7 @@ class RunOptions:
         self.invoke: str | None = None
         self.settings: list[dict[str, Any]] = []  # what each -W and -S said, in order
         self.trace: str | None = None  # "-" for stderr
-        self.trace_format = "text"
+        self.trace_format: str | None = None  # text, unless --trace-format says json
         self.module: str | None = None
         self.args: list[str] = []
 
@@ -301,6 +301,8 @@ def parse_run(argv: Sequence[str], prog: str = "pywasi run") -> RunOptions:
     """The options of ``pywasi run ARGV``; MODULE and its ARGS are the words after them."""
     options = RunOptions()
     first = _read_options(argv, prog, _BY_NAME, options)
+    if options.trace_format is not None and options.trace is None:
+        options.trace = "-"  # asking for a format asks for a trace
     if first < len(argv):
         options.module, options.args = argv[first], list(argv[first + 1:])
     return options
