@@ -20,7 +20,6 @@ import wasmtime
 
 import pywasi
 
-from .cli_stdio import StandardDescriptors
 from .cli_options import (
     INTERRUPTED_EXIT_STATUS,
     TRAP_EXIT_STATUS,
@@ -33,6 +32,7 @@ from .cli_options import (
     top_help_text,
     usage,
 )
+from .cli_stdio import StandardDescriptors
 from .engine import wasmtime_engine
 from .engine.host_imports import wasi_version
 from .engine.interrupt import signal_watcher, timer

@@ -27,6 +27,7 @@ exit status:
   the guest's own exit code, when it exits or returns from _start (0)
   {TRAP_EXIT_STATUS}  the guest trapped (unreachable, out-of-bounds access...), as wasmtime
   {INTERRUPTED_EXIT_STATUS}  interrupted by Ctrl-C (SIGINT)
+  143  ended by SIGTERM (killed by the signal, as a shell reports it; -15 to Python)
   124  -W timeout reached            125  -W fuel used up
   123  wasm stack exhausted (-W max-wasm-stack)
   122  -W max-memory-size or -S max-random-size exceeded
@@ -182,7 +183,8 @@ RUN_OPTIONS: Final = (
            "stderr; --trace=FILE writes to FILE instead", metavar="[=FILE]", takes="=value",
            bare="-"),
     Option(("--trace-format",), "trace_format", "one line of text per call (default), or "
-           "JSON lines for tools; without --trace, it traces to stderr", metavar="{text,json}", read=_one_of("text", "json")),
+           "JSON lines for tools; without --trace, it traces to stderr",
+           metavar="{text,json}", read=_one_of("text", "json")),
 )
 TOP_OPTIONS: Final = (
     Option(("-h", "--help"), "help", "show this help and exit", takes="nothing"),
