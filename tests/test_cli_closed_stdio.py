@@ -4,6 +4,7 @@ process's, with no traceback anywhere."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,16 @@ def test_a_closed_number_is_held_so_no_file_of_the_run_lands_there(tmp_path: Pat
     result = subprocess.run(["sh", "-c", command, sys.executable, script, str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.stderr == "[0, 1] True"
+
+
+@pytest.mark.parametrize("words", [["run", "--help"], ["--version"], ["run", "--invoke", "f"]])
+def test_what_pywasi_itself_prints_has_nowhere_to_go_and_no_traceback(
+        tmp_path: Path, words: list[str]) -> None:
+    wat = '(module (func (export "f") (result i32) (i32.const 1)))'
+    module = tmp_path / "f.wat"
+    module.write_text(wat)
+    argv = [*words, str(module)] if "--invoke" in words else words
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}  # ask stdout
+    result = subprocess.run(["sh", "-c", 'exec "$0" -m pywasi "$@" >&-', sys.executable, *argv],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")

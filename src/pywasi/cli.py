@@ -268,7 +268,7 @@ def _terminal_width() -> int:
         return int(columns)
     try:
         return os.get_terminal_size(sys.stdout.fileno()).columns
-    except (OSError, ValueError):
+    except (AttributeError, OSError, ValueError):  # AttributeError: None, a closed stdout
         return 80
 
 
