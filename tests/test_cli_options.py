@@ -207,7 +207,8 @@ def test_the_command_line_reads_as_wasmtime_run_does() -> None:
     (["--env", "=x", "m"], "bad --env '=x'"),
     (["--tcplisten", "host", "m"], "expected HOST:PORT"),
     (["-W", "fuel", "m"], "-W fuel needs a value: -W fuel=VALUE"),
-    (["-S", "max-resources=-1", "m"], "bad -S max-resources=-1: must not be negative"),
+    (["-S", "max-resources=-1", "m"],
+     "-S max-resources=-1: bad count '-1': expected a whole number >= 0"),
     (["-x", "m"], "unrecognized option '-x'"),
 ])
 def test_a_command_line_that_means_nothing_says_why(words: list[str],

@@ -171,12 +171,10 @@ def test_a_wat_syntax_error_names_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.one_path
-def test_the_cli_says_a_module_without_memory_must_export_it(tmp_path: Path) -> None:
+def test_the_cli_runs_a_module_without_memory(tmp_path: Path) -> None:
+    """As `wasmtime run` does (issue 16): a module that makes no system call needs none."""
     module = tmp_path / "nomemory.wat"
     module.write_text('(module (func (export "_start")))')
     run = subprocess.run([sys.executable, "-m", "pywasi", "run", str(module)],
                          capture_output=True, text=True, timeout=60)
-    assert run.returncode == 1
-    assert "exports no memory: a WASI command must export its linear memory as `memory`" \
-        in run.stderr
-    assert "memory=" not in run.stderr
+    assert (run.returncode, run.stderr) == (0, "")

@@ -272,6 +272,35 @@ MUTATIONS: tuple[Mutation, ...] = (
         "resolution = 1",
         ("tests/test_clock_resolution.py",),
     ),
+    Mutation(
+        "read-only tree: a change is ENOTCAPABLE, not EROFS", "src/pywasi/sandbox/rights.py",
+        "    if read_only and missing & (CHANGING_PATHS | CHANGING_FILES):",
+        "    if False:",
+        ("tests/test_readonly.py::test_every_write_path_is_refused[c-host-memory]",
+         "tests/test_readonly.py::test_command_line_dir_ro[c]"),
+    ),
+    Mutation(
+        "a closed host stdin is lent by its number, which a later file takes",
+        "src/pywasi/wasi.py",
+        "            if value in STANDARD_FDS:\n                return ClosedStdio(direction)",
+        "            if value in STANDARD_FDS:\n"
+        "                return HostStream(value, direction)",
+        ("tests/test_cli_closed_stdio.py::"
+         "test_a_file_opened_on_a_closed_number_is_not_the_guests",),
+    ),
+    Mutation(
+        "CLI: a closed stdout is given to the guest as the /dev/null holding its number",
+        "src/pywasi/cli_stdio.py",
+        "        return CLOSED if fd in self.closed else fd", "        return fd",
+        ("tests/test_cli_closed_stdio.py::"
+         "test_closed_stdout_writes_are_ebadf_without_a_traceback",),
+    ),
+    Mutation(
+        "CLI: closed standard numbers are not held", "src/pywasi/cli_stdio.py",
+        "        for _ in self.closed:", "        for _ in ():",
+        ("tests/test_cli_closed_stdio.py::"
+         "test_a_closed_number_is_held_so_no_file_of_the_run_lands_there",),
+    ),
 )
 
 # Builds the trampoline into the copy's source tree, without reading pyproject.toml (whose

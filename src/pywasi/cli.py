@@ -32,6 +32,7 @@ from .cli_options import (
     top_help_text,
     usage,
 )
+from .cli_stdio import StandardDescriptors
 from .engine import wasmtime_engine
 from .engine.host_imports import wasi_version
 from .engine.interrupt import signal_watcher, timer
@@ -57,8 +58,16 @@ def _printable(text: str) -> str:
 
 
 def _report(message: str) -> None:
-    """Print an error on the guest's behalf, escaped (see `_printable`)."""
-    print(_printable(message), file=sys.stderr)
+    """Print an error on the guest's behalf, escaped (see `_printable`); nowhere when the
+    host's stderr is closed (Python's is then None, and print would pick stdout)."""
+    if sys.stderr is not None:
+        print(_printable(message), file=sys.stderr)
+
+
+def _output(text: str) -> None:
+    """Write to the host's stdout, unless it is closed (None)."""
+    if sys.stdout is not None:
+        sys.stdout.write(text)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -82,10 +91,10 @@ def version_text() -> str:
 
 
 @contextmanager
-def _compile_note(name: str, stream: TextIO) -> Iterator[None]:
+def _compile_note(name: str, stream: TextIO | None) -> Iterator[None]:
     """On a terminal, say so when compiling takes longer than a second (the first run of a
     large module); say nothing otherwise."""
-    if not stream.isatty():
+    if stream is None or not stream.isatty():
         yield
         return
     started = time.monotonic()
@@ -124,12 +133,32 @@ def _invoke_args(instance: WasmtimeInstance, name: str, texts: Sequence[str]) ->
 
 
 def _environment(options: RunOptions) -> dict[str, str]:
+    """--env NAME copies the host's value; a name the host does not have is said, not
+    silently dropped."""
     env = dict(os.environ) if options.inherit_env else {}
-    env.update((key, value) for key, value in options.env if value is not None)
+    for key, value in options.env:
+        if value is None:
+            _report(f"warning: --env {key}: the host has no variable {key}, so the guest "
+                    "gets none (give a value with --env NAME=VALUE)")
+        else:
+            env[key] = value
     return env
 
 
+def _check_dirs(dirs: Sequence[tuple[str, str, bool]]) -> None:
+    """`--dir a:/b` for `--dir a::/b`: a missing host path with a single colon in it is most
+    likely the wrong separator (wasmtime's is ``::``), so the error says so."""
+    for host, guest, read_only in dirs:
+        if host == guest and ":" in host and not os.path.lexists(host):
+            option = "--dir-ro" if read_only else "--dir"
+            before, _, after = host.partition(":")
+            raise PyWasiError(f"{option} {host}: the host directory {host!r} does not exist; "
+                              f"to give it the guest under another name, separate the two "
+                              f"with '::' (HOST::GUEST): {option} {before}::{after}")
+
+
 def _preopens(dirs: Sequence[tuple[str, str, bool]]) -> dict[str, object]:
+    _check_dirs(dirs)
     if not any(read_only for _, _, read_only in dirs):
         return {guest: host for host, guest, _ in dirs}
     from .sandbox.readonly import ReadOnly  # only for --dir-ro
@@ -143,7 +172,20 @@ def _tracer(stream: TextIO, trace_format: str) -> TraceSink:
     return trace_writer(stream, trace_format)
 
 
-def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
+def _exports_memory(module: wasmtime.Module) -> bool:
+    return any(item.name == "memory" and isinstance(item.type, wasmtime.MemoryType)
+               for item in module.exports)
+
+
+def _no_memory(instance: WasmtimeInstance) -> wasmtime.Memory:
+    """For a module that exports no memory (pure compute, as `wasmtime run` runs it): a
+    memory of no bytes, so a system call that needs none (proc_exit, sched_yield) works and
+    one that reads or writes guest memory is EFAULT."""
+    return wasmtime.Memory(instance.store, wasmtime.MemoryType(wasmtime.Limits(0, 0)))
+
+
+def run(options: RunOptions, trace_stream: TextIO | None = None,
+        stdio: StandardDescriptors | None = None) -> int:
     limits = Limits(**options.limits)
     if options.module is None:
         from importlib.resources import files
@@ -155,10 +197,6 @@ def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
     with _compile_note(name, sys.stderr):
         module = load_module(Path(source) if isinstance(source, str) else source,
                              cache=not options.no_cache, limits=limits)
-    if not any(item.name == "memory" and isinstance(item.type, wasmtime.MemoryType)
-               for item in module.exports):
-        raise PyWasiError(f"{name} exports no memory: a WASI command must export its linear "
-                          "memory as `memory` (in .wat: (memory (export \"memory\") 1))")
     listeners: list[socket.socket] = []
     try:
         listeners += (_listen(host, port) for host, port in options.tcplisten)
@@ -169,25 +207,30 @@ def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
             preopens=_preopens(options.dirs),
             sockets=listeners or None,
             limits=limits,
-            trace=None if trace_stream is None else _tracer(trace_stream, options.trace_format),
+            stdin=0 if stdio is None else stdio.option(0),
+            stdout=1 if stdio is None else stdio.option(1),
+            stderr=2 if stdio is None else stdio.option(2),
+            trace=None if trace_stream is None else _tracer(trace_stream,
+                                                            options.trace_format or "text"),
         )
     finally:
         for listener in listeners:  # the guest has its own copies
             listener.close()
     instance = instantiate(wasi, module)
+    memory = None if _exports_memory(module) else _no_memory(instance)
     if options.invoke is None:
-        return wasi.start(instance)
+        return wasi.start(instance, memory)
     if instance.export_kind("_initialize") is not None:
-        wasi.initialize(instance)
+        wasi.initialize(instance, memory)
     else:
-        wasi.finalize_bindings(instance)
+        wasi.finalize_bindings(instance, memory)
     try:
         result = instance.call(options.invoke,
                                *_invoke_args(instance, options.invoke, options.args))
     finally:
         wasi.close()
     for value in result if isinstance(result, list) else [] if result is None else [result]:
-        print(value)
+        _output(f"{value}\n")
     return 0
 
 
@@ -196,7 +239,7 @@ def _trace_stream(target: str | None) -> Iterator[TextIO | None]:
     if target is None:
         yield None
     elif target == "-":
-        yield sys.stderr
+        yield sys.stderr  # None, so no trace, when the host's stderr is closed
     else:
         try:
             stream = open(target, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
@@ -215,7 +258,7 @@ def _terminal_width() -> int:
         return int(columns)
     try:
         return os.get_terminal_size(sys.stdout.fileno()).columns
-    except (OSError, ValueError):
+    except (AttributeError, OSError, ValueError):  # AttributeError: None, a closed stdout
         return 80
 
 
@@ -224,12 +267,10 @@ def _parse(argv: Sequence[str]) -> RunOptions | None:
     A command line that means nothing is `UsageError`."""
     options = parse(argv)
     if isinstance(options, TopLevel):
-        sys.stdout.write(version_text() + "\n" if options.version
-                         else top_help_text(_terminal_width()))
+        _output(version_text() + "\n" if options.version else top_help_text(_terminal_width()))
         return None
     if options.help:
-        sys.stdout.write(help_text("pywasi run" if argv[0] == "run" else "pywasi",
-                                   _terminal_width()))
+        _output(help_text("pywasi run" if argv[0] == "run" else "pywasi", _terminal_width()))
         return None
     return options
 
@@ -249,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = _parse(sys.argv[1:] if argv is None else argv)
     except UsageError as error:
-        sys.stderr.write(f"{usage(error.prog)}{error.prog}: error: {error}\n")
+        _report(f"{usage(error.prog)}{error.prog}: error: {error}")
         return USAGE_EXIT_STATUS
     if options is None:
         return 0
@@ -263,15 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         run` ends."""
         if leaving.acquire(blocking=False):
             _report(interrupted)
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(AttributeError, OSError, ValueError):  # None: closed
                 sys.stderr.flush()
             os._exit(INTERRUPTED_EXIT_STATUS)
 
     if not options.limits["interruptible"]:
         signal_watcher.on_interrupt = end_the_process
+    stdio = StandardDescriptors()
     try:
         with _trace_stream(options.trace) as trace:
-            exit_code = run(options, trace)
+            exit_code = run(options, trace, stdio)
     except KeyboardInterrupt:  # in Python code, or stopped from within
         leaving.acquire()  # or wait while the watcher ends the process
         _report(interrupted)
@@ -287,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         signal_watcher.on_interrupt = None
+        stdio.release()
     status = host_exit_status(exit_code)
     if status != exit_code:
         _failed(module_name, f"exit status {exit_code} does not fit a host exit status (0..255)")

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .limits import parse_duration
+from .limits import parse_duration, parse_size
 
 TRAP_EXIT_STATUS: Final = 134  # what `wasmtime run` exits with on a trap (128 + SIGABRT)
 INTERRUPTED_EXIT_STATUS: Final = 130  # 128 + SIGINT, as shells and `wasmtime run` report Ctrl-C
@@ -27,6 +27,7 @@ exit status:
   the guest's own exit code, when it exits or returns from _start (0)
   {TRAP_EXIT_STATUS}  the guest trapped (unreachable, out-of-bounds access...), as wasmtime
   {INTERRUPTED_EXIT_STATUS}  interrupted by Ctrl-C (SIGINT)
+  143  ended by SIGTERM (killed by the signal, as a shell reports it; -15 to Python)
   124  -W timeout reached            125  -W fuel used up
   123  wasm stack exhausted (-W max-wasm-stack)
   122  -W max-memory-size or -S max-random-size exceeded
@@ -68,16 +69,16 @@ def _tcp_address(text: str) -> tuple[str, int]:
 
 
 def _count(text: str) -> int:
-    value = int(text.replace("_", ""))
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
+    if not text.replace("_", "").isdigit() or text.startswith("_"):
+        raise ValueError(f"bad count {text!r}: expected a whole number >= 0, such as 1000000 "
+                         "or 1_000_000")
+    return int(text.replace("_", ""))
 
 
 def _flag(text: str) -> bool:
     lowered = text.lower()
     if lowered not in ("y", "yes", "true", "n", "no", "false"):
-        raise ValueError("expected y or n")
+        raise ValueError(f"bad flag {text!r}: expected y or n (also yes, no, true, false)")
     return lowered in ("y", "yes", "true")
 
 
@@ -95,15 +96,18 @@ Settings = dict[str, tuple[str, Callable[[str], Any], str]]
 W_OPTIONS: Final[Settings] = {
     "fuel": ("fuel", _count, "units of fuel the guest may use (~1 per instruction)"),
     "timeout": ("timeout", parse_duration, "wall-clock limit, such as 10s or 500ms"),
-    "max-memory-size": ("max_memory_size", _count, "bytes each linear memory may grow to"),
-    "max-wasm-stack": ("max_wasm_stack", _count, "bytes of stack wasm code may use"),
+    "max-memory-size": ("max_memory_size", parse_size, "bytes each linear memory may grow to, "
+                        "such as 65536 or 64MiB"),
+    "max-wasm-stack": ("max_wasm_stack", parse_size, "bytes of stack wasm code may use, such "
+                       "as 512KiB"),
     "epoch-interruption": ("interruptible", _flag, "compile checks that let Ctrl-C end compute "
                            "from within (on with a timeout; else off, as in wasmtime: "
                            "Ctrl-C then ends the process)"),
 }
 S_OPTIONS: Final[Settings] = {
     "max-resources": ("max_resources", _count, "descriptors the guest may hold open (EMFILE)"),
-    "max-random-size": ("max_random_size", _count, "bytes one random_get may ask for"),
+    "max-random-size": ("max_random_size", parse_size, "bytes one random_get may ask for, "
+                        "such as 1MiB"),
     "inherit-env": ("inherit_env", _flag, "give the guest the host's whole environment"),
 }
 
@@ -124,7 +128,7 @@ def _settings(table: Settings, option: str) -> Callable[[str], dict[str, Any]]:
             try:
                 values[target] = convert(value) if sep else True
             except ValueError as error:
-                raise ValueError(f"bad {option} {key}={value}: {error}") from None
+                raise ValueError(f"{option} {key}={value}: {error}") from None
         return values
 
     return read
@@ -179,7 +183,8 @@ RUN_OPTIONS: Final = (
            "stderr; --trace=FILE writes to FILE instead", metavar="[=FILE]", takes="=value",
            bare="-"),
     Option(("--trace-format",), "trace_format", "one line of text per call (default), or "
-           "JSON lines for tools", metavar="{text,json}", read=_one_of("text", "json")),
+           "JSON lines for tools; without --trace, it traces to stderr",
+           metavar="{text,json}", read=_one_of("text", "json")),
 )
 TOP_OPTIONS: Final = (
     Option(("-h", "--help"), "help", "show this help and exit", takes="nothing"),
@@ -212,7 +217,7 @@ class RunOptions:
         self.invoke: str | None = None
         self.settings: list[dict[str, Any]] = []  # what each -W and -S said, in order
         self.trace: str | None = None  # "-" for stderr
-        self.trace_format = "text"
+        self.trace_format: str | None = None  # text, unless --trace-format says json
         self.module: str | None = None
         self.args: list[str] = []
 
@@ -276,7 +281,9 @@ def _read_options(argv: Sequence[str], prog: str, by_name: dict[str, Option],
         try:
             value = option.read(text)
         except ValueError as error:
-            raise UsageError(prog, f"argument {name}: {error}") from None
+            said = str(error)  # "argument -W: " only where the message does not name it
+            raise UsageError(prog, said if said.startswith(name + " ")
+                             else f"argument {name}: {said}") from None
         if option.repeat:
             getattr(target, option.dest).append(value)
         else:
@@ -296,6 +303,8 @@ def parse_run(argv: Sequence[str], prog: str = "pywasi run") -> RunOptions:
     """The options of ``pywasi run ARGV``; MODULE and its ARGS are the words after them."""
     options = RunOptions()
     first = _read_options(argv, prog, _BY_NAME, options)
+    if options.trace_format is not None and options.trace is None:
+        options.trace = "-"  # asking for a format asks for a trace
     if first < len(argv):
         options.module, options.args = argv[first], list(argv[first + 1:])
     return options

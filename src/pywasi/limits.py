@@ -118,3 +118,21 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"bad duration {text!r}: expected a number with a unit "
                          "(ns, us, ms, s, m, h), such as 10s or 250ms")
     return float(match[1]) * _SECONDS_PER_UNIT[match[2]]
+
+
+_SIZE: Final = r"\s*(\d[\d_]*)\s*([kmgt](?:i?b)?)?\s*"
+_BYTES_PER_UNIT: Final = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``65536``, ``64KiB``, ``16MiB``, ``1GiB`` (or ``64K``, ``16M``,
+    ``1G``: binary units, as ``ulimit`` and ``docker --memory`` read them). ``64MB`` is refused
+    rather than guessed at (10**6 or 2**20?)."""
+    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
+    unit = "" if match is None else (match[2] or "").lower()
+    if match is None or unit.endswith("b") and not unit.endswith("ib"):
+        raise ValueError(f"bad size {text!r}: expected bytes, or a whole number with a unit "
+                         "(KiB, MiB, GiB, TiB; K, M, G, T mean the same), such as 65536, "
+                         "64KiB or 16MiB")
+    return int(match[1].replace("_", "")) * _BYTES_PER_UNIT.get(unit[:1], 1)
+

@@ -132,10 +132,14 @@ class TraceEvent(NamedTuple):
         return f"{self.name}({args}) = {outcome}{outputs} <{self.seconds * 1e3:.3f} ms>"
 
     def json(self) -> str:
+        """One JSON object: ``call``, ``args`` and ``results`` (name to value), ``errno`` (the
+        number, as the guest got it; null if the call raised), ``errno_name`` beside it
+        ("ENOENT"; null for 0 and when the call raised), ``seconds`` and ``raised``."""
         return json.dumps({
             "call": self.name,
             "args": dict(self.args),
-            "errno": None if self.errno is None else _ERRNO_NAMES.get(self.errno, self.errno),
+            "errno": self.errno,
+            "errno_name": _ERRNO_NAMES.get(self.errno) if self.errno else None,
             "results": dict(self.results),
             "seconds": round(self.seconds, 9),
             "raised": self.raised,

@@ -32,7 +32,7 @@ from .sandbox.fdtable import Descriptor, FdTable
 from .sandbox.files import WasiFile
 from .sandbox.host import HostDir
 from .sandbox.pystreams import GuestStdio, StdinOption, StdoutOption
-from .sandbox.stdio import HostStream, Stdio
+from .sandbox.stdio import CLOSED, STANDARD_FDS, ClosedStdio, HostStream, Stdio
 from .sandbox.stop import StopSignal
 from .syscalls import HostFunction, WasiContext, build_imports
 from .syscalls.proc import host_exit_status
@@ -84,11 +84,18 @@ _STDIO_KINDS = {
 
 
 def _check_stdio(stdio: GuestStdio, value: object, name: str, direction: int) -> Stdio:
+    """The guest's `name` stream. A standard descriptor (0, 1, 2) that is closed, as a parent
+    may leave it (``<&-``), is a stream answering EBADF, as wasmtime and Node give; any other
+    closed number is a mistake of the caller's."""
+    if value is CLOSED:
+        return ClosedStdio(direction)
     if isinstance(value, int) and not isinstance(value, bool):
         _check_stdio_fd(value, name)
         try:
             os.fstat(value)
         except OSError:
+            if value in STANDARD_FDS:
+                return ClosedStdio(direction)
             raise InvalidArgValueError(
                 f"The option '{name}' is host descriptor {value}, which is not open: pass an "
                 "open one (such as file.fileno()), or a Python stream or callable"
@@ -333,10 +340,11 @@ class WASI:
         `WasmtimeInstance.call` check this; on another engine, call it after each call."""
         self._stdio.after_guest_call()
 
-    def start(self, instance: BoundInstance) -> int:
+    def start(self, instance: BoundInstance, memory: object | None = None) -> int:
         """Run a command's `_start`; returns its exit code (0 if it returns normally). The
-        guest's descriptors are closed when it ends, however it ends."""
-        self.finalize_bindings(instance)
+        guest's descriptors are closed when it ends, however it ends. `memory` is what the
+        system calls use, as for `finalize_bindings`."""
+        self.finalize_bindings(instance, memory)
         try:
             if instance.export_kind("_start") != "func":
                 raise InvalidArgTypeError(
@@ -361,10 +369,11 @@ class WASI:
             _release(self._context.fds, self._context.stop)  # also when the checks above failed
         return 0
 
-    def initialize(self, instance: BoundInstance) -> None:
+    def initialize(self, instance: BoundInstance, memory: object | None = None) -> None:
         """Run a reactor's `_initialize`, if it has one; its other exports are usable after.
-        If this fails, the guest's descriptors are closed (the reactor cannot be used)."""
-        self.finalize_bindings(instance)
+        If this fails, the guest's descriptors are closed (the reactor cannot be used).
+        `memory` is what the system calls use, as for `finalize_bindings`."""
+        self.finalize_bindings(instance, memory)
         try:
             if instance.export_kind("_start") is not None:
                 raise InvalidArgTypeError(

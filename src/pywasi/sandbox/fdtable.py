@@ -113,7 +113,8 @@ class FdTable:
         """The descriptor for `fd`, which must carry all of `rights` (else see `lacking`)."""
         desc = self._fds[fd]
         if desc.rights_base & rights != rights:
-            raise WasiErrno(lacking(desc.file.filetype, rights & ~desc.rights_base))
+            raise WasiErrno(lacking(desc.file.filetype, rights & ~desc.rights_base,
+                                    desc.file.read_only))
         return desc
 
     def require_room(self) -> None:

@@ -29,7 +29,7 @@ from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Eventtype, Filetype, Rights
 from ..errors import StdioError
 from .files import Readiness
-from .stdio import HostStream, Stdio
+from .stdio import Closed, HostStream, Stdio
 
 _READ_AHEAD: Final = 64 * 1024  # how much input poll_oneoff reads to learn whether there is any
 _Arg = TypeVar("_Arg")
@@ -49,8 +49,8 @@ class TextWritable(Protocol):
 
 
 _Bytes: TypeAlias = "bytes | bytearray | memoryview"
-StdinOption: TypeAlias = "int | _Bytes | str | Readable | Iterable[_Bytes | str]"
-StdoutOption: TypeAlias = "int | BinaryWritable | TextWritable | Callable[[bytes], object]"
+StdinOption: TypeAlias = "int | Closed | _Bytes | str | Readable | Iterable[_Bytes | str]"
+StdoutOption: TypeAlias = "int | Closed | BinaryWritable | TextWritable | Callable[[bytes], object]"
 
 Emit = Callable[[bytes], int]
 """Hands guest output to the embedder's object; returns how many of the bytes it took."""

@@ -5,8 +5,8 @@
 guest can ever obtain there reaches the writable object. Two walls stand in the way of a write:
 
 * rights: a read-only object's descriptors carry none of the rights that change anything
-  (`rights.maximum`), so fdstat shows it and the system call layer refuses first
-  (ENOTCAPABLE);
+  (`rights.maximum`), so fdstat shows it and the system call layer refuses first (EROFS,
+  `rights.lacking`, as POSIX programs expect of a read-only tree);
 * the wrappers themselves: every changing call answers EROFS whatever the rights say, and
   opening for writing, creating or truncating (CVE-2026-47261's O_TRUNC without write) is
   EROFS before the wrapped directory is asked. A link or rename between a read-only and a

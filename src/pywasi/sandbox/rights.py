@@ -41,14 +41,17 @@ _DIRECTORY_ONLY: Final = DIRECTORY & ~REGULAR_FILE
 _ACCESS: Final = R.FD_READ | R.FD_WRITE
 
 
-def lacking(filetype: Filetype, missing: int) -> Errno:
+def lacking(filetype: Filetype, missing: int, read_only: bool = False) -> Errno:
     """The errno for a call needing rights `missing` that a descriptor of `filetype` lacks.
 
     The wrong kind of descriptor is not a capability question: file I/O on a directory is
     EBADF and a path call on a non-directory ENOTDIR, and so is reading or writing a descriptor
     not open for it EBADF, as in POSIX. That is what wasmtime answers and what wasi-testsuite
     (directory_seek, dir_fd_op_failures, path_open_dirfd_not_dir,
-    path_open_read_without_rights) expects; other rights that were dropped are ENOTCAPABLE.
+    path_open_read_without_rights) expects. A change to a read-only object (creating,
+    truncating, removing, renaming, linking, times, sizes: rights its descriptors never carry)
+    is EROFS, what POSIX programs expect of a read-only tree (perror: "Read-only file
+    system"); other rights, which the guest itself dropped, are ENOTCAPABLE.
     """
     if filetype == Filetype.DIRECTORY:
         if missing & ~DIRECTORY:
@@ -57,6 +60,8 @@ def lacking(filetype: Filetype, missing: int) -> Errno:
         return Errno.NOTDIR
     if missing & _ACCESS:
         return Errno.BADF
+    if read_only and missing & (CHANGING_PATHS | CHANGING_FILES):
+        return Errno.ROFS
     return Errno.NOTCAPABLE
 
 

@@ -17,7 +17,7 @@ from typing import Final
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Fdflags, Filetype, Rights
-from .files import Transfer, WasiFile
+from .files import Filestat, Transfer, WasiFile
 from .hostio import HostIO, filetype_of_mode
 from .rights import SEEK
 from .stop import StopSignal
@@ -52,6 +52,39 @@ class Stdio(WasiFile):
 
     def advise(self, offset: int, length: int, advice: int) -> None:
         """Advice is a hint; a stream has nothing to act on."""
+
+
+class ClosedStdio(Stdio):
+    """A standard stream whose host descriptor was closed when the guest was set up (a parent
+    ran it with ``<&-``, say): the guest's reads and writes on it are EBADF, as under wasmtime
+    and Node, and nothing crashes. The host number itself is never used, so a file the host
+    opens there later is not the guest's."""
+
+    def __init__(self, direction: int) -> None:
+        self.direction = direction
+        self.fdflags = 0
+
+    def stat(self) -> Filestat:
+        raise WasiErrno(Errno.BADF)
+
+    def sync(self) -> None:
+        raise WasiErrno(Errno.BADF)
+
+    def datasync(self) -> None:
+        raise WasiErrno(Errno.BADF)
+
+
+class Closed:
+    """The type of `CLOSED`."""
+
+    def __repr__(self) -> str:
+        return "pywasi.sandbox.stdio.CLOSED"
+
+
+CLOSED: Final = Closed()
+"""As `WASI(stdin=...)` (or stdout, stderr): the guest's stream answers EBADF (`ClosedStdio`),
+as when the host's own descriptor is closed. `pywasi run` passes it for a closed 0, 1 or 2."""
+STANDARD_FDS: Final = (0, 1, 2)
 
 
 class HostStream(Stdio, HostIO):
