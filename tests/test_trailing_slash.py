@@ -18,6 +18,7 @@ import pytest
 from guest import build_c, run_guest
 from pywasi import MemoryDir
 from pywasi.abi.errno import HOST_TO_WASI
+from pywasi.abi.types import Errno
 
 NAMES = ("dir", "file", "ld", "lf", "ln", "nothere", "x", "t")
 PATHS = ("ld/", "lf/", "ln/", "ld//", "dir/", "file/", "nothere/", "ld/.", "dir/.")
@@ -47,6 +48,11 @@ OPS: dict[str, Op] = {
     "open_create": lambda p, at: os.close(os.open(p, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW)),
 }
 CASES = [f"{op} {path}" for op in OPS for path in PATHS]
+# Where WASI's conformance tests overrule the kernel: wasi-testsuite's
+# path_symlink_trailing_slashes wants ENOTDIR for a new link's name "file/" (Linux: EEXIST),
+# and pywasi answers so for every non-directory there, a symbolic link included.
+NOT_LINUX = {f"{op} {path}": int(Errno.NOTDIR) for op in ("link_to", "symlink")
+             for path in ("ld/", "lf/", "ln/", "ld//", "file/")}
 
 
 def _fixture(at: Path) -> None:
@@ -66,6 +72,7 @@ def _kernel_row(root: Path, number: int, case: str) -> str:
         result = 0
     except OSError as error:
         result = HOST_TO_WASI[error.errno or 0]
+    result = NOT_LINUX.get(case, result)
     row = [f"{number} {int(result)}"]
     for name in NAMES:
         try:
@@ -85,6 +92,7 @@ def test_trailing_slash_as_linux(tmp_path: Path, backing: str) -> None:
     run = run_guest(build_c("trailing_slash"), CASES, preopens={"/sandbox": preopen})
     assert run.exit_code == 0, run.out
     got = run.out.removesuffix("PASS\n").splitlines()
+    assert len(got) == len(CASES), run.out
     wrong = [f"{case}: kernel {want!r}, guest {have!r}"
-             for case, want, have in zip(CASES, expected, got) if want != have]
-    assert len(got) == len(CASES) and not wrong, "\n".join(wrong)
+             for case, want, have in zip(CASES, expected, got, strict=True) if want != have]
+    assert not wrong, "\n".join(wrong)

@@ -47,6 +47,7 @@ REFERENCES = "tests/test_host_call_references.py"
 SEEK_RIGHTS = "tests/test_seek_rights.py"
 PRECHECKS = "tests/test_prechecks.py"
 CACHE = "tests/test_cache_is_used.py"
+SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -176,6 +177,40 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            else:\n"
         "                entered = os.open(name, _SEARCH_FLAGS, dir_fd=parent)",
         ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape",),
+    ),
+    Mutation(
+        "trailing slash: a removed or renamed link is followed, every tree",
+        "src/pywasi/sandbox/resolver.py",
+        "looked_up = must_be_dir and act is Act.LOOKUP", "looked_up = must_be_dir",
+        tuple(f"{SLASH}[{route}-python-{backing}]"
+              for route, backing in (("walk", "host"), ("openat2", "host"), ("walk", "memory"))),
+    ),
+    Mutation(
+        "trailing slash: the kernel route forgets what the call does",
+        "src/pywasi/sandbox/resolver.py",
+        "parts[end - 1], end < len(parts), follow, act)",
+        "parts[end - 1], end < len(parts), follow, Act.LOOKUP)",
+        (f"{SLASH}[openat2-python-host]",),
+    ),
+    Mutation(
+        "trailing slash: the kernel route takes \"d/.\" for the entry \"d\"",
+        "src/pywasi/sandbox/resolver.py",
+        "    while end and not parts[end - 1]:", "    while end and parts[end - 1] in _TRIVIAL:",
+        (f"{SLASH}[openat2-python-host]",),
+    ),
+    Mutation(
+        "trailing slash: host rmdir follows a last link", "src/pywasi/sandbox/host.py",
+        "def rmdir_at(self, path: bytes) -> None:\n        with self._resolve(path, False, Act.CHANGE)",
+        "def rmdir_at(self, path: bytes) -> None:\n        with self._resolve(path, False)",
+        (f"{SLASH}[walk-python-host]",),
+    ),
+    Mutation(
+        "trailing slash: memory rmdir follows a last link", "src/pywasi/sandbox/memfs_open.py",
+        "def rmdir_at(self, path: bytes) -> None:\n"
+        "        with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE)",
+        "def rmdir_at(self, path: bytes) -> None:\n"
+        "        with walk(MEMORY, self.node, path, follow=False)",
+        (f"{SLASH}[walk-python-memory]",),
     ),
     Mutation(
         "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",

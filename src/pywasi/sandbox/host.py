@@ -252,7 +252,7 @@ class HostDir(HostFd):
     def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with self._resolve(old_path, False) as source, \
-                target_dir._resolve(new_path, False, Act.CREATE) as target:
+                target_dir._resolve(new_path, False, Act.CHANGE) as target:
             _refuse_new_entry_with_slash(target)
             guard.refuse_entry(target.dir, target.name, changing=True)
             os.link(source.name, target.name, src_dir_fd=source.dir,
@@ -292,7 +292,7 @@ class HostDir(HostFd):
         absolute one could never be followed, and is refused (EPERM, "not permitted")."""
         if target.startswith(b"/"):
             raise WasiErrno(Errno.PERM)
-        with self._resolve(path, False, Act.CREATE) as where:
+        with self._resolve(path, False, Act.CHANGE) as where:
             _refuse_new_entry_with_slash(where)
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.symlink(target, where.name, dir_fd=where.dir)

@@ -127,7 +127,7 @@ class OpenMemoryDir(WasiFile):
     def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with walk(MEMORY, self.node, old_path, follow=False) as source, \
-                walk(MEMORY, target_dir.node, new_path, follow=False, act=Act.CREATE) as target:
+                walk(MEMORY, target_dir.node, new_path, follow=False, act=Act.CHANGE) as target:
             node = _existing(source)
             _new_entry(target)
             if isinstance(node, MemoryDir):
@@ -189,7 +189,7 @@ class OpenMemoryDir(WasiFile):
         """As `HostDir.symlink_at`: an absolute target could never be followed (EPERM)."""
         if target.startswith(b"/"):
             raise fail(Errno.PERM)
-        with walk(MEMORY, self.node, path, follow=False, act=Act.CREATE) as where:
+        with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE) as where:
             _new_entry(where)
             where.dir.attach(where.name, MemorySymlink(target))
 

@@ -107,10 +107,12 @@ class Act(Enum):
     """Reads or opens it (open, stat, set_times, readlink, a hard link's source): the slash
     follows the link, whose target must be a directory."""
     CHANGE = "change"
-    """Removes or renames it: the link itself, which is no directory (ENOTDIR)."""
+    """Removes or renames it, or names a new link (hard or symbolic) there: the link itself,
+    which is no directory (ENOTDIR; Linux says EEXIST for a new link's name, but
+    wasi-testsuite's path_symlink_trailing_slashes wants ENOTDIR for any non-directory)."""
     CREATE = "create"
-    """Makes it: the link itself, which already exists (the call's EEXIST); a new entry
-    must be a directory."""
+    """Makes a directory or file there: the link itself, which already exists (the call's
+    EEXIST, or EISDIR for a file with a slash)."""
 
 
 class Tree(Protocol[Handle]):
@@ -140,7 +142,7 @@ class Resolved(NamedTuple, Generic[Handle]):
 
     dir: Handle
     name: bytes
-    # The path ended in "/" or "/.": what it names must be a directory. It has been checked
+    # The path ended in "/" (or named "." itself): what it names must be a directory. It has been checked
     # to be one if it exists; a creating call must refuse to make a non-directory there.
     must_be_dir: bool
 
