@@ -213,6 +213,17 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{SLASH}[walk-python-memory]",),
     ),
     Mutation(
+        "fuel: poll subscriptions cost nothing", "src/pywasi/fuel.py",
+        "total += args[subscriptions] * PER_SUBSCRIPTION", "total += 0",
+        (_on_path("tests/test_fuel.py::test_polls_pay_for_their_subscriptions", "python"),),
+    ),
+    Mutation(
+        "fuel: a call that cannot pay runs anyway", "src/pywasi/fuel.py",
+        "    if amount > left:\n        store.set_fuel(0)\n        raise",
+        "    if False:\n        store.set_fuel(0)\n        raise",
+        (_on_path("tests/test_fuel.py::test_polls_pay_for_their_subscriptions", "c"),),
+    ),
+    Mutation(
         "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",
         "resolution = max(1, round(time.clock_getres(CLOCKS[clock_id][1]) * 1e9))",
         "resolution = 1",
