@@ -21,7 +21,8 @@ HOST_CALL_PATHS = ["c", "python"] if wasmtime_engine.trampoline is not None else
 # Host path lookups have two routes (see sandbox.resolver): the tests of paths run on both.
 RESOLUTION_ROUTES = ["openat2", "walk"] if resolver.openat2 is not None else ["walk"]
 ROUTED_MODULES = {"test_sandbox", "test_conformance_fs", "test_fs_calls", "test_redteam",
-                  "test_hostile_arguments", "test_cache", "test_path_routes"}
+                  "test_hostile_arguments", "test_cache", "test_path_routes",
+                  "test_trailing_slash"}
 
 # A test that can hang (a guest spinning on EAGAIN, a poll that never wakes) must fail within
 # this, not burn CI's time; the quick tests get the default of [tool.pytest.ini_options].

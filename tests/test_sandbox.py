@@ -174,9 +174,12 @@ def test_resolver_returns_parent_and_last_name(sandbox: tuple[Path, int]) -> Non
     root, root_fd = sandbox
     (root / "a" / "b").mkdir(parents=True)
     (root / "ln").symlink_to("a/b")
-    with resolve(root_fd, b"ln/../b/.", follow=False) as where:
+    with resolve(root_fd, b"ln/../b/", follow=False) as where:
         assert os.path.realpath(f"/proc/self/fd/{where.dir}") == str(root / "a")
         assert (where.name, where.must_be_dir) == (b"b", True)
+    with resolve(root_fd, b"ln/../b/.", follow=False) as where:  # "b" entered: itself
+        assert os.path.realpath(f"/proc/self/fd/{where.dir}") == str(root / "a" / "b")
+        assert (where.name, where.must_be_dir) == (b".", True)
     with resolve(root_fd, b"a/b/..", follow=False) as where:
         assert os.path.realpath(f"/proc/self/fd/{where.dir}") == str(root / "a")
         assert (where.name, where.must_be_dir) == (b".", True)

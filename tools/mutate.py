@@ -48,6 +48,7 @@ SEEK_RIGHTS = "tests/test_seek_rights.py"
 PRECHECKS = "tests/test_prechecks.py"
 CACHE = "tests/test_cache_is_used.py"
 TRACE_FORGERY = "tests/test_control.py::test_a_guest_path_cannot_forge_or_restyle_a_trace_line"
+SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -265,6 +266,51 @@ MUTATIONS: tuple[Mutation, ...] = (
         "        raise WasiErrno(Errno.NAMETOOLONG)\n", "",
         (_on_path("tests/test_redteam.py::test_pathological_paths_resolve_or_are_refused_unread",
                   "walk-c"),),
+    ),
+    Mutation(
+        "trailing slash: a removed or renamed link is followed, every tree",
+        "src/pywasi/sandbox/resolver.py",
+        "looked_up = must_be_dir and act is Act.LOOKUP", "looked_up = must_be_dir",
+        tuple(f"{SLASH}[{route}-python-{backing}]"
+              for route, backing in (("walk", "host"), ("openat2", "host"), ("walk", "memory"))),
+    ),
+    Mutation(
+        "trailing slash: the kernel route forgets what the call does",
+        "src/pywasi/sandbox/resolver.py",
+        "parts[end - 1], end < len(parts), follow, act)",
+        "parts[end - 1], end < len(parts), follow, Act.LOOKUP)",
+        (f"{SLASH}[openat2-python-host]",),
+    ),
+    Mutation(
+        "trailing slash: the kernel route takes \"d/.\" for the entry \"d\"",
+        "src/pywasi/sandbox/resolver.py",
+        "    while end and not parts[end - 1]:", "    while end and parts[end - 1] in _TRIVIAL:",
+        (f"{SLASH}[openat2-python-host]",),
+    ),
+    Mutation(
+        "trailing slash: host rmdir follows a last link", "src/pywasi/sandbox/host.py",
+        "def rmdir_at(self, path: bytes) -> None:\n        with self._resolve(path, False, Act.CHANGE)",
+        "def rmdir_at(self, path: bytes) -> None:\n        with self._resolve(path, False)",
+        (f"{SLASH}[walk-python-host]",),
+    ),
+    Mutation(
+        "trailing slash: memory rmdir follows a last link", "src/pywasi/sandbox/memfs_open.py",
+        "def rmdir_at(self, path: bytes) -> None:\n"
+        "        with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE)",
+        "def rmdir_at(self, path: bytes) -> None:\n"
+        "        with walk(MEMORY, self.node, path, follow=False)",
+        (f"{SLASH}[walk-python-memory]",),
+    ),
+    Mutation(
+        "fuel: poll subscriptions cost nothing", "src/pywasi/fuel.py",
+        "total += args[subscriptions] * PER_SUBSCRIPTION", "total += 0",
+        (_on_path("tests/test_fuel.py::test_polls_pay_for_their_subscriptions", "python"),),
+    ),
+    Mutation(
+        "fuel: a call that cannot pay runs anyway", "src/pywasi/fuel.py",
+        "    if amount > left:\n        store.set_fuel(0)\n        raise",
+        "    if False:\n        store.set_fuel(0)\n        raise",
+        (_on_path("tests/test_fuel.py::test_polls_pay_for_their_subscriptions", "c"),),
     ),
     Mutation(
         "clock_res_get fixed at 1", "src/pywasi/syscalls/clocks.py",

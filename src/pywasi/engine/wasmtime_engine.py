@@ -695,6 +695,10 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
         from ..trace import traced_imports  # only when tracing
 
         wasi_imports = traced_imports(wasi_imports, wasi.signatures, trace)
+    if limits is not None and limits.fuel is not None:  # host calls pay for their work
+        from ..fuel import fueled_imports
+
+        wasi_imports = fueled_imports(wasi_imports, wasi.signatures, store)
     host_calls = define_imports(linker, wasi_imports, wasi.signatures, wanted)
     memories = link_imports(linker, store, module, imports or {}, host_calls)
     watchdog = watchdog_for(wasi, store, host_calls)

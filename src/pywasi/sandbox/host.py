@@ -22,7 +22,7 @@ from ..abi.types import Advice, Errno, Fdflags, Filetype, Oflags
 from . import guard
 from .files import Dirent, Filestat, WasiFile
 from .hostio import HostIO, filestat_of, filetype_of_mode
-from .resolver import Resolved, open_beneath, read_link, resolve
+from .resolver import Act, Resolved, open_beneath, read_link, resolve
 
 _FADVICE: Final = {
     Advice.NORMAL: os.POSIX_FADV_NORMAL,
@@ -159,8 +159,9 @@ class HostDir(HostFd):
             self._identity = guard.identity_of(self.dir_fd)
         return self._identity
 
-    def _resolve(self, path: bytes, follow: bool) -> AbstractContextManager[Resolved[int]]:
-        return resolve(self.dir_fd, path, follow=follow, identity=self.identity)
+    def _resolve(self, path: bytes, follow: bool,
+                 act: Act = Act.LOOKUP) -> AbstractContextManager[Resolved[int]]:
+        return resolve(self.dir_fd, path, follow=follow, act=act, identity=self.identity)
 
     @classmethod
     def open(cls, host_path: str) -> HostDir:
@@ -208,7 +209,8 @@ class HostDir(HostFd):
 
     def _open_resolved(self, path: bytes, follow: bool, oflags: int, flags: int) -> int:
         """`open_at` where the kernel cannot open the path whole: the guard sees the entry."""
-        with self._resolve(path, follow) as where:
+        act = Act.CREATE if oflags & Oflags.CREAT else Act.LOOKUP
+        with self._resolve(path, follow, act) as where:
             if where.must_be_dir:
                 if oflags & Oflags.CREAT:
                     raise WasiErrno(Errno.ISDIR)
@@ -224,7 +226,7 @@ class HostDir(HostFd):
         return fd
 
     def mkdir_at(self, path: bytes) -> None:
-        with self._resolve(path, False) as where:
+        with self._resolve(path, False, Act.CREATE) as where:
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.mkdir(where.name, 0o777, dir_fd=where.dir)
 
@@ -250,7 +252,7 @@ class HostDir(HostFd):
     def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with self._resolve(old_path, False) as source, \
-                target_dir._resolve(new_path, False) as target:
+                target_dir._resolve(new_path, False, Act.CHANGE) as target:
             _refuse_new_entry_with_slash(target)
             guard.refuse_entry(target.dir, target.name, changing=True)
             os.link(source.name, target.name, src_dir_fd=source.dir,
@@ -261,19 +263,21 @@ class HostDir(HostFd):
             return os.readlink(where.name, dir_fd=where.dir)
 
     def rmdir_at(self, path: bytes) -> None:
-        with self._resolve(path, False) as where:
+        with self._resolve(path, False, Act.CHANGE) as where:
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.rmdir(where.name, dir_fd=where.dir)
 
     def unlink_at(self, path: bytes) -> None:
-        with self._resolve(path, False) as where:
+        with self._resolve(path, False, Act.CHANGE) as where:
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.unlink(where.name, dir_fd=where.dir)
 
     def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
-        with self._resolve(old_path, False) as source, \
-                target_dir._resolve(new_path, False) as target:
+        with self._resolve(old_path, False, Act.CHANGE) as source, \
+                target_dir._resolve(new_path, False, Act.CHANGE) as target:
+            if b"." in (source.name, target.name):  # a directory itself, not an entry
+                raise WasiErrno(Errno.BUSY)
             guard.refuse_entry(source.dir, source.name, changing=True)
             guard.refuse_entry(target.dir, target.name, changing=True)
             if target.must_be_dir and not source.must_be_dir:
@@ -288,7 +292,7 @@ class HostDir(HostFd):
         absolute one could never be followed, and is refused (EPERM, "not permitted")."""
         if target.startswith(b"/"):
             raise WasiErrno(Errno.PERM)
-        with self._resolve(path, False) as where:
+        with self._resolve(path, False, Act.CHANGE) as where:
             _refuse_new_entry_with_slash(where)
             guard.refuse_entry(where.dir, where.name, changing=True)
             os.symlink(target, where.name, dir_fd=where.dir)

@@ -21,7 +21,7 @@ from .memfs import (
     MemoryNode,
     MemorySymlink,
 )
-from .resolver import Resolved, walk
+from .resolver import Act, Resolved, walk
 
 _CHANGEABLE_FDFLAGS: Final = Fdflags.APPEND | Fdflags.NONBLOCK  # as on Linux (F_SETFL)
 
@@ -78,7 +78,8 @@ class OpenMemoryDir(WasiFile):
                 read: bool, write: bool) -> WasiFile:
         exclusive = oflags & Oflags.CREAT and oflags & Oflags.EXCL
         # O_CREAT | O_EXCL never follows a last symbolic link.
-        with walk(MEMORY, self.node, path, follow=follow and not exclusive) as where:
+        act = Act.CREATE if oflags & Oflags.CREAT else Act.LOOKUP
+        with walk(MEMORY, self.node, path, follow=follow and not exclusive, act=act) as where:
             if where.must_be_dir and oflags & Oflags.CREAT:
                 raise fail(Errno.ISDIR)
             node = where.dir.entry(where.name)
@@ -110,7 +111,7 @@ class OpenMemoryDir(WasiFile):
         return OpenMemoryFile(node, fdflags, readable=read or not write, writable=write)
 
     def mkdir_at(self, path: bytes) -> None:
-        with walk(MEMORY, self.node, path, follow=False) as where:
+        with walk(MEMORY, self.node, path, follow=False, act=Act.CREATE) as where:
             if where.dir.entry(where.name) is not None:
                 raise fail(Errno.EXIST)
             where.dir.attach(where.name, MemoryDir())
@@ -126,7 +127,7 @@ class OpenMemoryDir(WasiFile):
     def link_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         target_dir = _same_kind(new_dir)
         with walk(MEMORY, self.node, old_path, follow=False) as source, \
-                walk(MEMORY, target_dir.node, new_path, follow=False) as target:
+                walk(MEMORY, target_dir.node, new_path, follow=False, act=Act.CHANGE) as target:
             node = _existing(source)
             _new_entry(target)
             if isinstance(node, MemoryDir):
@@ -141,7 +142,7 @@ class OpenMemoryDir(WasiFile):
         return node.target
 
     def rmdir_at(self, path: bytes) -> None:
-        with walk(MEMORY, self.node, path, follow=False) as where:
+        with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE) as where:
             if where.name == b".":
                 raise fail(Errno.INVAL)
             node = _existing(where)
@@ -152,7 +153,7 @@ class OpenMemoryDir(WasiFile):
             where.dir.detach(where.name)
 
     def unlink_at(self, path: bytes) -> None:
-        with walk(MEMORY, self.node, path, follow=False) as where:
+        with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE) as where:
             if isinstance(_existing(where), MemoryDir):
                 raise fail(Errno.ISDIR)
             where.dir.detach(where.name)
@@ -161,8 +162,8 @@ class OpenMemoryDir(WasiFile):
         """As rename(2): a directory replaces only an empty directory, never moves beneath
         itself; anything else replaces anything but a directory."""
         target_dir = _same_kind(new_dir)
-        with walk(MEMORY, self.node, old_path, follow=False) as source, \
-                walk(MEMORY, target_dir.node, new_path, follow=False) as target:
+        with walk(MEMORY, self.node, old_path, follow=False, act=Act.CHANGE) as source, \
+                walk(MEMORY, target_dir.node, new_path, follow=False, act=Act.CHANGE) as target:
             if b"." in (source.name, target.name):
                 raise fail(Errno.BUSY)
             node = _existing(source)
@@ -188,7 +189,7 @@ class OpenMemoryDir(WasiFile):
         """As `HostDir.symlink_at`: an absolute target could never be followed (EPERM)."""
         if target.startswith(b"/"):
             raise fail(Errno.PERM)
-        with walk(MEMORY, self.node, path, follow=False) as where:
+        with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE) as where:
             _new_entry(where)
             where.dir.attach(where.name, MemorySymlink(target))
 

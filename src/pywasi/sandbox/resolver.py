@@ -69,6 +69,7 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from enum import Enum
 from typing import Final, Generic, NamedTuple, Protocol, TypeVar
 
 from ..abi.errno import WasiErrno
@@ -98,6 +99,22 @@ _TRIVIAL: Final = (b"", b".")
 _SPECIAL_LAST: Final = (b"", b".", b"..")
 
 
+class Act(Enum):
+    """What a call does with the entry its path names, which decides what a trailing slash
+    asks of a last symbolic link (Linux's rules; POSIX leaves them to the call)."""
+
+    LOOKUP = "lookup"
+    """Reads or opens it (open, stat, set_times, readlink, a hard link's source): the slash
+    follows the link, whose target must be a directory."""
+    CHANGE = "change"
+    """Removes or renames it, or names a new link (hard or symbolic) there: the link itself,
+    which is no directory (ENOTDIR; Linux says EEXIST for a new link's name, but
+    wasi-testsuite's path_symlink_trailing_slashes wants ENOTDIR for any non-directory)."""
+    CREATE = "create"
+    """Makes a directory or file there: the link itself, which already exists (the call's
+    EEXIST, or EISDIR for a file with a slash)."""
+
+
 class Tree(Protocol[Handle]):
     """What the resolver needs of a directory tree; `Handle` names one of its directories."""
 
@@ -125,7 +142,7 @@ class Resolved(NamedTuple, Generic[Handle]):
 
     dir: Handle
     name: bytes
-    # The path ended in "/" or "/.": what it names must be a directory. It has been checked
+    # The path ended in "/" (or named "." itself): what it names must be a directory. It has been checked
     # to be one if it exists; a creating call must refuse to make a non-directory there.
     must_be_dir: bool
 
@@ -182,8 +199,10 @@ HOST: Final = HostTree()
 
 
 class _Pending:
-    """The components still to walk, in reverse (ready to pop), and how many of them are
-    neither "" nor ".": knowing whether the component just taken is the last costs O(1)."""
+    """The components still to walk, in reverse (ready to pop), and how many of them are not
+    "": knowing whether the component just taken is the last costs O(1). A "." counts: after
+    a name ("l/.") it makes that name a directory to enter, as on Linux, so "d/." names the
+    directory itself (which rmdir, unlink and rename refuse), never the entry "d"."""
 
     __slots__ = ("parts", "significant")
 
@@ -196,13 +215,13 @@ class _Pending:
         if path.startswith(b"/"):
             raise WasiErrno(Errno.NOTCAPABLE)
         parts = path.split(b"/")
-        self.significant += len(parts) - parts.count(b"") - parts.count(b".")  # _TRIVIAL
+        self.significant += len(parts) - parts.count(b"")
         parts.reverse()
         self.parts.extend(parts)
 
     def pop(self) -> bytes:
         part = self.parts.pop()
-        if part not in _TRIVIAL:
+        if part:
             self.significant -= 1
         return part
 
@@ -225,14 +244,15 @@ def open_beneath(root_fd: int, path: bytes, flags: int, mode: int = 0, *,
     return openat2(root_fd, path, flags, mode)
 
 
-def resolve(root_fd: int, path: bytes, *, follow: bool,
+def resolve(root_fd: int, path: bytes, *, follow: bool, act: Act = Act.LOOKUP,
             identity: guard.Identity | None = None) -> AbstractContextManager[Resolved[int]]:
     """Resolve `path` beneath host directory `root_fd` (see `walk`), by the kernel where it
     can give the walk's answer (see the module's docstring). `identity` is `root_fd`'s, if
     the caller keeps it. Use it in a ``with`` at once: the kernel's directory is open."""
-    where = _through_kernel(root_fd, path, follow, identity) if openat2 is not None else None
+    where = (_through_kernel(root_fd, path, follow, act, identity) if openat2 is not None
+             else None)
     if where is None:
-        return walk(HOST, root_fd, path, follow=follow)
+        return walk(HOST, root_fd, path, follow=follow, act=act)
     return _held(root_fd, where)
 
 
@@ -246,7 +266,7 @@ def _held(root_fd: int, where: Resolved[int]) -> Iterator[Resolved[int]]:
             os.close(where.dir)
 
 
-def _through_kernel(root_fd: int, path: bytes, follow: bool,
+def _through_kernel(root_fd: int, path: bytes, follow: bool, act: Act,
                     identity: guard.Identity | None) -> Resolved[int] | None:
     """Where `path` leads, its directories opened by one openat2; None where that cannot be
     sure to match the walk, which then does the lookup."""
@@ -256,9 +276,9 @@ def _through_kernel(root_fd: int, path: bytes, follow: bool,
     if len(parts) > MAX_DEPTH:
         return None
     end = len(parts)
-    while end and parts[end - 1] in _TRIVIAL:
+    while end and not parts[end - 1]:
         end -= 1
-    if not end or parts[end - 1] == b"..":
+    if not end or parts[end - 1] in _SPECIAL_LAST:
         return None
     directory = root_fd
     if end > 1:
@@ -269,7 +289,7 @@ def _through_kernel(root_fd: int, path: bytes, follow: bool,
         if directory < 0:
             return None
     try:
-        where = _last(HOST, directory, parts[end - 1], end < len(parts), follow)
+        where = _last(HOST, directory, parts[end - 1], end < len(parts), follow, act)
     except BaseException:
         if directory != root_fd:
             os.close(directory)
@@ -282,25 +302,28 @@ def _through_kernel(root_fd: int, path: bytes, follow: bool,
 
 
 def _last(tree: Tree[Handle], directory: Handle, name: bytes, must_be_dir: bool,
-          follow: bool) -> Resolved[Handle] | bytes:
+          follow: bool, act: Act) -> Resolved[Handle] | bytes:
     """Where a path ends whose last name is `name` in `directory`, or, when `name` is a
-    symbolic link to follow, its target (to walk on)."""
-    target = tree.read_link(directory, name) if follow or must_be_dir else None
+    symbolic link to follow, its target (to walk on). A trailing slash (`must_be_dir`)
+    follows a link only for a lookup (see `Act`)."""
+    looked_up = must_be_dir and act is Act.LOOKUP
+    target = tree.read_link(directory, name) if follow or looked_up else None
     if target is not None:
         return target
-    if must_be_dir:
+    if must_be_dir and act is not Act.CREATE:
         tree.require_directory(directory, name)
     return Resolved(directory, name, must_be_dir)
 
 
 @contextmanager
-def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
-         follow: bool) -> Iterator[Resolved[Handle]]:
+def walk(tree: Tree[Handle], root: Handle, path: bytes, *, follow: bool,
+         act: Act = Act.LOOKUP) -> Iterator[Resolved[Handle]]:
     """Resolve `path` beneath directory `root` of `tree`; the handles taken on the way are
     released on exit.
 
-    `follow` says whether a symbolic link as the last component is followed (a trailing
-    slash always follows, as in POSIX). Escapes raise ENOTCAPABLE, an empty path ENOENT.
+    `follow` says whether a symbolic link as the last component is followed; a trailing
+    slash also follows one when the call only looks it up (`act`, see `Act`). Escapes raise
+    ENOTCAPABLE, an empty path ENOENT.
     """
     if not path:
         raise WasiErrno(Errno.NOENT)
@@ -324,8 +347,8 @@ def walk(tree: Tree[Handle], root: Handle, path: bytes, *,
                     raise WasiErrno(Errno.NOTCAPABLE)
                 tree.leave(stack.pop())
                 continue
-            if not pending.significant:  # `part` is the last name; only "" and "." follow
-                last = _last(tree, current, part, bool(pending.parts), follow)
+            if not pending.significant:  # `part` is the last name; only "" follows
+                last = _last(tree, current, part, bool(pending.parts), follow, act)
                 if not isinstance(last, bytes):
                     yield last
                     return
