@@ -20,6 +20,7 @@ starting and keeps what finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -28,8 +29,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import KW_ONLY, dataclass, field, fields
+from functools import partial
+from queue import Empty, SimpleQueue
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Union
 
@@ -329,7 +333,8 @@ class BatchInterrupted(KeyboardInterrupt):
 
 class Batch(Iterator[Result]):
     """Jobs submitted to an executor, and their results as an iterator: in the jobs' order,
-    or as they finish (`ordered=False`). `done`, `failed`, `total` and `results` (by job
+    or as they finish (`ordered=False`); use it in a ``with`` block, so that it is closed
+    however the loop ends. `done`, `failed`, `total` and `results` (by job
     index) say how far it got at any time; `close()` (or leaving a ``with`` block, or the
     loop ending early) stops it: running guests are interrupted, queued jobs never start,
     finished results are kept in `results`. A job that cannot be run raises out of the loop
@@ -373,7 +378,10 @@ class Batch(Iterator[Result]):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        """Close; Ctrl-C in the block (between results) is a `BatchInterrupted` too."""
         self.close()
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, BatchInterrupted):
+            raise BatchInterrupted(self.results, self.total) from error
 
     def _record(self, index: int, result: Result) -> Result:
         """Keep the result of job `index`."""
@@ -385,17 +393,19 @@ class Batch(Iterator[Result]):
         return result
 
     def _results(self) -> Iterator[Result]:
-        index_of = {future: index for index, future in enumerate(self._futures)}
-        pending = set(self._futures)
+        # Completions come through a queue, not `concurrent.futures.wait`: Ctrl-C inside that
+        # can leave a future's lock taken, and the worker finishing it then hangs.
+        finished: SimpleQueue[int] = SimpleQueue()
+        for index, future in enumerate(self._futures):
+            future.add_done_callback(partial(_put, finished, index))
         next_index = 0
         try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=index_of.__getitem__):
-                    # What the worker raised (a job that cannot run) is raised here.
-                    result = self._record(index_of[future], future.result())
-                    if not self._ordered:
-                        yield result
+            for _ in self._futures:
+                index = _next_of(finished)
+                # What the worker raised (a job that cannot run) is raised here.
+                result = self._record(index, self._futures[index].result())
+                if not self._ordered:
+                    yield result
                 while self._ordered and next_index in self.results:
                     yield self.results[next_index]
                     next_index += 1
@@ -440,9 +450,35 @@ class Batch(Iterator[Result]):
         if running is None:
             return
         try:
-            wait(running)  # interrupted guests end promptly; a second Ctrl-C ends the wait
+            for future in running:  # interrupted guests end promptly; a second Ctrl-C ends this
+                _settle(future)
         finally:
             self._end_close(running)
+
+
+# How often a caller waiting for results looks at its signals. A SIGINT may reach any thread
+# (a worker's, a timer's): the main thread, blocked on a lock, then runs Python's handler only
+# when it next wakes up.
+_SIGNAL_CHECK_SECONDS: Final = 0.05
+
+
+def _put(queue: SimpleQueue[int], index: int, _: object) -> None:
+    queue.put(index)
+
+
+def _next_of(queue: SimpleQueue[int]) -> int:
+    while True:
+        with contextlib.suppress(Empty):
+            return queue.get(timeout=_SIGNAL_CHECK_SECONDS)
+
+
+def _settle(future: Future[Result]) -> None:
+    """Wait for `future` to be done, however it ends."""
+    while True:
+        with contextlib.suppress(FutureTimeout):
+            with contextlib.suppress(CancelledError):
+                future.exception(timeout=_SIGNAL_CHECK_SECONDS)
+            return
 
 
 def run_batch(jobs: Iterable[Job], executor: Executor | None = None, *, ordered: bool = True,
