@@ -11,6 +11,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -402,3 +403,21 @@ def test_a_cached_module_loads_while_another_thread_holds_its_frames() -> None:
     finally:
         done.set()
         sampler.join()
+
+
+README = TESTS.parent / "README.md"
+SECTION = "## Many guests:"
+
+
+def test_the_readme_many_guests_section_runs_as_written() -> None:
+    """Its python blocks in order, as a script run as `__main__` (the process pool and Dask
+    examples run under the main guard). The Ray adapter is a `py` block: Ray is not installed."""
+    text = README.read_text()
+    start = text.index(SECTION)
+    section = text[start:text.find("\n## ", start + len(SECTION))]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 4
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    assert "on_dask" in namespace and "spawn" in namespace
