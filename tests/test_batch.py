@@ -13,6 +13,7 @@ import os
 import pickle
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -282,7 +283,7 @@ def test_leaving_a_batch_early_stops_its_guests() -> None:
 
 
 CTRL_C_SCRIPT = """
-import multiprocessing, os, sys, threading
+import multiprocessing, os, signal, sys, threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pywasi
 
@@ -299,12 +300,19 @@ def main():
     with pool() as warm:
         list(pywasi.run_batch(warm_up, warm))  # each module compiled and kept, once
     fds = len(os.listdir("/proc/self/fd"))
+    running = threading.Event()
+    if sys.argv[3] == "own thread":  # Ctrl-C that lands on a thread other than the main one
+        def interrupt():
+            running.wait()
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        threading.Thread(target=interrupt).start()
     with pool() as pool:
         try:  # Ctrl-C may come in the loop's body as well as while the batch waits
             with pywasi.run_batch(quick + spin, pool, ordered=False) as batch:
                 for result in batch:
                     if batch.done == 2:
                         print("running", flush=True)
+                        running.set()
         except pywasi.BatchInterrupted as interrupted:
             print(sorted(interrupted.results), interrupted.unfinished, flush=True)
     print("children", multiprocessing.active_children(), flush=True)
@@ -315,19 +323,21 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("pool", ["threads", "processes"])
-def test_ctrl_c_stops_a_batch_and_keeps_what_finished(tmp_path: Path, pool: str) -> None:
+@pytest.mark.parametrize(("pool", "sender"), [("threads", "parent"), ("processes", "parent"),
+                                              ("threads", "own thread")])
+def test_ctrl_c_stops_a_batch_and_keeps_what_finished(tmp_path: Path, pool: str,
+                                                      sender: str) -> None:
     script = tmp_path / "batch.py"
     script.write_text(CTRL_C_SCRIPT)
     wasm = tmp_path / "jobs.wasm"
     wasm.write_bytes(WASM)
     # Quick jobs first: with two workers, two spinning guests run when "running" is printed.
-    child = subprocess.Popen([sys.executable, str(script), str(wasm), pool],
+    child = subprocess.Popen([sys.executable, str(script), str(wasm), pool, sender],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout is not None
-    lines = iter(child.stdout)
-    assert next(lines) == "running\n"
-    child.send_signal(signal.SIGINT)
+    assert child.stdout.readline() == "running\n"
+    if sender == "parent":
+        child.send_signal(signal.SIGINT)
     # Had the running guests not been interrupted, their 50 s timeouts would end them.
     out, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
@@ -421,3 +431,19 @@ def test_the_readme_many_guests_section_runs_as_written() -> None:
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own README
     assert "on_dask" in namespace and "spawn" in namespace
+
+
+def test_only_the_batch_can_stop_a_worker_over_its_line() -> None:
+    """A worker dials the address its job names; only messages with the batch's secret count,
+    so anything else listening there cannot stop (or start) its guests."""
+    from pywasi.batch_stop import StopLine, stoppable
+
+    for greeting, stopped in [(b"x" * 16 + b"S", False), (b"k" * 16 + b"S", True),
+                              (b"k" * 16 + b"G", False)]:
+        with socket.create_server(("127.0.0.1", 0)) as server:
+            line = StopLine(os.urandom(8).hex(), -1, server.getsockname()[:2], b"k" * 16)
+            answer = threading.Thread(
+                target=lambda greeting=greeting: server.accept()[0].sendall(greeting))
+            answer.start()
+            assert stoppable(line).stopped is stopped
+            answer.join()
