@@ -421,12 +421,13 @@ class Batch(Iterator[Result]):
         if self._closed:
             return None
         self._closed = True
+        if not all(future.done() for future in self._futures):
+            # Before cancelling: some executors (Dask's) let a running job's future be
+            # cancelled, and the guest would run on, out of sight.
+            self._stop.stop()
         for future in self._futures:
             future.cancel()
-        running = [future for future in self._futures if not future.done()]
-        if running:
-            self._stop.stop()
-        return running
+        return [future for future in self._futures if not future.done()]
 
     def _end_close(self, running: Iterable[Future[Result]]) -> None:
         """Keep the results of the `running` jobs whose guests ended on their own, close the

@@ -142,8 +142,8 @@ def _listen(sock: socket.socket, line: StopLine, state: Stoppable) -> None:
         while (message := _read_message(sock, line.secret)) is not None:
             if message == _STOP:
                 state.stop()
-    with _STATES_LOCK:  # the batch is over
-        if _STATES.get(line.batch) == (os.getpid(), state):
+    with _STATES_LOCK:  # the batch is over; a stopped one is remembered, for its late tasks
+        if not state.stopped and _STATES.get(line.batch) == (os.getpid(), state):
             del _STATES[line.batch]
 
 
