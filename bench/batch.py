@@ -58,7 +58,7 @@ def executors() -> Iterator[dict[str, Executor]]:
     with ThreadPoolExecutor(1) as one, ThreadPoolExecutor(2) as two, \
             ProcessPoolExecutor(2, mp_context=spawn) as processes, \
             distributed.LocalCluster(  # type: ignore[no-untyped-call]
-                processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+                processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
             ) as cluster, distributed.Client(cluster) as client:  # type: ignore[no-untyped-call]
         yield {"1 thread": one, "2 threads": two, "2 processes": processes,
                "Dask, 2 workers": client.get_executor(pure=False)}

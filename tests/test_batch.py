@@ -19,7 +19,7 @@ import sys
 import tarfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def dask_executor() -> Iterator[Executor]:
     import distributed
 
     with distributed.LocalCluster(  # type: ignore[no-untyped-call]
-            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
     ) as cluster, distributed.Client(cluster) as client:  # type: ignore[no-untyped-call]
         yield client.get_executor(pure=False)
 
@@ -200,6 +200,8 @@ def test_an_embedders_mistakes_raise_before_anything_runs(tmp_path: Path) -> Non
         Job(WASM, files={"/x": ReadOnly(str(tmp_path))})
     with pytest.raises(ValueError, match="Job.version"):
         Job(WASM, version="preview2")
+    with pytest.raises(ValueError, match=r"both name \['/d'\]"):
+        Job(WASM, files={"/d": {}}, preopens={"/d": str(tmp_path)})
     ran: list[object] = []
 
     class Executor_(ThreadPoolExecutor):
@@ -312,7 +314,7 @@ def main():
     if sys.argv[2] == "dask":
         import distributed
         with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                                      dashboard_address=None) as cluster, \
+                                      dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             executor = client.get_executor(pure=False)
             list(pywasi.run_batch(warm_up, executor))
@@ -385,7 +387,7 @@ if __name__ == "__main__":
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as processes:
         print([(r.stdout, r.tag.name) for r in pywasi.run_batch(jobs(wasm), processes)])
     with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                                  dashboard_address=None) as cluster, \\
+                                  dashboard_address=":0") as cluster, \\
             distributed.Client(cluster) as client:
         executor = client.get_executor(pure=False)
         print([(r.stdout, r.tag.name) for r in pywasi.run_batch(jobs(wasm), executor)])
@@ -466,3 +468,17 @@ def test_only_the_batch_can_stop_a_worker_over_its_line() -> None:
             answer.start()
             assert stoppable(line).stopped is stopped
             answer.join()
+
+
+def test_an_empty_batch_and_an_executor_that_runs_jobs_as_they_are_submitted() -> None:
+    assert list(pywasi.run_batch([])) == []
+
+    class AtOnce(Executor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future: Future[Any] = Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
+
+    results = list(pywasi.run_batch([Job(WASM, args=["guest", "exit"], tag=n)
+                                     for n in range(3)], AtOnce(), ordered=False))
+    assert [(result.tag, result.exit_code) for result in results] == [(0, 3), (1, 3), (2, 3)]

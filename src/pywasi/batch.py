@@ -122,6 +122,10 @@ class Job:
                     "directories in Job.preopens")
         object.__setattr__(self, "files", dict(self.files))
         _check_mapping("preopens", self.preopens, (str, os.PathLike, Preopen))
+        both = set(self.files) & set(self.preopens)
+        if both:
+            raise InvalidArgValueError(f"Job.files and Job.preopens both name {sorted(both)}: "
+                                       "give each guest path one directory")
         object.__setattr__(self, "preopens", dict(self.preopens))
         if self.limits is not None and not isinstance(self.limits, Limits):
             raise InvalidArgTypeError(f"Job.limits must be a pywasi.Limits or None, not "
