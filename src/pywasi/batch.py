@@ -305,7 +305,7 @@ def run_job(job: Job, stop: StopLine | None = None) -> Result:
         if limits.fuel is not None:
             fuel_used = limits.fuel - instance.store.get_fuel()
         if instance.export_kind("memory") == "memory":
-            memory_size = instance.memory.size
+            memory_size = instance.wasm_memory().data_len(instance.store)
         instance.close()
     return Result(exit_code, out.getvalue(), err.getvalue(),
                   {path: tree.to_dict() for path, tree in trees.items()
