@@ -347,6 +347,21 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_cli_closed_stdio.py::"
          "test_a_closed_number_is_held_so_no_file_of_the_run_lands_there",),
     ),
+    Mutation(
+        # Jobs of a thread pool would write into one another's (and the caller's) trees.
+        "batch: a job's memory tree not copied for its run", "src/pywasi/batch.py",
+        "        copy: MemoryDir = pickle.loads(pickle.dumps(source))",
+        "        copy: MemoryDir = source",
+        (_on_path("tests/test_batch.py::test_a_job_never_shares_its_trees", "c"),),
+    ),
+    Mutation(
+        # Whatever listens at a batch's address (on another machine, its own localhost) could
+        # stop the guests of that worker.
+        "batch: stop line messages without the batch's secret", "src/pywasi/batch_stop.py",
+        "    if not secrets.compare_digest(data[:-1], secret):", "    if False:",
+        (_on_path("tests/test_batch.py::test_only_the_batch_can_stop_a_worker_over_its_line",
+                  "c"),),
+    ),
 )
 
 # Builds the trampoline into the copy's source tree, without reading pyproject.toml (whose

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for type checkers; at run time each name is imported on first use
     from .abi.errno import WasiErrno
     from .abi.types import Errno, Fdflags, Filetype, Oflags, Whence
+    from .batch import BatchInterrupted, Job, Result, run, run_batch
+    from .batch_async import run_async, run_batch_async
     from .engine.base import BoundInstance
     from .engine.host_imports import HostFunc, Imports, WasiLink, wasi_version
     from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
@@ -49,6 +51,7 @@ __all__ = [
     "WASI",
     "__version__",
     "AlreadyStartedError",
+    "BatchInterrupted",
     "BoundInstance",
     "Dirent",
     "Errno",
@@ -63,6 +66,7 @@ __all__ = [
     "InstanceClosedError",
     "InvalidArgTypeError",
     "InvalidArgValueError",
+    "Job",
     "LimitExceeded",
     "Limits",
     "Memory",
@@ -82,6 +86,7 @@ __all__ = [
     "PyWasiError",
     "ReadOnly",
     "ResourceLimit",
+    "Result",
     "StackExhausted",
     "StdioError",
     "TraceEvent",
@@ -93,6 +98,10 @@ __all__ = [
     "Whence",
     "instantiate",
     "load_module",
+    "run",
+    "run_async",
+    "run_batch",
+    "run_batch_async",
     "wasi_version",
 ]
 
@@ -101,6 +110,8 @@ __all__ = [
 _MODULES: dict[str, tuple[str, ...]] = {
     ".abi.errno": ("WasiErrno",),
     ".abi.types": ("Errno", "Fdflags", "Filetype", "Oflags", "Whence"),
+    ".batch": ("BatchInterrupted", "Job", "Result", "run", "run_batch"),
+    ".batch_async": ("run_async", "run_batch_async"),
     ".engine.base": ("BoundInstance",),
     ".engine.host_imports": ("HostFunc", "Imports", "WasiLink", "wasi_version"),
     ".engine.wasmtime_engine": ("WasmtimeInstance", "instantiate", "load_module"),

@@ -7,13 +7,27 @@ exception carries Node's error code as `code` and subclasses the matching built-
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class PyWasiError(Exception):
     """Base of every exception pywasi raises on purpose."""
 
     code: str = "ERR_PYWASI"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as it is (arguments and attributes), not rebuilt by calling the class again
+        (whose constructor may take other arguments), so that it can come back intact from a
+        worker process (`pywasi.batch`)."""
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(kind: type[PyWasiError], args: tuple[Any, ...], state: dict[str, Any]
+             ) -> PyWasiError:
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidArgTypeError(PyWasiError, TypeError):

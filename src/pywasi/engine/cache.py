@@ -49,6 +49,7 @@ to move it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import mmap
@@ -387,7 +388,11 @@ class _OpenCache:
                 return None
         finally:
             code.release()
-            entry.close()
+            # A frame of this load that another thread holds (a sampling profiler's, such as
+            # every Dask worker runs) can keep a view of the mapping alive: it is then unmapped
+            # when that goes, not here.
+            with contextlib.suppress(BufferError):
+                entry.close()
 
     def _exists(self, name: str) -> bool:
         try:
