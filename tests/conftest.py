@@ -68,8 +68,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("host_calls", HOST_CALL_PATHS, indirect=True)
 
 
-# Threads of pywasi's own that live as long as the process, by design.
-_LIFELONG_THREADS = frozenset({"pywasi-signal-watcher"})
+# Threads that live as long as the process, by design: pywasi's signal watcher, and the pools
+# Dask's client keeps for a module-scoped cluster (tests/test_batch.py).
+_LIFELONG_THREADS = ("pywasi-signal-watcher", "Dask-", "IO loop", "TCP-Executor")
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +83,7 @@ def no_thread_outlives_its_test() -> Iterator[None]:
     yield
     deadline = time.monotonic() + JOIN_SECONDS
     started = [thread for thread in threading.enumerate()
-               if thread not in before and thread.name not in _LIFELONG_THREADS]
+               if thread not in before and not thread.name.startswith(_LIFELONG_THREADS)]
     for thread in started:
         thread.join(max(0.0, deadline - time.monotonic()))
     left = [thread for thread in started if thread.is_alive()]
