@@ -87,8 +87,9 @@ class Watchdog:
     poll_oneoff and has its next host call stop it. With `epochs` (code compiled with epoch
     checks) the store gets a deadline callback, so that compute stops too; without, the
     store's deadline and callback are left as they are. A guest on the main thread blocked in
-    any other host call (a read of stdin, an accept) is woken by a SIGINT sent to that thread: `_SignalWatcher`'s handler then raises
-    the reason to stop instead of calling the program's own handler."""
+    any other host call (a read of stdin, an accept) is woken by a SIGINT sent to that
+    thread: `_SignalWatcher`'s handler then raises the reason to stop instead of calling the
+    program's own handler."""
 
     def __init__(self, store: wasmtime.Store, engine: wasmtime.Engine,
                  on_stop: Callable[[BaseException], str],
