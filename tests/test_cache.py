@@ -25,7 +25,7 @@ import pywasi
 from guest import build_c, run_guest
 from pywasi import WASI, PreopenError, load_module
 from pywasi.engine import cache
-from pywasi.engine.wasmtime_engine import ENGINE_SETTINGS, UNINTERRUPTIBLE, make_engine
+from pywasi.engine.wasmtime_engine import ENGINE_SETTINGS, make_engine
 
 EXIT_WAT = """(module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -70,7 +70,7 @@ def entry(home: Path, wasm: bytes, settings: Mapping[str, bool] = ENGINE_SETTING
 
 
 # What `pywasi run` compiles with when no timeout asks for epoch checks.
-CLI_SETTINGS = {**ENGINE_SETTINGS, **UNINTERRUPTIBLE}
+CLI_SETTINGS = ENGINE_SETTINGS
 
 
 def forge(secret: bytes, victim: bytes, code: bytes) -> bytes:

@@ -96,7 +96,7 @@ def ctrl_c() -> None:
 def test_ctrl_c_raises_keyboard_interrupt(mode: str) -> None:
     with guest_stdio() as (stdin, stdout, stderr):
         wasi = WASI(version="preview1", args=["control", mode], stdin=stdin, stdout=stdout,
-                    stderr=stderr)
+                    stderr=stderr, limits=Limits(interruptible=True))
         instance = instantiate(wasi, control())
         later(0.3, ctrl_c)
         with pytest.raises(KeyboardInterrupt):
@@ -122,7 +122,7 @@ def test_ctrl_c_handler_that_does_not_raise_lets_the_guest_go_on() -> None:
 
 @pytest.mark.parametrize("mode", ["compute", "sleep", "stdin"])
 def test_interrupt_from_another_thread(mode: str) -> None:
-    wasi, instance = make(mode)
+    wasi, instance = make(mode, limits=Limits(interruptible=True))
     later(0.2, instance.interrupt)
     with pytest.raises(GuestInterrupted) as caught:
         wasi.start(instance)
@@ -131,7 +131,7 @@ def test_interrupt_from_another_thread(mode: str) -> None:
 
 def test_interrupt_stops_only_its_own_guest() -> None:
     """Both guests share one engine (and its epoch); the other one carries on."""
-    wasi, instance = make("compute")
+    wasi, instance = make("compute", limits=Limits(interruptible=True))
     with running_in_a_thread(*make("compute", limits=Limits(timeout=0.8))) as (thread, outcome):
         later(0.2, instance.interrupt)
         with pytest.raises(GuestInterrupted):
@@ -373,18 +373,12 @@ def test_ctrl_c_and_interrupt_end_blocking_socket_calls(mode: str) -> None:
 
 
 def test_an_uninterruptible_guest_is_compiled_without_epoch_checks() -> None:
-    """`Limits(interruptible=False)`: an engine of its own, whose code has no epoch checks
-    (wasmtime's default, and the CLI's without a timeout); the guest still runs."""
-    from pywasi.engine.cache import settings_of
+    """`Limits(interruptible=False)`: no epoch checks (the default engine's, and the CLI's
+    without a timeout); the guest still runs, and a timeout is refused."""
     from pywasi.engine.wasmtime_engine import engine_for
 
-    engine = engine_for(Limits(interruptible=False))
-    assert engine is not default_engine() and engine is engine_for(Limits(interruptible=False))
-    assert settings_of(engine) == {**(settings_of(default_engine()) or {}),
-                                   "epoch_interruption": False}
+    assert engine_for(Limits(interruptible=False)) is default_engine()
     wasi, instance = make("random", "4", limits=Limits(interruptible=False))
-    assert instance.store.engine is engine and wasi.start(instance) == 0
+    assert wasi.start(instance) == 0
     with pytest.raises(pywasi.InvalidArgValueError, match="needs interruptible=True"):
         Limits(timeout=1.0, interruptible=False)
-    with pytest.raises(pywasi.InvalidArgValueError, match="must be a bool"):
-        Limits(interruptible=1)

@@ -72,12 +72,14 @@ class _LimitValues(NamedTuple):
     max_resources: int | None = None
     # Bytes one random_get may ask for; `ResourceLimit` past it.
     max_random_size: int | None = None
-    # Whether compute can be stopped: the guest's code then checks an epoch at every
-    # function entry and loop (`engine.interrupt`), which costs call-heavy code a lot (yosys
-    # runs 1.5x as long; a plain loop 1%). False compiles it without the checks, as
-    # `wasmtime run` does by default: Ctrl-C, `interrupt()` and stop signals then end only a
-    # blocking wait, and compute runs to its end. A timeout needs True.
-    interruptible: bool = True
+    # Whether compute can be stopped. True compiles epoch checks into every function entry
+    # and loop (`engine.interrupt`), which costs call-heavy code a lot (yosys ran 1.6-1.8x
+    # as long in issue 17's runs, bench/real_programs.py); a sandbox for untrusted code
+    # sets it (or a timeout).
+    # None (the default) compiles them only when a timeout needs them; False never, and
+    # refuses a timeout. Without them, Ctrl-C, `interrupt()` and timeouts end every blocking
+    # wait and stop the guest at its next system call, but a loop that makes none runs on.
+    interruptible: bool | None = None
 
 
 class Limits(_LimitValues):
@@ -90,15 +92,15 @@ class Limits(_LimitValues):
         self = super().__new__(cls, *args, **kwargs)
         for name, value in zip(self._fields, self, strict=True):
             if name == "interruptible":
-                if not isinstance(value, bool):
+                if value is not None and not isinstance(value, bool):
                     raise InvalidArgValueError(
-                        f"Limits.interruptible must be a bool, not {value!r}")
+                        f"Limits.interruptible must be True, False or None, not {value!r}")
             elif value is not None and (isinstance(value, bool)
                                         or not isinstance(value, int | float) or value < 0):
                 raise InvalidArgValueError(
                     f"Limits.{name} must be a number >= 0 (or None for no limit), not {value!r}"
                 )
-        if self.timeout is not None and not self.interruptible:
+        if self.timeout is not None and self.interruptible is False:
             raise InvalidArgValueError("Limits.timeout needs interruptible=True: a guest "
                                        "compiled without epoch checks cannot be stopped in time")
         return self

@@ -2,8 +2,8 @@
  * system calls, "stdin" blocks reading stdin, "sleep" blocks in poll_oneoff on a clock,
  * "recurse" overflows the stack, "grow" grows memory until memory.grow fails, "random" asks
  * random_get for argv[2] bytes, "open" opens argv[2] until it cannot and says why, "accept"
- * blocks in sock_accept on fd 3, "recv" accepts one connection and blocks reading it; anything
- * else exits with 2. */
+ * blocks in sock_accept on fd 3, "recv" accepts one connection and blocks reading it, "clock"
+ * computes for ever with a system call (clock_gettime) per round; anything else exits with 2. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -31,6 +31,15 @@ int main(int argc, char **argv) {
         fflush(stdout);
         uint64_t state = 1;
         for (;;) { state ^= state << 13; state ^= state >> 7; state ^= state << 17; sink = state; }
+    }
+    if (strcmp(mode, "clock") == 0) {
+        puts("computing");
+        fflush(stdout);
+        struct timespec now;
+        for (uint64_t state = 1;; state ^= state << 13) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            sink = state ^ (uint64_t)now.tv_nsec;
+        }
     }
     if (strcmp(mode, "stdin") == 0) {
         char buf[16];

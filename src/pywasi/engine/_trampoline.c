@@ -25,6 +25,11 @@ typedef struct {
     PyObject *failed;  /* failed(exception, raw_address) -> trap address or 0 */
     PyObject *movable; /* list of memories to `relocate()` before each call */
     PyObject *bind;    /* bind(caller_address) before the first call, then dropped; or NULL */
+    /* A bytearray whose first byte the host sets to ask the guest to stop, and the callable
+     * that then raises why (or clears the byte): checked on entry to every call, so a guest
+     * compiled without epoch checks still stops at its next host call. Or NULL. */
+    PyObject *stop_flag;
+    PyObject *check_stop;
     /* wasmtime_trap_new, for the one case Python cannot make the trap: `failed` raising. */
     void *(*trap_new)(const char *message, size_t length);
     char result;       /* 0 (none), 'I' u32 (an errno) or, for embedders' functions, 'i' i32,
@@ -154,6 +159,13 @@ trampoline(void *env, void *caller, unsigned char *values, size_t count)
         Py_DECREF(bound);
         Py_CLEAR(self->bind);
     }
+    if (self->stop_flag != NULL && PyByteArray_AS_STRING(self->stop_flag)[0]) {
+        PyObject *carry_on = PyObject_CallNoArgs(self->check_stop);
+        if (carry_on == NULL) {
+            goto failed;
+        }
+        Py_DECREF(carry_on);
+    }
     if (PyList_GET_SIZE(self->movable) && relocate_memories(self->movable) < 0) {
         goto failed;
     }
@@ -265,13 +277,22 @@ static int
 HostCall_init(HostCall *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"target", "context", "kinds", "result", "failed", "movable",
-                               "trap_new", "bind", NULL};
+                               "trap_new", "bind", "stop_flag", "check_stop", NULL};
     PyObject *target, *context, *failed, *movable, *trap_new, *bind = Py_None;
+    PyObject *stop_flag = Py_None, *check_stop = Py_None;
     const char *kinds, *result;
     Py_ssize_t arity, result_length;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOs#s#OO!O!|O:HostCall", keywords, &target,
-                                     &context, &kinds, &arity, &result, &result_length, &failed,
-                                     &PyList_Type, &movable, &PyLong_Type, &trap_new, &bind)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOs#s#OO!O!|OOO:HostCall", keywords,
+                                     &target, &context, &kinds, &arity, &result, &result_length,
+                                     &failed, &PyList_Type, &movable, &PyLong_Type, &trap_new,
+                                     &bind, &stop_flag, &check_stop)) {
+        return -1;
+    }
+    if ((stop_flag == Py_None) != (check_stop == Py_None)
+        || (stop_flag != Py_None && (!PyByteArray_CheckExact(stop_flag)
+                                     || PyByteArray_GET_SIZE(stop_flag) < 1))) {
+        PyErr_SetString(PyExc_ValueError,
+                        "stop_flag (a non-empty bytearray) and check_stop go together");
         return -1;
     }
     if (result_length > 1 || strspn(result, "Iiqfd") != (size_t)result_length) {
@@ -294,6 +315,8 @@ HostCall_init(HostCall *self, PyObject *args, PyObject *kwargs)
     Py_XSETREF(self->failed, Py_NewRef(failed));
     Py_XSETREF(self->movable, Py_NewRef(movable));
     Py_XSETREF(self->bind, bind == Py_None ? NULL : Py_NewRef(bind));
+    Py_XSETREF(self->stop_flag, stop_flag == Py_None ? NULL : Py_NewRef(stop_flag));
+    Py_XSETREF(self->check_stop, check_stop == Py_None ? NULL : Py_NewRef(check_stop));
     self->trap_new = (void *(*)(const char *, size_t))trap_new_address;
     self->result = result_length ? result[0] : 0;
     self->arity = arity;
@@ -309,6 +332,8 @@ HostCall_traverse(HostCall *self, visitproc visit, void *arg)
     Py_VISIT(self->failed);
     Py_VISIT(self->movable);
     Py_VISIT(self->bind);
+    Py_VISIT(self->stop_flag);
+    Py_VISIT(self->check_stop);
     return 0;
 }
 
@@ -320,6 +345,8 @@ HostCall_clear(HostCall *self)
     Py_CLEAR(self->failed);
     Py_CLEAR(self->movable);
     Py_CLEAR(self->bind);
+    Py_CLEAR(self->stop_flag);
+    Py_CLEAR(self->check_stop);
     return 0;
 }
 

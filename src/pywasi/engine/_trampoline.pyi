@@ -22,6 +22,8 @@ class HostCall:
         movable: list[Any],
         trap_new: int,
         bind: Callable[[int], object] | None = None,
+        stop_flag: bytearray | None = None,
+        check_stop: Callable[[], object] | None = None,
     ) -> None: ...
     def lend(self) -> int:
         """This object's address as the callback's environment, plus a reference that

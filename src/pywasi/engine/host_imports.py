@@ -31,6 +31,7 @@ from .wasmtime_engine import (
     WasmtimeInstance,
     _HostCalls,
     define_function,
+    epoch_checks,
     memory_view,
     watchdog_for,
 )
@@ -207,7 +208,8 @@ class WasiLink:
 
     def instance(self, instance: wasmtime.Instance) -> WasmtimeInstance:
         return WasmtimeInstance(self._store, instance, self._calls, self._wasi,
-                                watchdog=watchdog_for(self._wasi, self._store, self._calls))
+                                watchdog=watchdog_for(self._wasi, self._store, self._calls,
+                                                      epochs=epoch_checks(self._wasi.limits)))
 
     def failure(self, trap: wasmtime.Trap | wasmtime.WasmtimeError) -> BaseException:
         """The exception to raise for a trap out of a call you made through wasmtime: what a

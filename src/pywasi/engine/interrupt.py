@@ -1,8 +1,11 @@
 """Stopping a running guest: Ctrl-C, `interrupt()` from another thread, and wall-clock timeouts.
 
-pywasi's engines compile epoch checks into loops and function entries (``epoch_interruption``),
-which costs compute about 1% (see bench/interrupt_overhead.py). Every store pywasi links gets
-an epoch deadline one tick ahead and a deadline callback (`Watchdog`); the engine's epoch is
+Guests compiled with epoch checks (a timeout, or ``Limits(interruptible=True)``) check an
+epoch in loops and function entries, which costs call-heavy code a lot (issue 17 measured yosys
+at 1.6-1.8x its time without; bench/real_programs.py), so the default engine has none. Every
+host call checks the stop flag on entry (`wasmtime_engine._HostCalls.stop_flag`), so any guest
+stops at its next system call. A store with epoch checks gets an epoch deadline one tick
+ahead and a deadline callback (`Watchdog`); the engine's epoch is
 only ever advanced when something may want a guest stopped, so the callback runs only then, on
 the guest's own thread, and decides for its store alone: stop with the reason set by
 `interrupt()` or a passed timeout, or carry on for one more tick.
@@ -81,13 +84,16 @@ class Watchdog:
     `stop` may be called from any thread. `on_stop` receives the exception the guest's call is
     to raise (it is kept where the host calls keep theirs) and returns the tag that the error
     handed to wasmtime must carry for it to be raised; `wakeup` ends the guest's blocking
-    poll_oneoff. A guest on the main thread blocked in any other host call (a read of stdin,
-    an accept) is woken by a SIGINT sent to that thread: `_SignalWatcher`'s handler then raises
-    the reason to stop instead of calling the program's own handler."""
+    poll_oneoff and has its next host call stop it. With `epochs` (code compiled with epoch
+    checks) the store gets a deadline callback, so that compute stops too; without, the
+    store's deadline and callback are left as they are. A guest on the main thread blocked in
+    any other host call (a read of stdin, an accept) is woken by a SIGINT sent to that
+    thread: `_SignalWatcher`'s handler then raises the reason to stop instead of calling the
+    program's own handler."""
 
     def __init__(self, store: wasmtime.Store, engine: wasmtime.Engine,
                  on_stop: Callable[[BaseException], str],
-                 wakeup: Callable[[], None]) -> None:
+                 wakeup: Callable[[], None], *, epochs: bool) -> None:
         self._engine = engine
         self._on_stop = on_stop
         self._wakeup = wakeup
@@ -95,10 +101,11 @@ class Watchdog:
         self._deadline: float | None = None
         self._timeout = 0.0
         self._on_main_thread = False
-        store_ptr = ctypes.addressof(store.ptr().contents)
-        _set_epoch_deadline(_store_context(store_ptr), 1)
-        _WATCHDOGS[id(self)] = self  # until wasmtime drops the store (`_forget`)
-        _set_deadline_callback(store_ptr, _TICK_ADDRESS, id(self), _FORGET_ADDRESS)
+        if epochs:
+            store_ptr = ctypes.addressof(store.ptr().contents)
+            _set_epoch_deadline(_store_context(store_ptr), 1)
+            _WATCHDOGS[id(self)] = self  # until wasmtime drops the store (`_forget`)
+            _set_deadline_callback(store_ptr, _TICK_ADDRESS, id(self), _FORGET_ADDRESS)
 
     def tick(self) -> int:
         """The deadline callback's verdict: 0 to carry on, else the error to stop with."""

@@ -131,12 +131,26 @@ ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
     "wasm_exceptions": True,  # emitted by current toolchains (e.g. recent yowasp builds)
     "wasm_tail_call": True,
     "wasm_function_references": True,
-    "epoch_interruption": True,  # Ctrl-C, interrupt() and timeouts stop compute (interrupt.py)
+    # No epoch checks, as `wasmtime run` and wasmtime-py compile: they cost call-heavy code up
+    # to half its speed (bench/real_programs.py). A stop still ends every blocking wait and
+    # stops the guest at its next host call (`_HostCalls.stop_flag`).
+    "epoch_interruption": False,
 }
 # Fuel is counted by code compiled for it (a few % slower), so it has an engine of its own.
 FUEL_SETTINGS: Final[Mapping[str, bool]] = {**ENGINE_SETTINGS, "consume_fuel": True}
-# `Limits(interruptible=False)`: no epoch checks in the code (see `Limits.interruptible`).
-UNINTERRUPTIBLE: Final[Mapping[str, bool]] = {"epoch_interruption": False}
+# A timeout or `Limits(interruptible=True)`: epoch checks in the code, so that Ctrl-C,
+# `interrupt()` and timeouts stop compute too (see `interrupt`).
+INTERRUPTIBLE: Final[Mapping[str, bool]] = {"epoch_interruption": True}
+
+
+def epoch_checks(limits: Limits | None) -> bool:
+    """Whether a guest under `limits` is compiled with epoch checks: when asked for
+    (``interruptible=True``), or, unless refused, when a timeout needs them."""
+    if limits is None:
+        return False
+    if limits.interruptible is not None:
+        return limits.interruptible
+    return limits.timeout is not None
 
 
 def make_engine(settings: Mapping[str, bool] = ENGINE_SETTINGS,
@@ -232,11 +246,14 @@ def _error_message(error: int) -> str:
 # in plain locals and the implementation is called with exact positional arguments: CPython
 # runs such a call without a C-level `*args` call, measurably cheaper on the hot path.
 _HOST_CALL_SOURCE: Final = """
-def make(space, results, unpack, movable, target, context, failed, store_result, bind):
+def make(space, results, unpack, movable, target, context, failed, store_result, bind,
+         stop_flag, check_stop):
     def host_call(env, caller, raw, count):
         {bind_once}
         try:
             {bind}
+            if stop_flag[0]:
+                check_stop()
             if movable:
                 for memory in movable:
                     memory.relocate()
@@ -293,6 +310,14 @@ class _HostCalls:
         # (engines that may move memory). A system call relocates its own context's `movable`
         # instead: whichever store's guest calls it, that is the memory it will use.
         self.movable: list[GuestMemory] = []
+        # Set (to 1) by the watchdog when the guest must stop: every host call looks at it on
+        # entry and then calls `check_stop`, which raises why. So a guest compiled without
+        # epoch checks still stops at its next system call.
+        self.stop_flag = bytearray(1)
+        self.check_stop: Callable[[], None] = self._carry_on
+
+    def _carry_on(self) -> None:
+        self.stop_flag[0] = 0
 
     def stop(self, reason: BaseException) -> str:
         """Stop the guest with `reason` (a host call's exception, or the watchdog's): `call`
@@ -300,6 +325,9 @@ class _HostCalls:
         number = next(_TRAP_NUMBERS)
         self.pending = (number, reason)
         return _trap_tag(number)
+
+    def _check_stop(self) -> None:
+        self.check_stop()  # looked up per stop, so that the watchdog can set it after linking
 
     def _trap(self, name: str, error: BaseException) -> int:
         return _new_trap(f"host call {name} raised {type(error).__name__} {self.stop(error)}")
@@ -344,13 +372,15 @@ class _HostCalls:
 
         if trampoline is not None and len(params) <= _TRAMPOLINE_MAX_ARITY:
             env = trampoline.HostCall(function, context, params, result, failed,
-                                      movable, _TRAP_NEW_ADDRESS, bind)
+                                      movable, _TRAP_NEW_ADDRESS, bind, self.stop_flag,
+                                      self._check_stop)
             # wasmtime holds the HostCall until the last store and linker using it are gone.
             return trampoline.CALLBACK, env.lend(), trampoline.FINALIZER
         make = _host_call_factory(len(params), is_system_call, result, bind is not None)
         host_call = make(
             _ADDRESS_SPACE, _RESULTS, _params_layout(params).unpack_from, movable,
-            function, context, failed, _RESULT_STORES.get(result), bind,
+            function, context, failed, _RESULT_STORES.get(result), bind, self.stop_flag,
+            self._check_stop,
         )
         c_callback = _CALLBACK(host_call)
         _LENT[id(c_callback)] = c_callback  # until wasmtime gives it back through _give_back
@@ -596,8 +626,8 @@ def memory_view(store: wasmtime.Store, memory: wasmtime.Memory, host_calls: _Hos
 
 
 _default_engine: wasmtime.Engine | None = None
-# pywasi's engines for limits, by (fuel, max_wasm_stack, interruptible); the default one is
-# (False, None, True).
+# pywasi's engines for limits, by (fuel, max_wasm_stack, epoch checks); the default one is
+# (False, None, False).
 _engines: dict[tuple[bool, int | None, bool], wasmtime.Engine] = {}
 _ENGINES_LOCK: Final = threading.Lock()
 
@@ -610,7 +640,7 @@ def default_engine() -> wasmtime.Engine:
     if engine is None:
         with _ENGINES_LOCK:
             if _default_engine is None:
-                _default_engine = _engines[False, None, True] = make_engine()
+                _default_engine = _engines[False, None, False] = make_engine()
                 signal_watcher.engines.append(_default_engine)
             engine = _default_engine
     return engine
@@ -618,17 +648,18 @@ def default_engine() -> wasmtime.Engine:
 
 def engine_for(limits: Limits | None) -> wasmtime.Engine:
     """pywasi's engine for guests under `limits`: the default engine, or (for fuel, a stack
-    size or no interruption) one made once per process for those settings, cached as well."""
+    size or epoch checks) one made once per process for those settings, cached as well."""
+    epochs = epoch_checks(limits)
     if limits is None or (limits.fuel is None and limits.max_wasm_stack is None
-                          and limits.interruptible):
+                          and not epochs):
         return default_engine()
-    key = limits.fuel is not None, limits.max_wasm_stack, limits.interruptible
+    key = limits.fuel is not None, limits.max_wasm_stack, epochs
     with _ENGINES_LOCK:
         engine = _engines.get(key)
         if engine is None:
             settings = FUEL_SETTINGS if limits.fuel is not None else ENGINE_SETTINGS
-            if not limits.interruptible:
-                settings = {**settings, **UNINTERRUPTIBLE}
+            if epochs:
+                settings = {**settings, **INTERRUPTIBLE}
             engine = _engines[key] = make_engine(settings, limits.max_wasm_stack)
             signal_watcher.engines.append(engine)
     return engine
@@ -701,7 +732,7 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
         wasi_imports = fueled_imports(wasi_imports, wasi.signatures, store)
     host_calls = define_imports(linker, wasi_imports, wasi.signatures, wanted)
     memories = link_imports(linker, store, module, imports or {}, host_calls)
-    watchdog = watchdog_for(wasi, store, host_calls)
+    watchdog = watchdog_for(wasi, store, host_calls, epochs=epoch_checks(limits))
     timeout = limits.timeout if limits is not None else None
     try:
         # A start function is bounded by the timeout, but not watched for Ctrl-C: that costs
@@ -734,19 +765,34 @@ def _instantiation_problem(error: str) -> str:
     return f"cannot instantiate module: {error}"
 
 
-def watchdog_for(wasi: Any, store: wasmtime.Store, host_calls: _HostCalls) -> Watchdog:
-    """`store`'s watchdog (Ctrl-C, `interrupt()`, timeouts), which also ends `wasi`'s blocking
-    waits when it has a stop signal."""
+def watchdog_for(wasi: Any, store: wasmtime.Store, host_calls: _HostCalls, *,
+                 epochs: bool) -> Watchdog:
+    """`store`'s watchdog (Ctrl-C, `interrupt()`, timeouts): it stops the guest at its next
+    host call, ends `wasi`'s blocking waits when it has a stop signal, and, with `epochs`, in
+    its compute too (through the store's epoch deadline).
+
+    Without `epochs` the store's epoch deadline and callback are left as they are: on a store
+    of the embedder's own, whatever deadline it set still ends the guest with wasmtime's trap."""
     stop_signal: StopSignal | None = getattr(wasi, "stop_signal", None)
-    watchdog = Watchdog(store, store.engine, host_calls.stop,
-                        stop_signal.ring if stop_signal is not None else _nothing)
+
+    def wake() -> None:
+        host_calls.stop_flag[0] = 1
+        if stop_signal is not None:
+            stop_signal.ring()
+
+    watchdog = Watchdog(store, store.engine, host_calls.stop, wake, epochs=epochs)
+
+    def check_stop() -> None:
+        host_calls.stop_flag[0] = 0  # before looking: a stop asked meanwhile sets it again
+        reason = watchdog.reason_to_stop()
+        if reason is not None:
+            host_calls.stop_flag[0] = 1  # and at every later call
+            raise reason
+
+    host_calls.check_stop = check_stop
     if stop_signal is not None:
         stop_signal.reason = watchdog.reason_to_stop
     return watchdog
-
-
-def _nothing() -> None:
-    """No blocking wait to wake: an import object that is not pywasi's `WASI`."""
 
 
 def _apply_limits(store: wasmtime.Store, limits: Limits | None) -> None:
