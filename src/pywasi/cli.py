@@ -153,6 +153,19 @@ def _tracer(stream: TextIO, trace_format: str) -> TraceSink:
     return trace_writer(stream, trace_format)
 
 
+def _reproducible(options: RunOptions) -> dict[str, Any]:
+    """WASI's options for -S deterministic, deterministic-random-seed and record."""
+    said = options.reproducible
+    if not said:
+        return {}
+    from .reproducible import Determinism  # only for reproducible runs
+
+    chosen: dict[str, Any] = {"record": said.get("record")}
+    if said.get("deterministic") or "random_seed" in said:
+        chosen["deterministic"] = Determinism(random_seed=said.get("random_seed"))
+    return chosen
+
+
 def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
     limits = Limits(**options.limits)
     if options.module is None:
@@ -180,6 +193,7 @@ def run(options: RunOptions, trace_stream: TextIO | None = None) -> int:
             sockets=listeners or None,
             limits=limits,
             trace=None if trace_stream is None else _tracer(trace_stream, options.trace_format),
+            **_reproducible(options),
         )
     finally:
         for listener in listeners:  # the guest has its own copies
@@ -252,12 +266,29 @@ def _failed(module_name: str, cause: object) -> None:
     _report(f"Error: failed to run main module `{module_name}`\n\nCaused by:\n    {cause}")
 
 
+def _recording_command(command: str, argv: Sequence[str]) -> int:
+    """``pywasi replay|trace|diff ...`` (`pywasi.reproducible.commands`)."""
+    from .reproducible import commands
+
+    try:
+        return commands.main(command, argv)
+    except GuestTrap as trap:
+        _failed(argv[-1], trap)
+        return TRAP_EXIT_STATUS
+    except (PyWasiError, OSError) as error:
+        _report(f"Error: {error}")
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The guest's exit code becomes the status; one the host cannot report (above 255) is
     an error, status 1, never the low 8 bits (which would make 256 a success). Everything
     printed on the guest's behalf is escaped (`_printable`)."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] in (["replay"], ["trace"], ["diff"]):
+        return _recording_command(words[0], words[1:])
     try:
-        options = _parse(sys.argv[1:] if argv is None else argv)
+        options = _parse(words)
     except UsageError as error:
         sys.stderr.write(f"{usage(error.prog)}{error.prog}: error: {error}\n")
         return USAGE_EXIT_STATUS
