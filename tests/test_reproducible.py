@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_random_without_a_seed_is_refused(tmp_path: Path) -> None:
     assert run.exit_code == pywasi.Errno.NOTSUP
 
 
-def _record(tmp_path: Path, **options: object) -> tuple[Run, Path]:
+def _record(tmp_path: Path, **options: Any) -> tuple[Run, Path]:
     directory = _fresh(tmp_path / "dir")
     log = tmp_path / "run.wasmrec"
     run = run_guest(build_c("reproducible"), preopens={"/dir": str(directory)}, record=str(log),
@@ -95,7 +96,7 @@ def test_record_writes_keeps_the_guests_data(tmp_path: Path) -> None:
     writes = [call for call in map(json.loads, log.read_text().splitlines()[1:])
               if call["call"] == "fd_write"]
     assert writes and all("data" in call["in"][0] for call in writes)
-    assert "after sleep".encode() in b"".join(
+    assert b"after sleep" in b"".join(
         pywasi.reproducible.logformat.decode(call["in"][0]["data"]) for call in writes)
 
 

@@ -424,7 +424,7 @@ def _reproducible(deterministic: Determinism | None, record: object, record_writ
         _check_type(deterministic, "deterministic", Determinism, "a pywasi.Determinism")
         layers.append(Deterministic(deterministic))
     if record is not None:
-        layers.append(Recorder(record, abi, record_writes))
+        layers.append(Recorder(record, abi, record_writes))  # type: ignore[arg-type]
     return layers
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..abi.layouts import DIRENT, EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
+from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
 from ..abi.signatures import Signature
 from ..abi.types import Clockid, Errno, Eventtype, Filetype, Fstflags, Rights, Subclockflags
 from ..limits import RANDOM_CHUNK
@@ -127,7 +127,7 @@ def _poll_oneoff(state: _State, host: Callable[..., int]) -> Callable[..., int]:
         memory.check(out_ptr, count * EVENT.size)
         memory.check(nevents_out, 4)
         now = state.settings.start + state.elapsed
-        waits = []
+        waits: list[tuple[int, int, int]] = []
         for userdata, clock_id, timeout, flags in clocks:
             if clock_id not in Clockid._value2member_map_:
                 waits.append((0, userdata, Errno.INVAL))

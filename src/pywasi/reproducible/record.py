@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from struct import Struct
 from typing import IO, Any, Final
@@ -159,9 +160,11 @@ class WatchedMemory(GuestMemory):
 class Recorder:
     """Writes the log of one WASI instance's calls (the header first)."""
 
-    def __init__(self, target: str | Any, abi: str, keep_writes: bool) -> None:
-        self._own = not hasattr(target, "write")
-        self.stream: IO[str] = open(target, "w", encoding="utf-8") if self._own else target  # noqa: SIM115
+    def __init__(self, target: str | os.PathLike[str] | IO[str], abi: str,
+                 keep_writes: bool) -> None:
+        self._own = isinstance(target, (str, os.PathLike))
+        self.stream: IO[str] = (open(target, "w", encoding="utf-8")  # noqa: SIM115
+                                if isinstance(target, (str, os.PathLike)) else target)
         self.keep_writes = keep_writes
         self.count = 0
         self.stream.write(logformat.header(abi, keep_writes) + "\n")

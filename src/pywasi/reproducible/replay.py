@@ -58,7 +58,7 @@ class Replayer:
             if index >= len(self.calls):
                 raise ReplayDiverged(f"replay diverged at call {index}: the guest called "
                                      f"{asked}, but the log ends after {len(self.calls)} calls")
-            expected = self.calls[index]
+            expected: Any = self.calls[index]
             if (expected["call"], expected["args"], expected.get("in", [])) \
                     != (name, list(args), inputs):
                 wanted = describe(expected["call"], expected["args"], expected.get("in", []))
