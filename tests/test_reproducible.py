@@ -100,16 +100,29 @@ def test_record_writes_keeps_the_guests_data(tmp_path: Path) -> None:
         pywasi.reproducible.logformat.decode(call["in"][0]["data"]) for call in writes)
 
 
-def test_a_modified_guest_stops_at_the_first_diverging_call(tmp_path: Path) -> None:
+def test_a_guest_making_another_call_stops_where_it_does(tmp_path: Path) -> None:
     _, log = _record(tmp_path)
     calls = [json.loads(line) for line in log.read_text().splitlines()[1:]]
     with pytest.raises(pywasi.ReplayDiverged) as caught:
-        run_guest(build_c("reproducible", "-DMODIFIED"), replay=str(log))
+        run_guest(build_c("reproducible", "-DEXTRA_OPEN"), replay=str(log))
     message = str(caught.value)
     first = next(index for index, call in enumerate(calls) if call["call"] == "clock_time_get")
     assert message.startswith(f"replay diverged at call {first}: the guest called ")
     assert f"but the log expected clock_time_get({', '.join(map(str, calls[first]['args']))})" \
         in message
+
+
+def test_a_guest_passing_other_arguments_stops_at_that_call(tmp_path: Path) -> None:
+    _, log = _record(tmp_path)
+    calls = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    with pytest.raises(pywasi.ReplayDiverged) as caught:
+        run_guest(build_c("reproducible", "-DOTHER_FILE"), replay=str(log))
+    first = next(index for index, call in enumerate(calls)
+                 if call.get("in") == [{"path": "a.txt"}])
+    assert str(caught.value).startswith(
+        f"replay diverged at call {first}: the guest called {calls[first]['call']}(")
+    assert '[{"path": "b.txt"}], but the log expected' in str(caught.value)
+    assert str(caught.value).endswith('[{"path": "a.txt"}]')
 
 
 _PYTHON_SCRIPT = """\

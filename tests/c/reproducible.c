@@ -1,7 +1,8 @@
 /* For reproducible runs: everything a host varies run to run. Prints the time, 16 random
  * bytes, a listing of /dir, a file's times and inode, sleeps, prints the time again, and
- * writes /dir/out.txt (created, then given times of its own). Built with -DMODIFIED, it
- * opens another file first: a replay of its recording must stop there. */
+ * writes /dir/out.txt (created, then given times of its own). Built with -DEXTRA_OPEN, it
+ * opens another file first; with -DOTHER_FILE, it stats b.txt for a.txt: a replay of the
+ * plain build's recording must stop there. */
 #include "check.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@ static void print_stat(const char *path) {
 }
 
 int main(void) {
-#ifdef MODIFIED
+#ifdef EXTRA_OPEN
     int other = open("/dir/other.txt", O_RDONLY);
     if (other >= 0) close(other);
 #endif
@@ -43,7 +44,11 @@ int main(void) {
     while ((entry = readdir(dir)) != NULL)
         printf("entry %s ino %llu\n", entry->d_name, (unsigned long long)entry->d_ino);
     closedir(dir);
+#ifdef OTHER_FILE
+    print_stat("/dir/b.txt");
+#else
     print_stat("/dir/a.txt");
+#endif
     print_stat("/dir");
     struct timespec nap = {0, 50 * 1000 * 1000};
     CHECK(nanosleep(&nap, NULL) == 0);
