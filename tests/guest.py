@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pywasi
 
@@ -70,6 +71,7 @@ def run_guest(
     preopens: Mapping[str, object] | None = None,
     stdin: bytes = b"",
     version: str = "preview1",
+    **wasi_options: Any,
 ) -> Run:
     """Run a guest in this process with stdio on temporary files; return what it did."""
     with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, \
@@ -78,7 +80,7 @@ def run_guest(
         fin.seek(0)
         wasi = pywasi.WASI(
             version=version, args=["guest", *args], env=env or {}, preopens=preopens or {},
-            stdin=fin.fileno(), stdout=fout.fileno(), stderr=ferr.fileno(),
+            stdin=fin.fileno(), stdout=fout.fileno(), stderr=ferr.fileno(), **wasi_options,
         )
         code = wasi.start(pywasi.instantiate(wasi, module))
         fout.seek(0)

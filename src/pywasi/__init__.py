@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # for type checkers; at run time each name is imported on fir
     )
     from .limits import Limits
     from .plugin import Memory
+    from .reproducible import Determinism, ReplayDiverged
     from .sandbox.files import Dirent, Filestat, Transfer, WasiFile
     from .sandbox.memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
     from .sandbox.readonly import Preopen, ReadOnly
@@ -53,6 +54,7 @@ __all__ = [
     "AlreadyStartedError",
     "BatchInterrupted",
     "BoundInstance",
+    "Determinism",
     "Dirent",
     "Errno",
     "Fdflags",
@@ -85,6 +87,7 @@ __all__ = [
     "ProcExit",
     "PyWasiError",
     "ReadOnly",
+    "ReplayDiverged",
     "ResourceLimit",
     "Result",
     "StackExhausted",
@@ -123,6 +126,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     ".limits": ("Limits",),
     ".plugin": ("Memory",),
+    ".reproducible": ("Determinism", "ReplayDiverged"),
     ".sandbox.files": ("Dirent", "Filestat", "Transfer", "WasiFile"),
     ".sandbox.memfs": ("MemoryDir", "MemoryFile", "MemoryNode", "MemorySymlink"),
     ".sandbox.readonly": ("Preopen", "ReadOnly"),

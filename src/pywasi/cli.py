@@ -184,6 +184,19 @@ def _no_memory(instance: WasmtimeInstance) -> wasmtime.Memory:
     return wasmtime.Memory(instance.store, wasmtime.MemoryType(wasmtime.Limits(0, 0)))
 
 
+def _reproducible(options: RunOptions) -> dict[str, Any]:
+    """WASI's options for -S deterministic, deterministic-random-seed and record."""
+    said = options.reproducible
+    if not said:
+        return {}
+    from .reproducible import Determinism  # only for reproducible runs
+
+    chosen: dict[str, Any] = {"record": said.get("record")}
+    if said.get("deterministic") or "random_seed" in said:
+        chosen["deterministic"] = Determinism(random_seed=said.get("random_seed"))
+    return chosen
+
+
 def run(options: RunOptions, trace_stream: TextIO | None = None,
         stdio: StandardDescriptors | None = None) -> int:
     limits = Limits(**options.limits)
@@ -212,6 +225,7 @@ def run(options: RunOptions, trace_stream: TextIO | None = None,
             stderr=2 if stdio is None else stdio.option(2),
             trace=None if trace_stream is None else _tracer(trace_stream,
                                                             options.trace_format or "text"),
+            **_reproducible(options),
         )
     finally:
         for listener in listeners:  # the guest has its own copies
@@ -283,12 +297,29 @@ def _failed(module_name: str, cause: object) -> None:
     _report(f"Error: failed to run main module `{module_name}`\n\nCaused by:\n    {cause}")
 
 
+def _recording_command(command: str, argv: Sequence[str]) -> int:
+    """``pywasi replay|trace|diff ...`` (`pywasi.reproducible.commands`)."""
+    from .reproducible import commands
+
+    try:
+        return commands.main(command, argv)
+    except GuestTrap as trap:
+        _failed(argv[-1], trap)
+        return TRAP_EXIT_STATUS
+    except (PyWasiError, OSError) as error:
+        _report(f"Error: {error}")
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The guest's exit code becomes the status; one the host cannot report (above 255) is
     an error, status 1, never the low 8 bits (which would make 256 a success). Everything
     printed on the guest's behalf is escaped (`_printable`)."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] in (["replay"], ["trace"], ["diff"]):
+        return _recording_command(words[0], words[1:])
     try:
-        options = _parse(sys.argv[1:] if argv is None else argv)
+        options = _parse(words)
     except UsageError as error:
         _report(f"{usage(error.prog)}{error.prog}: error: {error}")
         return USAGE_EXIT_STATUS

@@ -109,7 +109,14 @@ S_OPTIONS: Final[Settings] = {
     "max-random-size": ("max_random_size", parse_size, "bytes one random_get may ask for, "
                         "such as 1MiB"),
     "inherit-env": ("inherit_env", _flag, "give the guest the host's whole environment"),
+    "deterministic": ("deterministic", _flag, "virtual clocks, sorted listings, stable inodes "
+                      "(random_get is ENOTSUP unless deterministic-random-seed is given)"),
+    "deterministic-random-seed": ("random_seed", _count, "seed of a deterministic random_get"),
+    "record": ("record", str, "write every system call and its answer to this file "
+               "(pywasi replay, trace and diff read it)"),
 }
+# -S settings that are no `Limits` field: reproducible runs (`pywasi.reproducible`).
+REPRODUCIBLE_SETTINGS: Final = ("deterministic", "random_seed", "record")
 
 
 def _settings(table: Settings, option: str) -> Callable[[str], dict[str, Any]]:
@@ -200,7 +207,10 @@ RUN_DESCRIPTION: Final = ("Run MODULE as a WASI command (or call one export with
 TOP_DESCRIPTION: Final = ("Run WASI programs on wasmtime. `pywasi MODULE ARGS...` is short for "
                           "`pywasi run ...`.")
 TOP_COMMANDS: Final = (("run", "run a WASI module (.wasm or .wat); with no module, a built-in "
-                                "demo (see `pywasi run --help`)"),)
+                                "demo (see `pywasi run --help`)"),
+                        ("replay", "replay LOG MODULE: run again, every call answered from LOG"),
+                        ("trace", "trace LOG: the --trace text of a recording (-S record=LOG)"),
+                        ("diff", "diff LOG_A LOG_B: the first call where two recordings differ"))
 
 
 class RunOptions:
@@ -228,8 +238,16 @@ class RunOptions:
         `wasmtime run` does: they cost call-heavy programs up to half their speed."""
         merged = {key: value for said in self.settings for key, value in said.items()}
         merged.pop("inherit_env", None)
+        for key in REPRODUCIBLE_SETTINGS:
+            merged.pop(key, None)
         merged.setdefault("interruptible", "timeout" in merged)
         return merged
+
+    @property
+    def reproducible(self) -> dict[str, Any]:
+        """The -S settings of a reproducible run, by name (the last word wins)."""
+        return {key: value for said in self.settings for key, value in said.items()
+                if key in REPRODUCIBLE_SETTINGS}
 
     @property
     def inherit_env(self) -> bool:

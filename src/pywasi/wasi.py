@@ -11,7 +11,7 @@ import os
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # imported where used: a run without sockets or tracing loads
     import wasmtime
 
     from .engine.host_imports import WasiLink
+    from .reproducible import Determinism, Layer
     from .sandbox.sockets import HostSocket
     from .trace import TraceSink
 
@@ -155,7 +156,9 @@ class WASI:
     and sockets included (default: `limits.default_max_open_files()`, 1024 or a quarter of the
     process's RLIMIT_NOFILE, but never fewer than those need); opening past it is EMFILE for
     the guest. `trace`, a text stream or a callable taking a `TraceEvent`, receives every
-    system call the guest makes, strace-style (`pywasi.trace`).
+    system call the guest makes, strace-style (`pywasi.trace`). `deterministic`, `record`
+    (with `record_writes` to keep the guest's written data, not its hash) and `replay` make a
+    run reproducible (`pywasi.reproducible`, the README's "Reproducible runs").
 
     The guest's host descriptors (preopens, sockets, files it opened) are closed by `close()`,
     at the end of `start()` or of a ``with`` block, by a failed `start()`/`initialize()`, or at
@@ -178,6 +181,10 @@ class WASI:
         limits: Limits | None = None,
         max_open_files: int | None = None,
         trace: TraceSink | None = None,
+        deterministic: Determinism | None = None,
+        record: str | os.PathLike[str] | IO[str] | None = None,
+        record_writes: bool = False,
+        replay: str | os.PathLike[str] | IO[str] | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -264,6 +271,8 @@ class WASI:
         self.limits = limits
         self._context.max_random_size = limits.max_random_size if limits is not None else None
         self.trace = trace
+        self.reproducible: list[Layer] = _reproducible(deterministic, record, record_writes,
+                                                       replay, abi.name, preopens, sockets)
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
 
@@ -367,6 +376,8 @@ class WASI:
             return exit_.exit_code
         finally:
             _release(self._context.fds, self._context.stop)  # also when the checks above failed
+            for layer in self.reproducible:
+                layer.close()
         return 0
 
     def initialize(self, instance: BoundInstance, memory: object | None = None) -> None:
@@ -399,7 +410,31 @@ class WASI:
         closed (EBADF). Python stdio objects are left open, given any last incomplete
         character; `StdioError` if that raised."""
         _release(self._context.fds, self._context.stop)
+        for layer in self.reproducible:
+            layer.close()
         self.after_guest_call()
+
+
+def _reproducible(deterministic: Determinism | None, record: object, record_writes: bool,
+                  replay: object, abi: str, preopens: object, sockets: object) -> list[Layer]:
+    """The layers `pywasi.reproducible` puts around the system calls, innermost first."""
+    if deterministic is None and record is None and replay is None:
+        return []
+    from .reproducible import Determinism, Deterministic, Recorder, Replayer
+
+    if replay is not None:
+        if record is not None or deterministic is not None or preopens or sockets:
+            raise InvalidArgValueError(
+                "The option 'replay' answers every call from the log: give it without "
+                "preopens, sockets, record or deterministic")
+        return [Replayer(replay)]  # type: ignore[arg-type]
+    layers: list[Layer] = []
+    if deterministic is not None:
+        _check_type(deterministic, "deterministic", Determinism, "a pywasi.Determinism")
+        layers.append(Deterministic(deterministic))
+    if record is not None:
+        layers.append(Recorder(record, abi, record_writes))  # type: ignore[arg-type]
+    return layers
 
 
 def _release(fds: FdTable, stop: StopSignal) -> None:

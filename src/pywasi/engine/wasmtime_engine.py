@@ -721,6 +721,10 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     linker = wasmtime.Linker(engine)
     wanted = {(item.module, item.name) for item in module.imports}
     wasi_imports = wasi.get_import_object()
+    if getattr(wasi, "reproducible", None):  # determinism, record or replay
+        from ..reproducible import wrapped_imports
+
+        wasi_imports = wrapped_imports(wasi_imports, wasi.signatures, wasi.reproducible)
     trace = getattr(wasi, "trace", None)
     if trace is not None:  # chosen here, once: the untraced host calls stay as they are
         from ..trace import traced_imports  # only when tracing

