@@ -320,3 +320,22 @@ def test_a_full_quota_is_enospc_for_the_guest() -> None:
     with pytest.raises(WasiErrno) as error:
         file.pwrite([memoryview(b"x" * 20)], 100)
     assert error.value.errno == Errno.NOSPC and node.size == 2
+
+
+def test_save_never_writes_through_a_link_left_by_an_earlier_save(tmp_path: Path) -> None:
+    """Issue 16 item 1: run 1 leaves l -> ../outside, run 2 makes l a directory."""
+    (tmp_path / "outside").mkdir()
+    MemoryDir({"l": MemorySymlink("../outside")}).save(tmp_path / "d")
+    tree = MemoryDir.from_path(tmp_path / "d")
+    del tree["l"]
+    tree["l"] = {"pwned": b"x"}
+    tree.save(tmp_path / "d")
+    assert list((tmp_path / "outside").iterdir()) == []
+    assert (tmp_path / "d" / "l" / "pwned").read_bytes() == b"x"
+    assert not (tmp_path / "d" / "l").is_symlink()
+
+
+def test_readdir_costs_what_it_lists() -> None:
+    tree = MemoryDir({f"f{index}": b"" for index in range(5)})
+    listed = list(OpenMemoryDir(tree).readdir(4))
+    assert names(listed) == [b"f2", b"f3", b"f4"]
