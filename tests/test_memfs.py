@@ -10,7 +10,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import SupportsIndex, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -30,7 +30,7 @@ from pywasi import (
     WasiFile,
     Whence,
 )
-from pywasi.sandbox.memfs import FILE_SIZE_MAX
+from pywasi.sandbox.memfs import FILE_SIZE_MAX, TreeQuota
 from pywasi.sandbox.memfs_open import OpenMemoryDir, OpenMemoryFile
 
 Node = TypeVar("Node", bound=MemoryNode)
@@ -220,11 +220,11 @@ def test_sizes_holes_and_the_size_limit() -> None:
     node = MemoryFile(b"abc")
     file = OpenMemoryFile(node, 0, readable=True, writable=True)
     file.set_size(1 << 30)  # a gigabyte of zeros takes no memory until written
-    assert node.size == 1 << 30 and len(node._data) == 3
+    assert node.size == 1 << 30 and node.stored_bytes == 3
     buf = bytearray(5)
     assert file.pread([memoryview(buf)], 1) == 5 and bytes(buf) == b"bc\0\0\0"
     assert file.pwrite([memoryview(b"z")], 10) == 1
-    assert len(node._data) == 11
+    assert node.stored_bytes == 11
     file.set_size(12)
     assert node.read_bytes() == b"abc" + bytes(7) + b"z\0"
     file.set_size(2)
@@ -314,17 +314,28 @@ def test_directory_wasi_files_of_ones_own_are_preopens() -> None:
         WASI(version="preview1", preopens={"/f": Countdown()})
 
 
-class Exhausted(bytearray):
-    """Contents that cannot grow: the host is out of memory."""
-
-    def extend(self, data: Iterable[SupportsIndex]) -> None:
-        raise MemoryError
-
-
-def test_a_host_out_of_memory_is_enospc_for_the_guest() -> None:
+def test_a_full_quota_is_enospc_for_the_guest() -> None:
     node = MemoryFile(b"ab")
-    node._data = Exhausted(node._data)
-    file = OpenMemoryFile(node, 0, readable=True, writable=True)
+    file = OpenMemoryFile(node, 0, readable=True, writable=True, quota=TreeQuota(10))
     with pytest.raises(WasiErrno) as error:
-        file.pwrite([memoryview(b"x")], 100)
+        file.pwrite([memoryview(b"x" * 20)], 100)
     assert error.value.errno == Errno.NOSPC and node.size == 2
+
+
+def test_save_never_writes_through_a_link_left_by_an_earlier_save(tmp_path: Path) -> None:
+    """Issue 16 item 1: run 1 leaves l -> ../outside, run 2 makes l a directory."""
+    (tmp_path / "outside").mkdir()
+    MemoryDir({"l": MemorySymlink("../outside")}).save(tmp_path / "d")
+    tree = MemoryDir.from_path(tmp_path / "d")
+    del tree["l"]
+    tree["l"] = {"pwned": b"x"}
+    tree.save(tmp_path / "d")
+    assert list((tmp_path / "outside").iterdir()) == []
+    assert (tmp_path / "d" / "l" / "pwned").read_bytes() == b"x"
+    assert not (tmp_path / "d" / "l").is_symlink()
+
+
+def test_readdir_costs_what_it_lists() -> None:
+    tree = MemoryDir({f"f{index}": b"" for index in range(5)})
+    listed = list(OpenMemoryDir(tree).readdir(4))
+    assert names(listed) == [b"f2", b"f3", b"f4"]

@@ -50,6 +50,11 @@ class PreopenError(PyWasiError, ValueError):
         self.code = code
 
 
+class SaveRefusedError(PyWasiError, OSError):
+    """`MemoryDir.save` met a change in its target it could not replace without risk of
+    touching what lies outside it; nothing outside the target was written."""
+
+
 class _Misuse(PyWasiError, RuntimeError):
     """A call made at the wrong point in a lifecycle; each kind says what to do instead, in
     its one fixed `message`."""

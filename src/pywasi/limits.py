@@ -42,6 +42,10 @@ RANDOM_CHUNK: Final = 1 << 20
 """random_get fills any length, in pieces of this many bytes: the host never holds more
 than one piece, and a long request is only as slow as the host's random source."""
 
+MEMORY_TREE_BYTES_DEFAULT: Final = 1 << 30
+"""`Limits.max_memory_tree_bytes` unless set: 1 GiB, far more than a program's scratch files,
+far less than a host's memory."""
+
 _OPEN_FILES_CAP: Final = 1024
 _SHARE_OF_PROCESS_LIMIT: Final = 4
 
@@ -80,6 +84,10 @@ class _LimitValues(NamedTuple):
     # refuses a timeout. Without them, Ctrl-C, `interrupt()` and timeouts end every blocking
     # wait and stop the guest at its next system call, but a loop that makes none runs on.
     interruptible: bool | None = None
+    # Bytes the guest may store in its memory trees (`MemoryDir`s), all of them together:
+    # contents written, link targets, entries; ENOSPC past it. Holes and sizes cost nothing.
+    # None (only if given) is no bound: the host's memory is.
+    max_memory_tree_bytes: int | None = MEMORY_TREE_BYTES_DEFAULT
 
 
 class Limits(_LimitValues):

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # imported where used: a run without sockets or tracing loads
 
     from .engine.host_imports import WasiLink
     from .reproducible import Determinism, Layer
+    from .sandbox.memfs import TreeQuota
     from .sandbox.sockets import HostSocket
     from .trace import TraceSink
 
@@ -253,9 +254,12 @@ class WASI:
         cache_dir = default_cache_dir() if preopens else None
         if cache_dir is not None:  # so that no guest plants native code for a later run
             guard.protect(cache_dir)
+        # The one quota of all this guest's memory trees, made with the first of them.
+        tree_quota: list[TreeQuota] = []
+        tree_limit = (limits or Limits()).max_memory_tree_bytes
         try:
             for guest_path, source in (preopens or {}).items():
-                directory = _open_preopen(source, guest_path)
+                directory = _open_preopen(source, guest_path, tree_limit, tree_quota)
                 limit = rights.maximum(directory.filetype, read_only=directory.read_only)
                 fds.add(Descriptor(directory, *limit, preopen=_encode(guest_path)))
             for index, sock in enumerate(sockets or ()):
@@ -443,19 +447,23 @@ def _release(fds: FdTable, stop: StopSignal) -> None:
     stop.close()
 
 
-def _open_preopen(source: object, guest_path: object = None) -> WasiFile:
+def _open_preopen(source: object, guest_path: object, tree_limit: int | None,
+                  tree_quota: list[TreeQuota]) -> WasiFile:
     """The directory a preopen's value names: a host path, a `MemoryDir`, a directory
-    `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those."""
+    `WasiFile` of the embedder's own, or a `Preopen`/`ReadOnly` of one of those. Memory trees
+    share `tree_quota`'s one quota (of `tree_limit` bytes), made here for the first."""
     if not isinstance(source, (str, bytes, os.PathLike)):
         # Imported only here: a run over host directories never loads the memory trees.
-        from .sandbox.memfs import MemoryDir
+        from .sandbox.memfs import MemoryDir, TreeQuota
         from .sandbox.memfs_open import OpenMemoryDir
         from .sandbox.readonly import Preopen, read_only
 
         if isinstance(source, MemoryDir):
-            return OpenMemoryDir(source)
+            if not tree_quota:
+                tree_quota.append(TreeQuota(tree_limit))
+            return OpenMemoryDir(source, quota=tree_quota[0])
         if isinstance(source, Preopen):
-            opened = _open_preopen(source.source, guest_path)
+            opened = _open_preopen(source.source, guest_path, tree_limit, tree_quota)
             return opened if source.fs_mutable else read_only(opened)
         if isinstance(source, WasiFile):
             if source.filetype != Filetype.DIRECTORY:

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import stat
 import time
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, MutableMapping
-from pathlib import Path
 from typing import IO, ClassVar, Final, Union
 
 from ..abi.errno import WasiErrno
@@ -41,6 +40,40 @@ allocate without bound through one file."""
 MEMORY_DEV: Final = 0x6D656D  # the device number every memory node reports ("mem")
 OFFSET_LIMIT: Final = 1 << 63  # offsets and sizes are off_t: at or past this, EINVAL
 _INODES = itertools.count(1)
+
+CHUNK: Final = 1 << 16
+"""Memory file contents are kept in pieces of this many bytes, each made when first written
+and only as long as its last byte written: a hole (a large size, an offset far out) costs
+nothing, and a file's host memory is what was written, to within a piece."""
+
+_ZEROS: Final = memoryview(bytes(CHUNK))
+
+ENTRY_COST: Final = 512
+"""What a directory entry is charged against `TreeQuota`, besides its name: roughly what an
+entry and its node cost the host (objects, dict slots), so that empty files count too."""
+
+
+class TreeQuota:
+    """The bytes a guest's writes may store in its memory trees (`Limits.max_memory_tree_bytes`,
+    one quota per `WASI` instance over all its trees): file contents, link targets and
+    entries. What the guest frees (truncates, removes) is given back. Past it, ENOSPC, as a
+    full disk says; the host never runs out of memory for a guest."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, count: int) -> None:
+        """Take `count` bytes, or ENOSPC (nothing taken) if they are not left."""
+        if self.limit is not None and self.used + count > self.limit:
+            raise fail(Errno.NOSPC)
+        self.used += count
+
+    def credit(self, count: int) -> None:
+        """Give back `count` bytes that were freed (never below nothing used)."""
+        self.used = max(0, self.used - count)
 
 Content = Union[bytes, bytearray, memoryview, str, Mapping[str, "Content"], "MemoryNode", WasiFile]
 """What a tree entry may be built from: bytes or text (a file), a mapping (a directory), a
@@ -79,29 +112,59 @@ class MemoryNode:
 
 
 class MemoryFile(MemoryNode):
-    """A regular file's contents: ``read_bytes()``/``write_bytes()`` from Python."""
+    """A regular file's contents: ``read_bytes()``/``write_bytes()`` from Python.
 
-    __slots__ = ("_data", "_size")
+    The contents are `CHUNK`-byte pieces by index, each as long as its last byte written;
+    everything else up to `size` reads as zeros. `stored_bytes` is what the pieces hold."""
+
+    __slots__ = ("_chunks", "_quota", "_size")
     filetype = Filetype.REGULAR_FILE
 
     def __init__(self, data: bytes | bytearray | memoryview | str = b"") -> None:
         super().__init__()
-        self._data = bytearray(data.encode() if isinstance(data, str) else data)
-        self._size = len(self._data)  # may exceed len(_data): the rest reads as zeros
+        self._chunks: dict[int, bytearray] = {}
+        self._size = 0
+        self._quota: TreeQuota | None = None  # the quota the stored bytes were charged to
+        self._fill(data)
+
+    def __del__(self) -> None:
+        if self._quota is not None:
+            self._quota.credit(self.stored_bytes)
+
+    def _fill(self, data: bytes | bytearray | memoryview | str) -> None:
+        view = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
+        self._chunks = {index: bytearray(view[start : start + CHUNK])
+                        for index, start in enumerate(range(0, len(view), CHUNK))}
+        self._size = len(view)
 
     @property
     def size(self) -> int:
         return self._size
 
+    @property
+    def stored_bytes(self) -> int:
+        """The host memory the contents take (holes take none)."""
+        return sum(map(len, self._chunks.values()))
+
+    def pieces(self) -> Iterator[tuple[int, bytearray]]:
+        """The stored pieces as (offset, bytes), in order; the rest of the file is zeros."""
+        for index in sorted(self._chunks):
+            yield index * CHUNK, self._chunks[index]
+
     def read_bytes(self) -> bytes:
-        return bytes(self._data) + bytes(self._size - len(self._data))
+        contents = bytearray(self._size)
+        for offset, piece in self.pieces():
+            contents[offset : offset + len(piece)] = piece
+        return bytes(contents)
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
 
     def write_bytes(self, data: bytes | bytearray | memoryview) -> None:
-        self._data = bytearray(data)
-        self._size = len(self._data)
+        if self._quota is not None:
+            self._quota.credit(self.stored_bytes)
+            self._quota = None
+        self._fill(data)
         self.touch()
 
     def write_text(self, text: str, encoding: str = "utf-8") -> None:
@@ -112,37 +175,82 @@ class MemoryFile(MemoryNode):
         count = min(len(buf), self._size - offset)
         if count <= 0:
             return 0
-        stored = max(0, min(count, len(self._data) - offset))
-        if stored:
-            with memoryview(self._data) as data:
-                buf[:stored] = data[offset : offset + stored]
-        if stored < count:
-            buf[stored:count] = bytes(count - stored)
+        chunks = self._chunks
+        index, start = divmod(offset, CHUNK)
+        done = 0
+        while done < count:
+            take = min(count - done, CHUNK - start)
+            piece = chunks.get(index)
+            have = 0
+            if piece is not None and len(piece) > start:
+                have = min(take, len(piece) - start)
+                with memoryview(piece) as stored:
+                    buf[done : done + have] = stored[start : start + have]
+            if have < take:
+                buf[done + have : done + take] = _ZEROS[: take - have]
+            done += take
+            index += 1
+            start = 0
         return count
 
-    def write_from(self, buf: memoryview, offset: int) -> int:
-        end = offset + len(buf)
-        if end > FILE_SIZE_MAX:
+    def write_from(self, buf: memoryview, offset: int, quota: TreeQuota | None = None) -> int:
+        """Store `buf` at `offset`, charging new pieces' bytes to `quota`: the count
+        written, short (or ENOSPC, if none) where the quota or the host's memory ran out."""
+        length = len(buf)
+        if offset + length > FILE_SIZE_MAX:
             raise fail(Errno.FBIG)
-        data = self._data
-        try:
-            if offset > len(data):
-                data.extend(bytes(offset - len(data)))  # the hole before it becomes zeros
-            data[offset:end] = buf
-        except MemoryError:
-            raise fail(Errno.NOSPC) from None  # the host is out of memory, not the guest
-        if end > self._size:
-            self._size = end
-        return len(buf)
+        chunks = self._chunks
+        index, start = divmod(offset, CHUNK)
+        done = 0
+        while done < length:
+            take = min(length - done, CHUNK - start)
+            piece = chunks.get(index)
+            stored = 0 if piece is None else len(piece)
+            growth = start + take - stored
+            try:
+                if growth > 0 and quota is not None:
+                    quota.charge(growth)
+                    self._quota = quota
+                if piece is None:
+                    piece = chunks[index] = bytearray()
+                if start > stored:
+                    piece += _ZEROS[: start - stored]  # the hole before it becomes zeros
+                piece[start : start + take] = buf[done : done + take]
+            except (MemoryError, WasiErrno) as error:
+                if isinstance(error, MemoryError) and growth > 0 and quota is not None:
+                    quota.credit(growth)
+                if piece is not None and len(piece) > stored:
+                    del piece[stored:]
+                if not done:
+                    raise fail(Errno.NOSPC) from None  # out of room, or the host of memory
+                break
+            done += take
+            index += 1
+            start = 0
+        if offset + done > self._size:
+            self._size = offset + done
+        return done
 
-    def resize(self, size: int) -> None:
-        """Make the file `size` bytes long: cut, or grow with zeros that take no memory."""
+    def resize(self, size: int, quota: TreeQuota | None = None) -> None:
+        """Make the file `size` bytes long: cut (giving the bytes back to the quota they
+        were charged to), or grow with zeros that take no memory."""
         if size >= OFFSET_LIMIT:
             raise fail(Errno.INVAL)
         if size > FILE_SIZE_MAX:
             raise fail(Errno.FBIG)
-        if size < len(self._data):
-            del self._data[size:]
+        if size < self._size:
+            last, keep = divmod(size, CHUNK)
+            chunks = self._chunks
+            freed = 0
+            for index in [index for index in chunks if index >= last]:
+                if index == last and keep:
+                    freed += max(0, len(chunks[index]) - keep)
+                    del chunks[index][keep:]
+                else:
+                    freed += len(chunks.pop(index))
+            charged = self._quota or quota
+            if charged is not None:
+                charged.credit(freed)
         self._size = size
 
 
@@ -205,7 +313,7 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
     the guest lists them in, each with a cookie that stays valid while the directory changes.
     """
 
-    __slots__ = ("_cookies", "_entries", "_next_cookie", "parent")
+    __slots__ = ("_cookies", "_entries", "_listed", "_next_cookie", "_removed", "parent")
     filetype = Filetype.DIRECTORY
 
     def __init__(self, entries: Mapping[str, Content] | None = None) -> None:
@@ -213,6 +321,10 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         self._entries: dict[bytes, MemoryNode] = {}
         self._cookies: dict[bytes, int] = {}  # the readdir cookie that resumes after each
         self._next_cookie = 3  # 1 and 2 resume after "." and ".."
+        # Every name given a cookie, by rising cookie (so a listing resumes by bisection),
+        # removed ones included until they outnumber the rest (`_removed` counts them).
+        self._listed: tuple[list[int], list[bytes]] = ([], [])
+        self._removed = 0
         self.parent: MemoryDir | None = None
         for name, value in (entries or {}).items():
             self.attach(_name(name), _node_of(value))
@@ -293,6 +405,8 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
             self.detach(name)
         self._entries[name] = node
         self._cookies[name] = self._next_cookie
+        self._listed[0].append(self._next_cookie)
+        self._listed[1].append(name)
         self._next_cookie += 1
         node.nlink += 1
         node.ctime_ns = time.time_ns()
@@ -301,6 +415,9 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
     def detach(self, name: bytes) -> MemoryNode:
         node = self._entries.pop(name)
         del self._cookies[name]
+        self._removed += 1
+        if self._removed > max(32, len(self._entries)):
+            self._compact()
         node.nlink -= 1
         if isinstance(node, MemoryDir):
             node.parent = None
@@ -317,15 +434,26 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
             directory = directory.parent
         return False
 
+    def _compact(self) -> None:
+        """Forget removed names: new lists, so that a listing under way keeps its own."""
+        cookies = self._cookies
+        self._listed = (list(cookies.values()), list(cookies))
+        self._removed = 0
+
     def listing(self, cookie: int) -> Iterator[Dirent]:
+        """The entries after `cookie`, found by bisection: each call costs what it lists.
+        A name removed meanwhile is not listed; one added may be (it comes last)."""
         if cookie < 1:
             yield Dirent(1, self.ino, b".", Filetype.DIRECTORY)
         if cookie < 2:
             yield Dirent(2, (self.parent or self).ino, b"..", Filetype.DIRECTORY)
-        cookies = self._cookies
-        for name, node in self._entries.items():
-            if cookies[name] > cookie:
-                yield Dirent(cookies[name], node.ino, name, filetype_of(node))
+        cookies, entries = self._cookies, self._entries
+        listed_cookies, listed_names = self._listed
+        for index in range(bisect_right(listed_cookies, cookie), len(listed_cookies)):
+            name = listed_names[index]
+            if cookies.get(name) == listed_cookies[index]:
+                node = entries[name]
+                yield Dirent(listed_cookies[index], node.ino, name, filetype_of(node))
 
     def filestat(self) -> Filestat:
         subdirectories = sum(isinstance(node, MemoryDir) for node in self._entries.values())
@@ -335,13 +463,20 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> MemoryDir:
         """A copy of a host directory: files, directories, symbolic links (as they are), hard
-        links (as one node) and times. Other kinds of file (FIFOs, devices) are refused."""
-        return _Importer().directory(Path(path))
+        links (as one node) and times. Other kinds of file (FIFOs, devices) are refused;
+        pywasi's compiled-module cache is left out, with a warning (no guest may read it)."""
+        from .memfs_host import read_tree
+
+        return read_tree(path)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the tree into host directory `path` (made if missing), replacing files of
-        the same names, keeping hard links and times."""
-        _save(self, Path(path), {})
+        """Write the tree into host directory `path` (made if missing), replacing entries of
+        the same names (a host link in the way is replaced, never followed), keeping hard
+        links, holes and times. Nothing outside `path` is touched; should `path` change
+        beneath while it is written, `SaveRefusedError`."""
+        from .memfs_host import save_tree
+
+        save_tree(self, path)
 
     @classmethod
     def from_archive(cls, source: str | os.PathLike[str] | IO[bytes]) -> MemoryDir:
@@ -365,66 +500,6 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
 def filetype_of(node: MemoryNode) -> Filetype:
     """The type the guest sees for `node` (a custom file says its own)."""
     return node.file.filetype if isinstance(node, CustomFile) else node.filetype
-
-
-class _Importer:
-    """Copies host directories, one node per host inode, so hard links stay links."""
-
-    def __init__(self) -> None:
-        self.seen: dict[tuple[int, int], MemoryNode] = {}
-
-    def directory(self, path: Path) -> MemoryDir:
-        tree = MemoryDir()
-        with os.scandir(path) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                tree.attach(os.fsencode(entry.name), self.node(Path(entry.path)))
-        _copy_times(tree, path.stat())
-        return tree
-
-    def node(self, path: Path) -> MemoryNode:
-        st = path.lstat()
-        key = (st.st_dev, st.st_ino)
-        if key in self.seen:
-            return self.seen[key]
-        node: MemoryNode
-        if stat.S_ISDIR(st.st_mode):
-            return self.directory(path)
-        if stat.S_ISLNK(st.st_mode):
-            node = MemorySymlink(os.readlink(path))
-        elif stat.S_ISREG(st.st_mode):
-            node = MemoryFile(path.read_bytes())
-        else:
-            raise ValueError(f"{path} is neither a file, a directory nor a symbolic link")
-        _copy_times(node, st)
-        self.seen[key] = node
-        return node
-
-
-def _copy_times(node: MemoryNode, st: os.stat_result) -> None:
-    node.atime_ns, node.mtime_ns, node.ctime_ns = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _save(tree: MemoryDir, path: Path, written: dict[int, Path]) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    for name, node in tree._entries.items():
-        where = path / os.fsdecode(name)
-        if isinstance(node, MemoryDir):
-            _save(node, where, written)
-            continue
-        if where.is_symlink() or where.is_file():
-            where.unlink()
-        if node.ino in written:
-            os.link(written[node.ino], where, follow_symlinks=False)
-            continue
-        if isinstance(node, MemorySymlink):
-            os.symlink(node.target, where)
-        elif isinstance(node, MemoryFile):
-            where.write_bytes(node.read_bytes())
-        else:
-            continue  # a custom file has no contents of its own to save
-        written[node.ino] = where
-        os.utime(where, ns=(node.atime_ns, node.mtime_ns), follow_symlinks=False)
-    os.utime(path, ns=(tree.atime_ns, tree.mtime_ns))
 
 
 class MemoryTree:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 import time
 import zipfile
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
-from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+from .memfs import CHUNK, MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 
 _ARCHIVE_KINDS: Final = ("zip", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar")
 
@@ -55,7 +59,9 @@ def _open_tar(target: IO[bytes], kind: str) -> tarfile.TarFile:
 
 
 def _archive_place(root: MemoryDir, name: str) -> tuple[MemoryDir, bytes] | None:
-    """The directory (made as needed) and name an archive member goes to; None for the root."""
+    """The directory (made as needed) and name an archive member goes to; None for the root.
+    A member beneath an earlier member that is no directory (a link, say) is refused, as
+    extracting it on a host would write through that link."""
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if name.startswith("/") or ".." in parts:
         raise ValueError(f"archive member {name!r} points outside the tree")
@@ -64,11 +70,26 @@ def _archive_place(root: MemoryDir, name: str) -> tuple[MemoryDir, bytes] | None
     directory = root
     for part in parts[:-1]:
         entry = directory.entry(os.fsencode(part))
-        if not isinstance(entry, MemoryDir):
+        if entry is None:
             entry = MemoryDir()
             directory.attach(os.fsencode(part), entry)
+        elif not isinstance(entry, MemoryDir):
+            raise ValueError(f"archive member {name!r} lies beneath {part!r}, which is not a "
+                             "directory")
         directory = entry
     return directory, os.fsencode(parts[-1])
+
+
+def _check_link_target(name: str, target: str) -> None:
+    """A symbolic link member must point inside the tree: not absolute, no ".." above it."""
+    depth = name.strip("/").count("/")  # the directories the link lies beneath
+    for part in target.split("/"):
+        depth += {"..": -1, "": 0, ".": 0}.get(part, 1)
+        if depth < 0:
+            break
+    if target.startswith("/") or depth < 0:
+        raise ValueError(f"archive member {name!r} is a link to {target!r}, which points "
+                         "outside the tree")
 
 
 def _from_zip(archive: zipfile.ZipFile) -> MemoryDir:
@@ -102,6 +123,7 @@ def _from_tar(archive: tarfile.TarFile) -> MemoryDir:
             existing = directory.entry(name)
             node = existing if isinstance(existing, MemoryDir) else MemoryDir()
         elif member.issym():
+            _check_link_target(member.name, member.linkname)
             node = MemorySymlink(member.linkname)
         elif member.islnk():
             if member.linkname not in by_name:
@@ -121,6 +143,24 @@ def _from_tar(archive: tarfile.TarFile) -> MemoryDir:
     return root
 
 
+class _Contents(io.RawIOBase):
+    """A memory file read from the start, piece by piece: an archive of a file with holes
+    never holds the whole file in memory."""
+
+    def __init__(self, node: MemoryFile) -> None:
+        self.node = node
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Buffer) -> int:
+        with memoryview(buffer) as view:
+            count = self.node.read_into(view.cast("B"), self.position)
+        self.position += count
+        return count
+
+
 def _stamp(times: list[tuple[MemoryNode, int]]) -> None:
     """Give nodes their archived times, once every entry is in (adding one touches its
     directory)."""
@@ -136,7 +176,8 @@ def _to_zip(tree: MemoryDir, archive: zipfile.ZipFile, prefix: str) -> None:
             archive.writestr(zipfile.ZipInfo(path + "/", when), b"")
             _to_zip(node, archive, path + "/")
         elif isinstance(node, MemoryFile):
-            archive.writestr(zipfile.ZipInfo(path, when), node.read_bytes())
+            with archive.open(zipfile.ZipInfo(path, when), "w") as member:
+                shutil.copyfileobj(_Contents(node), member, CHUNK)
         elif isinstance(node, MemorySymlink):
             raise ValueError(f"a zip archive cannot hold the symbolic link {path!r}: use tar")
 
@@ -146,7 +187,7 @@ def _to_tar(tree: MemoryDir, archive: tarfile.TarFile, prefix: str,
     for name, node in tree._entries.items():
         info = tarfile.TarInfo(prefix + os.fsdecode(name))
         info.mtime = node.mtime_ns // 10**9
-        data: bytes | None = None
+        data: _Contents | None = None
         if isinstance(node, MemoryDir):
             info.type, info.mode = tarfile.DIRTYPE, 0o755
         elif node.ino in written:
@@ -154,11 +195,11 @@ def _to_tar(tree: MemoryDir, archive: tarfile.TarFile, prefix: str,
         elif isinstance(node, MemorySymlink):
             info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, os.fsdecode(node.target)
         elif isinstance(node, MemoryFile):
-            data = node.read_bytes()
-            info.size, info.mode = len(data), 0o644
+            data = _Contents(node)
+            info.size, info.mode = node.size, 0o644
         else:
             continue
         written.setdefault(node.ino, info.name)
-        archive.addfile(info, io.BytesIO(data) if data is not None else None)
+        archive.addfile(info, data)
         if isinstance(node, MemoryDir):
             _to_tar(node, archive, info.name + "/", written)

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Fdflags, Filetype, Oflags, Whence
+from ..limits import MEMORY_TREE_BYTES_DEFAULT
 from .files import Dirent, Filestat, Transfer, WasiFile, fail
 from .memfs import (
+    ENTRY_COST,
     MEMORY,
     OFFSET_LIMIT,
     CustomFile,
@@ -20,6 +23,7 @@ from .memfs import (
     MemoryFile,
     MemoryNode,
     MemorySymlink,
+    TreeQuota,
 )
 from .resolver import Act, Resolved, walk
 
@@ -41,19 +45,40 @@ def _new_entry(where: Resolved[MemoryDir]) -> None:
         raise fail(Errno.NOENT)
 
 
+def _cost(name: bytes, node: MemoryNode) -> int:
+    """What entry `name` for `node` is charged: a link's target is its contents."""
+    return ENTRY_COST + len(name) + (len(node.target) if isinstance(node, MemorySymlink) else 0)
+
+
+def _add(where: Resolved[MemoryDir], node: MemoryNode, quota: TreeQuota) -> None:
+    """Make the new entry `where` name `node`, charged to `quota` (ENOSPC if out of room)."""
+    quota.charge(_cost(where.name, node))
+    where.dir.attach(where.name, node)
+
+
+def _remove(directory: MemoryDir, name: bytes, quota: TreeQuota) -> MemoryNode:
+    """Remove entry `name` of `directory`, giving its cost back."""
+    node = directory.detach(name)
+    quota.credit(_cost(name, node))
+    return node
+
+
 def _check_fdflags_change(old: int, new: int) -> None:
     if (old ^ new) & ~_CHANGEABLE_FDFLAGS:
         raise fail(Errno.NOTSUP)
 
 
 class OpenMemoryDir(WasiFile):
-    """A guest descriptor on a `MemoryDir`."""
+    """A guest descriptor on a `MemoryDir`. What the guest stores through it (and every
+    descriptor opened beneath) is charged to `quota`: its `WASI` instance's, or one of the
+    default size (`Limits.max_memory_tree_bytes`) of its own."""
 
     filetype = Filetype.DIRECTORY
 
-    def __init__(self, node: MemoryDir, fdflags: int = 0) -> None:
+    def __init__(self, node: MemoryDir, fdflags: int = 0, quota: TreeQuota | None = None) -> None:
         self.node = node
         self.fdflags = fdflags
+        self.quota = quota if quota is not None else TreeQuota(MEMORY_TREE_BYTES_DEFAULT)
 
     def stat(self) -> Filestat:
         return self.node.filestat()
@@ -87,7 +112,7 @@ class OpenMemoryDir(WasiFile):
                 if not oflags & Oflags.CREAT:
                     raise fail(Errno.NOENT)
                 node = MemoryFile()
-                where.dir.attach(where.name, node)
+                _add(where, node, self.quota)
             elif exclusive:
                 raise fail(Errno.EXIST)
         if isinstance(node, MemorySymlink):
@@ -95,7 +120,7 @@ class OpenMemoryDir(WasiFile):
         if isinstance(node, MemoryDir):
             if write or oflags & (Oflags.CREAT | Oflags.TRUNC):
                 raise fail(Errno.ISDIR)
-            return OpenMemoryDir(node, fdflags)
+            return OpenMemoryDir(node, fdflags, self.quota)
         if oflags & Oflags.DIRECTORY:
             raise fail(Errno.NOTDIR)
         if isinstance(node, CustomFile):
@@ -106,15 +131,16 @@ class OpenMemoryDir(WasiFile):
             return node.file
         assert isinstance(node, MemoryFile)
         if oflags & Oflags.TRUNC and node.size:
-            node.resize(0)
+            node.resize(0, self.quota)
             node.touch()
-        return OpenMemoryFile(node, fdflags, readable=read or not write, writable=write)
+        return OpenMemoryFile(node, fdflags, readable=read or not write, writable=write,
+                              quota=self.quota)
 
     def mkdir_at(self, path: bytes) -> None:
         with walk(MEMORY, self.node, path, follow=False, act=Act.CREATE) as where:
             if where.dir.entry(where.name) is not None:
                 raise fail(Errno.EXIST)
-            where.dir.attach(where.name, MemoryDir())
+            _add(where, MemoryDir(), self.quota)
 
     def stat_at(self, path: bytes, follow: bool) -> Filestat:
         with walk(MEMORY, self.node, path, follow=follow) as where:
@@ -132,7 +158,7 @@ class OpenMemoryDir(WasiFile):
             _new_entry(target)
             if isinstance(node, MemoryDir):
                 raise fail(Errno.PERM)  # no hard links to directories
-            target.dir.attach(target.name, node)
+            _add(target, node, self.quota)
 
     def readlink_at(self, path: bytes) -> bytes:
         with walk(MEMORY, self.node, path, follow=False) as where:
@@ -150,13 +176,13 @@ class OpenMemoryDir(WasiFile):
                 raise fail(Errno.NOTDIR)
             if len(node):
                 raise fail(Errno.NOTEMPTY)
-            where.dir.detach(where.name)
+            _remove(where.dir, where.name, self.quota)
 
     def unlink_at(self, path: bytes) -> None:
         with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE) as where:
             if isinstance(_existing(where), MemoryDir):
                 raise fail(Errno.ISDIR)
-            where.dir.detach(where.name)
+            _remove(where.dir, where.name, self.quota)
 
     def rename_at(self, old_path: bytes, new_dir: WasiFile, new_path: bytes) -> None:
         """As rename(2): a directory replaces only an empty directory, never moves beneath
@@ -182,6 +208,8 @@ class OpenMemoryDir(WasiFile):
                     raise fail(Errno.ISDIR)
             if replaced is node:
                 return
+            if replaced is not None:
+                _remove(target.dir, target.name, self.quota)
             source.dir.detach(source.name)
             target.dir.attach(target.name, node)
 
@@ -191,7 +219,7 @@ class OpenMemoryDir(WasiFile):
             raise fail(Errno.PERM)
         with walk(MEMORY, self.node, path, follow=False, act=Act.CHANGE) as where:
             _new_entry(where)
-            where.dir.attach(where.name, MemorySymlink(target))
+            _add(where, MemorySymlink(target), self.quota)
 
 
 def _same_kind(new_dir: WasiFile) -> OpenMemoryDir:
@@ -207,8 +235,9 @@ class OpenMemoryFile(WasiFile):
     filetype = Filetype.REGULAR_FILE
 
     def __init__(self, node: MemoryFile, fdflags: int, *, readable: bool,
-                 writable: bool) -> None:
+                 writable: bool, quota: TreeQuota | None = None) -> None:
         self.node = node
+        self.quota = quota if quota is not None else TreeQuota(MEMORY_TREE_BYTES_DEFAULT)
         self.fdflags = fdflags
         self.position = 0
         self.readable = readable
@@ -233,9 +262,10 @@ class OpenMemoryFile(WasiFile):
         node = self.node
         if self.fdflags & Fdflags.APPEND:
             self.position = node.size
-        self.position += node.write_from(buf, self.position)
+        count = node.write_from(buf, self.position, self.quota)
+        self.position += count
         node.touch()
-        return len(buf)
+        return count
 
     def read(self, bufs: Sequence[memoryview]) -> int:
         count = self._read_at(bufs, self.position)
@@ -243,7 +273,18 @@ class OpenMemoryFile(WasiFile):
         return count
 
     def write(self, bufs: Sequence[memoryview]) -> int:
-        return sum(self._write_one(buf) for buf in bufs)
+        total = 0
+        for buf in bufs:
+            try:
+                count = self._write_one(buf)
+            except WasiErrno:
+                if not total:
+                    raise
+                break  # out of room after some bytes: a short write, as POSIX has it
+            total += count
+            if count < len(buf):
+                break
+        return total
 
     def writer(self) -> Transfer:
         return Transfer(self._write_one, self.write)
@@ -260,7 +301,15 @@ class OpenMemoryFile(WasiFile):
             raise fail(Errno.BADF)
         total = 0
         for buf in bufs:
-            total += self.node.write_from(buf, offset + total)
+            try:
+                count = self.node.write_from(buf, offset + total, self.quota)
+            except WasiErrno:
+                if not total:
+                    raise
+                break
+            total += count
+            if count < len(buf):
+                break
         self.node.touch()
         return total
 
@@ -285,7 +334,7 @@ class OpenMemoryFile(WasiFile):
     def set_size(self, size: int) -> None:
         if not self.writable:
             raise fail(Errno.INVAL)  # ftruncate on a descriptor not open for writing
-        self.node.resize(size)
+        self.node.resize(size, self.quota)
         self.node.touch()
 
     def set_times(self, atim: int | None, mtim: int | None) -> None:

@@ -1,0 +1,220 @@
+"""`MemoryDir`'s copies from and to host directories, by descriptor.
+
+A tree being saved holds whatever a guest left in it, and the target may hold what an earlier
+save (so, a guest) put there: a symbolic link where the tree now has a directory, say. So
+`save` opens its target once and makes everything beneath relative to directory descriptors,
+never following a link: a host entry in the way of a different kind (a link, a file where a
+directory goes, a directory where a file goes) is removed and replaced, and what cannot be done
+that way (the target changing under it) is refused with `SaveRefusedError`. Nothing outside the
+target is created, changed or removed.
+
+`from_path` reads by descriptor too, and leaves out pywasi's compiled-module cache (its secret
+key must never reach a guest), as preopens do (`guard`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import warnings
+from typing import Final
+
+from ..errors import SaveRefusedError
+from . import guard
+from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
+
+_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# What a save meets when someone changes the target beside it: a link where it made a
+# directory (ELOOP, ENOTDIR), a name taken again after it removed what was there (EEXIST).
+_CHANGED: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EEXIST})
+
+
+def _protect_the_cache() -> None:
+    """Tell the guard where the compiled-module cache is, as `WASI` does for its preopens."""
+    from ..engine.cache import default_cache_dir  # the one thing the sandbox asks the engine
+
+    cache_dir = default_cache_dir()
+    if cache_dir is not None:
+        guard.protect(cache_dir)
+
+
+def read_tree(path: str | os.PathLike[str]) -> MemoryDir:
+    """A copy of host directory `path` (see `MemoryDir.from_path`)."""
+    _protect_the_cache()
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if guard.is_sealed(fd):
+            raise ValueError(f"{os.fspath(path)!r} is pywasi's compiled-module cache, which no "
+                             "guest may read: copy another directory")
+        return _Importer(os.fspath(path)).directory(fd)
+    finally:
+        os.close(fd)
+
+
+class _Importer:
+    """Copies host directories, one node per host inode, so hard links stay links."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.seen: dict[tuple[int, int], MemoryNode] = {}
+        self.warned = False
+
+    def directory(self, fd: int) -> MemoryDir:
+        tree = MemoryDir()
+        for name in sorted(os.listdir(fd)):
+            node = self.node(fd, name)
+            if node is not None:
+                tree.attach(os.fsencode(name), node)
+        _copy_times(tree, os.fstat(fd))
+        return tree
+
+    def node(self, dir_fd: int, name: str) -> MemoryNode | None:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        key = (st.st_dev, st.st_ino)
+        if key in self.seen:
+            return self.seen[key]
+        node: MemoryNode
+        if stat.S_ISLNK(st.st_mode):
+            node = MemorySymlink(os.readlink(name, dir_fd=dir_fd))
+        elif stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+            fd = os.open(name, _DIRECTORY if stat.S_ISDIR(st.st_mode) else _READ, dir_fd=dir_fd)
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISDIR(st.st_mode):
+                    return self.directory(fd) if not self.sealed(fd, st) else None
+                with open(fd, "rb", closefd=False) as file:
+                    node = MemoryFile(file.read())
+            finally:
+                os.close(fd)
+        else:
+            raise ValueError(f"{self.path}: {name!r} is neither a file, a directory nor a "
+                             "symbolic link")
+        _copy_times(node, st)
+        self.seen[key] = node
+        return node
+
+    def sealed(self, fd: int, st: os.stat_result) -> bool:
+        """Whether directory `fd` is the cache, to be left out (with one warning)."""
+        if not guard.is_sealed(fd, st):
+            return False
+        if not self.warned:
+            self.warned = True
+            warnings.warn(f"MemoryDir.from_path({self.path!r}) left out pywasi's "
+                          "compiled-module cache, which no guest may read", stacklevel=4)
+        return True
+
+
+def _copy_times(node: MemoryNode, st: os.stat_result) -> None:
+    node.atime_ns, node.mtime_ns, node.ctime_ns = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
+
+
+def save_tree(tree: MemoryDir, path: str | os.PathLike[str]) -> None:
+    """Write `tree` into host directory `path` (see `MemoryDir.save`)."""
+    os.makedirs(path, exist_ok=True)  # `path` and its parents are the embedder's own
+    root = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _Saver(os.fspath(path), root).directory(tree, root, ())
+    finally:
+        os.close(root)
+
+
+class _Saver:
+    """Writes one tree beneath the directory `root`, by descriptor."""
+
+    def __init__(self, path: str, root: int) -> None:
+        self.path = path
+        self.root = root
+        self.written: dict[int, tuple[bytes, ...]] = {}  # a linked node's first copy
+
+    def refuse(self, where: tuple[bytes, ...], error: OSError) -> SaveRefusedError:
+        place = os.path.join(self.path, *map(os.fsdecode, where))
+        return SaveRefusedError(f"MemoryDir.save: {place!r} changed while being written "
+                                f"({error.strerror}); nothing outside {self.path!r} was "
+                                "touched: save again, or into a directory no one else writes")
+
+    def directory(self, tree: MemoryDir, fd: int, where: tuple[bytes, ...]) -> None:
+        for name, node in tree._entries.items():
+            if name in (b"", b".", b"..") or b"/" in name:
+                raise ValueError(f"a memory tree entry is named {name!r}")
+            here = (*where, name)
+            try:
+                if isinstance(node, MemoryDir):
+                    child = self.enter(fd, name)
+                    try:
+                        self.directory(node, child, here)
+                    finally:
+                        os.close(child)
+                elif isinstance(node, (MemoryFile, MemorySymlink)):
+                    self.leaf(fd, name, node)
+                # A custom file has no contents of its own to save.
+            except OSError as error:
+                if error.errno in _CHANGED:
+                    raise self.refuse(here, error) from None
+                raise
+            if isinstance(node, (MemoryFile, MemorySymlink)) and node.nlink > 1:
+                self.written.setdefault(node.ino, here)
+        os.utime(fd, ns=(tree.atime_ns, tree.mtime_ns))
+
+    def enter(self, fd: int, name: bytes) -> int:
+        """The directory `name` in `fd`, made (in place of anything else there) if need be."""
+        st = _lstat(fd, name)
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=fd)
+            st = None
+        if st is None:
+            os.mkdir(name, dir_fd=fd)
+        return os.open(name, _DIRECTORY, dir_fd=fd)
+
+    def leaf(self, fd: int, name: bytes, node: MemoryFile | MemorySymlink) -> None:
+        """Make `name` in `fd` `node`'s copy, replacing whatever is there."""
+        st = _lstat(fd, name)
+        if st is not None:
+            if stat.S_ISDIR(st.st_mode):
+                if not shutil.rmtree.avoids_symlink_attacks:
+                    raise SaveRefusedError(f"MemoryDir.save: cannot safely replace the "
+                                           f"directory {os.fsdecode(name)!r} on this system")
+                shutil.rmtree(name, dir_fd=fd)  # by descriptor: never follows a link
+            else:
+                os.unlink(name, dir_fd=fd)
+        first = self.written.get(node.ino)
+        if first is not None:
+            parent = self.reopen(first[:-1])
+            try:
+                os.link(first[-1], name, src_dir_fd=parent, dst_dir_fd=fd, follow_symlinks=False)
+            finally:
+                if parent != self.root:
+                    os.close(parent)
+            return
+        if isinstance(node, MemorySymlink):
+            os.symlink(node.target, name, dir_fd=fd)
+            os.utime(name, ns=(node.atime_ns, node.mtime_ns), dir_fd=fd, follow_symlinks=False)
+            return
+        out = os.open(name, _NEW_FILE, 0o666, dir_fd=fd)
+        try:
+            for offset, piece in node.pieces():
+                os.pwrite(out, piece, offset)  # holes stay holes on the host
+            os.ftruncate(out, node.size)
+            os.utime(out, ns=(node.atime_ns, node.mtime_ns))
+        finally:
+            os.close(out)
+
+    def reopen(self, where: tuple[bytes, ...]) -> int:
+        """A directory written earlier, walked to again from the root without following links."""
+        fd = self.root
+        for name in where:
+            entered = os.open(name, _DIRECTORY, dir_fd=fd)
+            if fd != self.root:
+                os.close(fd)
+            fd = entered
+        return fd
+
+
+def _lstat(dir_fd: int, name: bytes) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
