@@ -377,6 +377,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         (_on_path("tests/test_reproducible.py::"
                   "test_two_deterministic_runs_are_byte_identical", "c"),),
     ),
+    Mutation(
+        "tables unbounded by default", "src/pywasi/engine/wasmtime_engine.py",
+        "    if owned or limits.max_memory_size is not None \\",
+        "    if limits.max_memory_size is not None \\",
+        (_on_path("tests/test_table_limit.py::"
+                  "test_a_table_grow_bomb_fails_under_the_default_limit", "c"),),
+    ),
 )
 
 # Builds the trampoline into the copy's source tree, without reading pyproject.toml (whose

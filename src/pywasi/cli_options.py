@@ -30,7 +30,7 @@ exit status:
   143  ended by SIGTERM (killed by the signal, as a shell reports it; -15 to Python)
   124  -W timeout reached            125  -W fuel used up
   123  wasm stack exhausted (-W max-wasm-stack)
-  122  -W max-memory-size or -S max-random-size exceeded
+  122  -W max-memory-size, max-table-elements or -S max-random-size exceeded
   {USAGE_EXIT_STATUS}    the command line means nothing (an unknown option, a missing value)
   1    pywasi could not run the module (unreadable, invalid, bad options), or the guest's
        exit code does not fit a host exit status (0..255)
@@ -98,6 +98,8 @@ W_OPTIONS: Final[Settings] = {
     "timeout": ("timeout", parse_duration, "wall-clock limit, such as 10s or 500ms"),
     "max-memory-size": ("max_memory_size", parse_size, "bytes each linear memory may grow to, "
                         "such as 65536 or 64MiB"),
+    "max-table-elements": ("max_table_elements", _count, "elements each table may grow to "
+                           "(default 10000000)"),
     "max-wasm-stack": ("max_wasm_stack", parse_size, "bytes of stack wasm code may use, such "
                        "as 512KiB"),
     "epoch-interruption": ("interruptible", _flag, "compile checks that let Ctrl-C end compute "

@@ -62,6 +62,11 @@ def default_max_open_files() -> int:
 
 
 
+TABLE_ELEMENTS_DEFAULT: Final = 10_000_000
+"""Elements a guest's table may hold unless `Limits.max_table_elements` says otherwise: at
+8-16 bytes each, at most ~160 MB per table (real programs hold thousands to a few 100,000)."""
+
+
 class _LimitValues(NamedTuple):
     # Units of fuel the guest may burn (roughly one per wasm instruction); `OutOfFuel` after.
     fuel: int | None = None
@@ -88,6 +93,10 @@ class _LimitValues(NamedTuple):
     # contents written, link targets, entries; ENOSPC past it. Holes and sizes cost nothing.
     # None (only if given) is no bound: the host's memory is.
     max_memory_tree_bytes: int | None = MEMORY_TREE_BYTES_DEFAULT
+    # Elements each table may grow to; `table.grow` past it fails (returns -1), a module
+    # declaring a larger table is `ResourceLimit`. The default keeps a table bomb from costing
+    # the host gigabytes (100M elements took 790 MB) and is far above what real programs use.
+    max_table_elements: int | None = TABLE_ELEMENTS_DEFAULT
 
 
 class Limits(_LimitValues):

@@ -47,7 +47,7 @@ from ..errors import (
     ResourceLimit,
     StackExhausted,
 )
-from ..limits import Limits
+from ..limits import TABLE_ELEMENTS_DEFAULT, Limits
 from ..memory import GuestMemory
 from ..sandbox.stop import StopSignal
 from ..syscalls import SystemCall, errno_of
@@ -717,7 +717,7 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
     from .host_imports import bind_memories, check_imports, link_imports
 
     check_imports(module, wasi, imports or {})
-    _apply_limits(store, limits)
+    _apply_limits(store, limits, owned=isinstance(store, _OwnedStore))
     linker = wasmtime.Linker(engine)
     wanted = {(item.module, item.name) for item in module.imports}
     wasi_imports = wasi.get_import_object()
@@ -753,6 +753,11 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
             raise ResourceLimit(
                 f"the module's memory is larger than its limit of {limits.max_memory_size} "
                 f"bytes (max-memory-size): {error}") from None
+        if "exceeds table limits" in str(error):
+            bound = (limits or Limits()).max_table_elements
+            raise ResourceLimit(
+                f"the module's table is larger than its limit of {bound} elements "
+                f"(-W max-table-elements, Limits.max_table_elements): {error}") from None
         raise ModuleLoadError(_instantiation_problem(str(error))) from None
     bound = WasmtimeInstance(store, instance, host_calls, wasi, watchdog=watchdog,
                              timeout=timeout)
@@ -799,9 +804,13 @@ def watchdog_for(wasi: Any, store: wasmtime.Store, host_calls: _HostCalls, *,
     return watchdog
 
 
-def _apply_limits(store: wasmtime.Store, limits: Limits | None) -> None:
+def _apply_limits(store: wasmtime.Store, limits: Limits | None, *, owned: bool) -> None:
+    """The limits on `store`. A store of the embedder's keeps the resource limits it was given
+    (wasmtime sets all of them at once) unless `limits` names a memory or table bound."""
     if limits is None:
-        return
+        if not owned:
+            return
+        limits = Limits()
     if limits.fuel is not None:
         try:
             store.set_fuel(limits.fuel)
@@ -810,5 +819,8 @@ def _apply_limits(store: wasmtime.Store, limits: Limits | None) -> None:
                 "Limits.fuel needs a store whose engine consumes fuel: leave out store= "
                 "(pywasi makes one), or enable consume_fuel on your engine's config"
             ) from None
-    if limits.max_memory_size is not None:
-        store.set_limits(memory_size=limits.max_memory_size)
+    memory_size = -1 if limits.max_memory_size is None else limits.max_memory_size
+    table_elements = -1 if limits.max_table_elements is None else limits.max_table_elements
+    if owned or limits.max_memory_size is not None \
+            or limits.max_table_elements != TABLE_ELEMENTS_DEFAULT:
+        store.set_limits(memory_size=memory_size, table_elements=table_elements)
