@@ -4,15 +4,15 @@ README "Fuel"). ``python bench/fuel_poll.py [FUEL] [SUBSCRIPTIONS...]``."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from guest import build_c  # noqa: E402
-
 import pywasi  # noqa: E402
+from guest import build_c  # noqa: E402
 
 
 def run(fuel: int, subscriptions: int) -> tuple[float, int]:
@@ -21,10 +21,8 @@ def run(fuel: int, subscriptions: int) -> tuple[float, int]:
                        limits=pywasi.Limits(fuel=fuel), trace=calls.append)
     instance = pywasi.instantiate(wasi, build_c("fuel_poll"))
     start = time.perf_counter()
-    try:
+    with contextlib.suppress(pywasi.OutOfFuel):
         wasi.start(instance)
-    except pywasi.OutOfFuel:
-        pass
     return time.perf_counter() - start, len(calls)
 
 

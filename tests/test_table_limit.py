@@ -20,7 +20,8 @@ GROW_WAT = """(module
   (func (export "_start")
     (call $exit (select (i32.const 7) (i32.const 0)
       (i32.eq (table.grow (ref.null func) (i32.const {count})) (i32.const -1))))))"""
-DECLARED_WAT = '(module (memory (export "memory") 1) (table {count} funcref) (func (export "_start")))'
+DECLARED_WAT = ('(module (memory (export "memory") 1) (table {count} funcref)'
+                ' (func (export "_start")))')
 BOMB = 100_000_000
 
 

@@ -289,7 +289,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "trailing slash: host rmdir follows a last link", "src/pywasi/sandbox/host.py",
-        "def rmdir_at(self, path: bytes) -> None:\n        with self._resolve(path, False, Act.CHANGE)",
+        "def rmdir_at(self, path: bytes) -> None:\n"
+        "        with self._resolve(path, False, Act.CHANGE)",
         "def rmdir_at(self, path: bytes) -> None:\n        with self._resolve(path, False)",
         (f"{SLASH}[walk-python-host]",),
     ),

@@ -754,9 +754,9 @@ def instantiate(wasi: Any, module: wasmtime.Module | str | Path | bytes, *,
                 f"the module's memory is larger than its limit of {limits.max_memory_size} "
                 f"bytes (max-memory-size): {error}") from None
         if "exceeds table limits" in str(error):
-            bound = (limits or Limits()).max_table_elements
+            table_bound = (limits or Limits()).max_table_elements
             raise ResourceLimit(
-                f"the module's table is larger than its limit of {bound} elements "
+                f"the module's table is larger than its limit of {table_bound} elements "
                 f"(-W max-table-elements, Limits.max_table_elements): {error}") from None
         raise ModuleLoadError(_instantiation_problem(str(error))) from None
     bound = WasmtimeInstance(store, instance, host_calls, wasi, watchdog=watchdog,

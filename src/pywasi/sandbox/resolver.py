@@ -142,8 +142,9 @@ class Resolved(NamedTuple, Generic[Handle]):
 
     dir: Handle
     name: bytes
-    # The path ended in "/" (or named "." itself): what it names must be a directory. It has been checked
-    # to be one if it exists; a creating call must refuse to make a non-directory there.
+    # The path ended in "/" (or named "." itself): what it names must be a directory. It has
+    # been checked to be one if it exists; a creating call must refuse to make a non-directory
+    # there.
     must_be_dir: bool
 
 
