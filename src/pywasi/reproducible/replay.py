@@ -54,16 +54,17 @@ class Replayer:
             index = self.next
             self.next += 1
             inputs = guest_inputs(name, ctx.memory, args, self.keep_writes)
-            asked = describe(name, list(args), inputs)
             if index >= len(self.calls):
                 raise ReplayDiverged(f"replay diverged at call {index}: the guest called "
-                                     f"{asked}, but the log ends after {len(self.calls)} calls")
+                                     f"{describe(name, list(args), inputs)}, but the log "
+                                     f"ends after {len(self.calls)} calls")
             expected: Any = self.calls[index]
             if (expected["call"], expected["args"], expected.get("in", [])) \
                     != (name, list(args), inputs):
                 wanted = describe(expected["call"], expected["args"], expected.get("in", []))
                 raise ReplayDiverged(f"replay diverged at call {index}: the guest called "
-                                     f"{asked}, but the log expected {wanted}")
+                                     f"{describe(name, list(args), inputs)}, but the log "
+                                     f"expected {wanted}")
             for ptr, data in expected.get("out", []):
                 ctx.memory.write(ptr, logformat.decode(data))
             if "errno" not in expected:
