@@ -10,7 +10,10 @@ Programs (the pinned wheels the real-program tests use, from tests/.build/pkgs o
   of another kind: large module, heavy compute, files in a preopen).
 
 Each is run as a process of its own per host: ``pywasi run`` (its cache in a directory of the
-benchmark's own), `wasmtime_cli.py` (wasmtime's cache, ditto) and `node_cli.mjs`. *Cold* is
+benchmark's own), `wasmtime_cli.py` (wasmtime's cache, ditto) and `node_cli.mjs`; and the
+first two again with epoch checks compiled (``pywasi run -W epoch-interruption=y``, which is
+``Limits(interruptible=True)``, against wasmtime-py's ``Config.epoch_interruption``), each
+epoch row compared with the other. *Cold* is
 the first run with an empty cache (one sample: compiling a big module takes long), *warm*
 the median of `--rounds` interleaved rounds after it. Figures are the whole process's wall
 time and its CPU time (user + system, from `wait4`). Node keeps no compiled code between
@@ -116,17 +119,20 @@ class Hosts:
         self.node = shutil.which("node")
 
     def names(self) -> list[str]:
-        return ["pywasi", "wasmtime+cache"] + (["node"] if self.node else [])
+        return (["pywasi", "wasmtime+cache", "pywasi epoch", "wasmtime+cache epoch"]
+                + (["node"] if self.node else []))
 
     def command(self, host: str, program: Program) -> list[str]:
-        if host == "pywasi":
+        if host.startswith("pywasi"):
             dirs = [f"--dir={path}::{guest}" for path, guest in program.dirs]
-            return [*PYWASI, "run", *dirs, f"--argv0={program.args[0]}",
+            epoch = ["-W", "epoch-interruption=y"] if host.endswith("epoch") else []
+            return [*PYWASI, "run", *epoch, *dirs, f"--argv0={program.args[0]}",
                     str(program.module), *program.args[1:]]
         dirs_text = ",".join(f"{path}::{guest}" for path, guest in program.dirs)
-        if host == "wasmtime+cache":
-            return [sys.executable, str(BENCH / "wasmtime_cli.py"), str(self.wasmtime_config),
-                    dirs_text, str(program.module), *program.args]
+        if host.startswith("wasmtime+cache"):
+            epoch = ["--epoch"] if host.endswith("epoch") else []
+            return [sys.executable, str(BENCH / "wasmtime_cli.py"), *epoch,
+                    str(self.wasmtime_config), dirs_text, str(program.module), *program.args]
         assert self.node is not None
         return [self.node, str(BENCH / "node_cli.mjs"), dirs_text, str(program.module),
                 *program.args]
@@ -201,18 +207,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                        else f"{(timing.wall - baseline.wall) * 1e3:+.1f} ms (goal <= +15 ms)")
             print(f"| {name} | {timing.wall * 1e3:.1f} | {timing.cpu * 1e3:.1f} | {against} |")
         print("\n| program | host | cold wall s | cold CPU s | warm wall s | warm CPU s | "
-              "warm wall / wasmtime+cache |")
+              "warm wall / wasmtime+cache (epoch rows: / wasmtime+cache epoch) |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for program in programs(Path(scratch)):
             if options.only and program.name != options.only:
                 continue
             results = measure(hosts, program, options.rounds)
-            reference = results["wasmtime+cache"]
             for host, result in results.items():
                 if isinstance(result, HostFailed):
                     print(f"| {program.name} | {host} | fails: {result} | | | | |")
                     continue
                 cold, warm = result
+                # Each against wasmtime-py compiled alike: with epoch checks or without.
+                reference = results["wasmtime+cache epoch" if host.endswith("epoch")
+                                    else "wasmtime+cache"]
                 ratio = (f"{warm.wall / reference[1].wall:.2f}"
                          if not isinstance(reference, HostFailed) else "")
                 print(f"| {program.name} | {host} | {cold.wall:.3f} | {cold.cpu:.3f} | "

@@ -1,9 +1,11 @@
 """Run a WASI command on wasmtime-py's built-in WASI in a process of its own, with wasmtime's
 own compiled-code cache: the rival `real_programs.py` measures pywasi against.
 
-    python bench/wasmtime_cli.py CACHE_CONFIG.toml HOST::GUEST,... MODULE ARG...
+    python bench/wasmtime_cli.py [--epoch] CACHE_CONFIG.toml HOST::GUEST,... MODULE ARG...
 
-The engine is configured as pywasi's (`ENGINE_SETTINGS`), so both compile the same code.
+The engine is configured as pywasi's (`ENGINE_SETTINGS`), so both compile the same code;
+``--epoch`` compiles epoch checks as well (``Config.epoch_interruption``), the rival of
+pywasi's ``Limits(interruptible=True)``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ _SETTINGS = {"wasm_exceptions": True, "wasm_tail_call": True, "wasm_function_ref
 
 
 def main(argv: list[str]) -> int:
-    cache_config, dirs, module_path, *args = argv
+    epoch = argv[:1] == ["--epoch"]
+    cache_config, dirs, module_path, *args = argv[1:] if epoch else argv
     config = wasmtime.Config()
+    config.epoch_interruption = epoch
     for name, value in _SETTINGS.items():
         setattr(config, name, value)
     config.cache = cache_config
@@ -34,7 +38,7 @@ def main(argv: list[str]) -> int:
         wasi.preopen_dir(host, guest)
     with open(module_path, "rb") as file:
         module = wasmtime.Module(engine, file.read())
-    return run_command(engine, module, wasi)
+    return run_command(engine, module, wasi, epoch=epoch)
 
 
 if __name__ == "__main__":
