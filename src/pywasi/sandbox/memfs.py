@@ -12,11 +12,11 @@ same call on a host directory (the C conformance guests run against both). Nodes
 never copied: a hard link is one `MemoryFile` in two directories, and the guest's changes are
 the embedder's tree.
 
-File contents are a `bytearray` that grows geometrically, so appending is amortised O(1); a
-file's size may run ahead of its bytes (after `fd_filestat_set_size` or `fd_allocate`), the
-rest reading as zeros until written, so a large truncate costs no memory. No file grows past
-`FILE_SIZE_MAX` (EFBIG), and a write the host has no memory for is ENOSPC; the tree as a whole
-has no quota, as a host directory has no more than its disk.
+File contents are `CHUNK`-byte pieces made when first written, so a file's size may run far
+ahead of its bytes (after `fd_filestat_set_size`, `fd_allocate` or a write far out), the rest
+reading as zeros: holes cost no memory. No file grows past `FILE_SIZE_MAX` (EFBIG); what a
+guest stores in its trees is bounded by a `TreeQuota` (`Limits.max_memory_tree_bytes`), and a
+write past it, or one the host has no memory for, is ENOSPC.
 """
 
 from __future__ import annotations
@@ -51,6 +51,20 @@ _ZEROS: Final = memoryview(bytes(CHUNK))
 ENTRY_COST: Final = 512
 """What a directory entry is charged against `TreeQuota`, besides its name: roughly what an
 entry and its node cost the host (objects, dict slots), so that empty files count too."""
+
+
+def _spans(offset: int, length: int) -> Iterator[tuple[int, int, int, int]]:
+    """The pieces `length` bytes at `offset` fall in, in order: (the piece's index, where in
+    it they start, how many lie there, how many of the run came before): the one walk of
+    reads and writes."""
+    index, start = divmod(offset, CHUNK)
+    done = 0
+    while done < length:
+        take = min(length - done, CHUNK - start)
+        yield index, start, take, done
+        done += take
+        index += 1
+        start = 0
 
 
 class TreeQuota:
@@ -176,10 +190,7 @@ class MemoryFile(MemoryNode):
         if count <= 0:
             return 0
         chunks = self._chunks
-        index, start = divmod(offset, CHUNK)
-        done = 0
-        while done < count:
-            take = min(count - done, CHUNK - start)
+        for index, start, take, done in _spans(offset, count):
             piece = chunks.get(index)
             have = 0
             if piece is not None and len(piece) > start:
@@ -188,9 +199,6 @@ class MemoryFile(MemoryNode):
                     buf[done : done + have] = stored[start : start + have]
             if have < take:
                 buf[done + have : done + take] = _ZEROS[: take - have]
-            done += take
-            index += 1
-            start = 0
         return count
 
     def write_from(self, buf: memoryview, offset: int, quota: TreeQuota | None = None) -> int:
@@ -200,10 +208,8 @@ class MemoryFile(MemoryNode):
         if offset + length > FILE_SIZE_MAX:
             raise fail(Errno.FBIG)
         chunks = self._chunks
-        index, start = divmod(offset, CHUNK)
-        done = 0
-        while done < length:
-            take = min(length - done, CHUNK - start)
+        written = 0
+        for index, start, take, done in _spans(offset, length):
             piece = chunks.get(index)
             stored = 0 if piece is None else len(piece)
             growth = start + take - stored
@@ -224,12 +230,10 @@ class MemoryFile(MemoryNode):
                 if not done:
                     raise fail(Errno.NOSPC) from None  # out of room, or the host of memory
                 break
-            done += take
-            index += 1
-            start = 0
-        if offset + done > self._size:
-            self._size = offset + done
-        return done
+            written = done + take
+        if offset + written > self._size:
+            self._size = offset + written
+        return written
 
     def resize(self, size: int, quota: TreeQuota | None = None) -> None:
         """Make the file `size` bytes long: cut (giving the bytes back to the quota they
