@@ -6,6 +6,7 @@ readdir cookies that stay valid and cost what they list (item 5)."""
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import sys
 import tarfile
@@ -165,18 +166,18 @@ def zip_of(*names: str) -> io.BytesIO:
 
 
 HOSTILE_ARCHIVES: dict[str, Callable[[], io.BytesIO]] = {
-    "tar ..": lambda: tar_of(("../escape", "file", "x")),
-    "tar a/../../x": lambda: tar_of(("a/../../escape", "file", "x")),
-    "tar absolute": lambda: tar_of(("/tmp/escape", "file", "x")),
-    "tar link out by ..": lambda: tar_of(("a/l", "symlink", "../../outside")),
-    "tar link absolute": lambda: tar_of(("l", "symlink", "/etc")),
-    "tar member beneath a link": lambda: tar_of(("l", "symlink", "sub"),
+    "tar-dotdot": lambda: tar_of(("../escape", "file", "x")),
+    "tar-a-dotdot-dotdot": lambda: tar_of(("a/../../escape", "file", "x")),
+    "tar-absolute": lambda: tar_of(("/tmp/escape", "file", "x")),
+    "tar-link-out-by-dotdot": lambda: tar_of(("a/l", "symlink", "../../outside")),
+    "tar-link-absolute": lambda: tar_of(("l", "symlink", "/etc")),
+    "tar-member-beneath-a-link": lambda: tar_of(("l", "symlink", "sub"),
                                                 ("l/pwned", "file", "x")),
-    "tar member beneath a file": lambda: tar_of(("f", "file", "x"), ("f/pwned", "file", "x")),
-    "tar hard link to outside": lambda: tar_of(("h", "hardlink", "../outside/victim")),
-    "zip ..": lambda: zip_of("../escape"),
-    "zip absolute": lambda: zip_of("/tmp/escape"),
-    "zip a/../../x": lambda: zip_of("a/../../escape"),
+    "tar-member-beneath-a-file": lambda: tar_of(("f", "file", "x"), ("f/pwned", "file", "x")),
+    "tar-hard-link-to-outside": lambda: tar_of(("h", "hardlink", "../outside/victim")),
+    "zip-dotdot": lambda: zip_of("../escape"),
+    "zip-absolute": lambda: zip_of("/tmp/escape"),
+    "zip-a-dotdot-dotdot": lambda: zip_of("a/../../escape"),
 }
 
 
@@ -232,17 +233,17 @@ def test_from_path_of_home_leaves_the_cache_and_its_key_out(
 
 # (what the guest does, what it prints, the file's size after)
 SPARSE = {
-    "pwrite 1 byte at 1 GiB-2": (
+    "pwrite-1-byte-at-1GiB-2": (
         ("pwrite", "/d/f", str(GIB - 2), "z", "pread", "/d/f", str(GIB - 6), "8"),
         ["0", "5 000000007a"], GIB - 1),
-    "fd_allocate 1 GiB": (
+    "allocate-1GiB": (
         ("allocate", "/d/f", "0", str(GIB), "pread", "/d/f", str(GIB // 2), "4"),
         ["0", "4 00000000"], GIB),
-    "set_size 1 GiB, a write at 512 MiB": (
+    "set_size-1GiB-write-at-512MiB": (
         ("truncate", "/d/f", str(GIB), "pwrite", "/d/f", str(GIB // 2), "z",
          "pread", "/d/f", str(GIB // 2 - 2), "4", "pread", "/d/f", str(GIB - 4), "8"),
         ["0", "0", "4 00007a00", "4 00000000"], GIB),
-    "4 GiB offsets": (
+    "offsets-at-4GiB": (
         ("pwrite", "/d/f", str(4 * GIB - 1), "z", "pread", "/d/f", str(4 * GIB - 3), "4",
          "pwrite", "/d/f", str(4 * GIB), "z", "truncate", "/d/f", str(4 * GIB + 1)),
         ["0", "3 00007a", str(Errno.FBIG), str(Errno.FBIG)], 4 * GIB),
@@ -300,34 +301,42 @@ def test_the_tree_bound_by_default() -> None:
 @pytest.mark.one_path
 def test_entries_present_throughout_a_listing_are_listed_once_whatever_changes() -> None:
     """POSIX: an entry added or removed during a listing may or may not be listed; every
-    other entry is listed exactly once. Entries are read one at a time by cookie, as a guest
-    with a small buffer does, while many come and go (enough to compact the directory's
+    other entry is listed exactly once, and nothing twice unless it was removed (and made
+    again) in between. Entries are read one at a time by cookie, as a guest with a small
+    buffer does, while names come and go, and come back (enough to compact the directory's
     cookie lists more than once mid-listing)."""
     random = Random(16)
-    stable = {f"s{index}".encode() for index in range(300)}
-    tree = MemoryDir({name.decode(): b"" for name in sorted(stable)})
+    stable = [f"s{index}".encode() for index in range(300)]
+    random.shuffle(stable)  # added in no order of their names
+    tree = MemoryDir({name.decode(): b"" for name in stable})
     directory = OpenMemoryDir(tree)
-    transient: list[bytes] = []
+    pool = [f"t{index}".encode() for index in range(60)]
+    present: list[bytes] = []
+    removed_when: dict[bytes, list[int]] = {}  # name -> how many were listed at each removal
     seen: list[bytes] = []
-    cookie, fresh, removed = 0, 0, 0
-    while True:
+    cookie = 0
+    while len(seen) < 100 * len(stable):  # a listing that never ends fails, not hangs
         entry = next(iter(directory.readdir(cookie)), None)
         if entry is None:
             break
         seen.append(entry.name)
         cookie = entry.next
         for _ in range(random.randrange(10)):
-            if transient and random.random() < 0.55:
-                del tree[transient.pop(random.randrange(len(transient))).decode()]
-                removed += 1
+            if present and (random.random() < 0.5 or len(present) == len(pool)):
+                name = present.pop(random.randrange(len(present)))
+                del tree[name.decode()]
+                removed_when.setdefault(name, []).append(len(seen))
             else:
-                fresh += 1
-                transient.append(f"t{fresh}".encode())
-                tree[transient[-1].decode()] = b""
-    listed = [name for name in seen if name in stable]
-    assert sorted(listed) == sorted(stable)  # each exactly once
-    assert len(seen) == len(set(seen))  # and nothing twice
-    assert removed > 2 * (len(stable) + fresh - removed)  # compacted, more than once
+                name = random.choice([name for name in pool if name not in present])
+                present.append(name)
+                tree[name.decode()] = b""
+    assert sorted(name for name in seen if name in set(stable)) == sorted(stable)  # once each
+    for name in set(seen):
+        places = [index for index, listed in enumerate(seen) if listed == name]
+        for earlier, later in itertools.pairwise(places):
+            assert any(earlier < when <= later for when in removed_when.get(name, ())), name
+    removals = sum(map(len, removed_when.values()))
+    assert removals > 2 * len(tree)  # so the cookie lists were compacted, more than once
 
 
 def lines_run(call: Callable[[], object]) -> int:
