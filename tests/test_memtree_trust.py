@@ -171,6 +171,9 @@ HOSTILE_ARCHIVES: dict[str, Callable[[], io.BytesIO]] = {
     "tar-absolute": lambda: tar_of(("/tmp/escape", "file", "x")),
     "tar-link-out-by-dotdot": lambda: tar_of(("a/l", "symlink", "../../outside")),
     "tar-link-absolute": lambda: tar_of(("l", "symlink", "/etc")),
+    # Named as `tar -C dir .` names members: "./l" lies in the root, not beneath a directory.
+    "tar-link-out-from-dot-slash": lambda: tar_of(("./l", "symlink", "../outside")),
+    "tar-link-out-from-a-double-slash": lambda: tar_of(("a//l", "symlink", "../../outside")),
     "tar-member-beneath-a-link": lambda: tar_of(("l", "symlink", "sub"),
                                                 ("l/pwned", "file", "x")),
     "tar-member-beneath-a-file": lambda: tar_of(("f", "file", "x"), ("f/pwned", "file", "x")),
@@ -192,8 +195,9 @@ def test_hostile_archives_are_refused(kind: str, tmp_path: Path, outside: Path) 
 @pytest.mark.one_path
 def test_an_archive_with_links_inside_saves_inside(tmp_path: Path, outside: Path) -> None:
     tree = MemoryDir.from_archive(tar_of(("sub", "dir", ""), ("sub/f", "file", "x"),
-                                         ("sub/up", "symlink", "../sub/f"), ("h", "hardlink",
-                                                                            "sub/f")))
+                                         ("sub/up", "symlink", "../sub/f"),
+                                         ("./sub/same", "symlink", "./../sub/f"),
+                                         ("h", "hardlink", "sub/f")))
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "sub").symlink_to(outside)  # left there by someone
     tree.save(tmp_path / "d")
