@@ -5,6 +5,7 @@ readdir cookies that stay valid and cost what they list (item 5)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
@@ -22,8 +23,9 @@ import pytest
 
 import pywasi
 from guest import Run, build_c, run_guest
-from pywasi import WASI, Errno, Limits, MemoryDir, MemorySymlink, errors
-from pywasi.sandbox.memfs_open import OpenMemoryDir
+from pywasi import WASI, Errno, Limits, MemoryDir, MemoryFile, MemorySymlink, WasiErrno, errors
+from pywasi.sandbox.memfs import CHUNK, TreeQuota
+from pywasi.sandbox.memfs_open import OpenMemoryDir, OpenMemoryFile
 
 GIB = 1 << 30
 
@@ -290,6 +292,28 @@ def test_trees_store_at_most_max_memory_tree_bytes() -> None:
     unbounded = MemoryDir()
     assert ops({"/d": unbounded}, "fill", "/d/f", str(3 << 20),
                limits=Limits(max_memory_tree_bytes=None)) == [f"{3 << 20} 0"]
+
+
+@pytest.mark.one_path
+def test_scattered_one_byte_writes_cannot_hold_the_host_past_the_bound() -> None:
+    """A byte at the start of every piece of a 4 GiB file charges one byte each, but each
+    piece costs the host a hundred times that in Python objects: the charge must cover it."""
+    bound = 1 << 20
+    file = OpenMemoryFile(MemoryFile(), 0, readable=True, writable=True,
+                          quota=TreeQuota(bound))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        pieces = 0
+        with contextlib.suppress(WasiErrno):
+            for offset in range(0, 4 * GIB, CHUNK):
+                file.pwrite([memoryview(b"x")], offset)
+                pieces += 1
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert 0 < pieces < 4 * GIB // CHUNK  # the bound, not the file size, stopped it
+    assert held <= bound, (pieces, held)
 
 
 @pytest.mark.one_path

@@ -48,6 +48,11 @@ nothing, and a file's host memory is what was written, to within a piece."""
 
 _ZEROS: Final = memoryview(bytes(CHUNK))
 
+PIECE_COST: Final = 160
+"""What each piece is charged against `TreeQuota`, besides its bytes: about what its Python
+objects cost the host (a bytearray, its index, a dict slot: ~130 bytes measured), so that 1-byte
+writes scattered one per piece cannot hold the host to a hundred times the bound."""
+
 ENTRY_COST: Final = 512
 """What a directory entry is charged against `TreeQuota`, besides its name: roughly what an
 entry and its node cost the host (objects, dict slots), so that empty files count too."""
@@ -143,7 +148,7 @@ class MemoryFile(MemoryNode):
 
     def __del__(self) -> None:
         if self._quota is not None:
-            self._quota.credit(self.stored_bytes)
+            self._quota.credit(self._charged())
 
     def _fill(self, data: bytes | bytearray | memoryview | str) -> None:
         view = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
@@ -157,8 +162,12 @@ class MemoryFile(MemoryNode):
 
     @property
     def stored_bytes(self) -> int:
-        """The host memory the contents take (holes take none)."""
+        """The bytes the pieces hold (holes hold none)."""
         return sum(map(len, self._chunks.values()))
+
+    def _charged(self) -> int:
+        """What the pieces cost against a quota: their bytes and `PIECE_COST` each."""
+        return self.stored_bytes + PIECE_COST * len(self._chunks)
 
     def pieces(self) -> Iterator[tuple[int, bytearray]]:
         """The stored pieces as (offset, bytes), in order; the rest of the file is zeros."""
@@ -176,7 +185,7 @@ class MemoryFile(MemoryNode):
 
     def write_bytes(self, data: bytes | bytearray | memoryview) -> None:
         if self._quota is not None:
-            self._quota.credit(self.stored_bytes)
+            self._quota.credit(self._charged())
             self._quota = None
         self._fill(data)
         self.touch()
@@ -211,8 +220,9 @@ class MemoryFile(MemoryNode):
         written = 0
         for index, start, take, done in _spans(offset, length):
             piece = chunks.get(index)
+            new = piece is None
             stored = 0 if piece is None else len(piece)
-            growth = start + take - stored
+            growth = start + take - stored + (PIECE_COST if new else 0)
             try:
                 if growth > 0 and quota is not None:
                     quota.charge(growth)
@@ -225,7 +235,9 @@ class MemoryFile(MemoryNode):
             except (MemoryError, WasiErrno) as error:
                 if isinstance(error, MemoryError) and growth > 0 and quota is not None:
                     quota.credit(growth)
-                if piece is not None and len(piece) > stored:
+                if new:
+                    chunks.pop(index, None)
+                elif piece is not None and len(piece) > stored:
                     del piece[stored:]
                 if not done:
                     raise fail(Errno.NOSPC) from None  # out of room, or the host of memory
@@ -251,7 +263,7 @@ class MemoryFile(MemoryNode):
                     freed += max(0, len(chunks[index]) - keep)
                     del chunks[index][keep:]
                 else:
-                    freed += len(chunks.pop(index))
+                    freed += len(chunks.pop(index)) + PIECE_COST
             charged = self._quota or quota
             if charged is not None:
                 charged.credit(freed)
