@@ -294,26 +294,41 @@ def test_trees_store_at_most_max_memory_tree_bytes() -> None:
                limits=Limits(max_memory_tree_bytes=None)) == [f"{3 << 20} 0"]
 
 
+def held_until_full(step: Callable[[int], object], most: int) -> tuple[int, int]:
+    """(how many `step(n)` calls worked before ENOSPC, the Python memory they hold)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        done = 0
+        with contextlib.suppress(WasiErrno):
+            for done in range(most):
+                step(done)
+            done = most
+        return done, tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.one_path
 def test_scattered_one_byte_writes_cannot_hold_the_host_past_the_bound() -> None:
     """A byte at the start of every piece of a 4 GiB file charges one byte each, but each
     piece costs the host a hundred times that in Python objects: the charge must cover it."""
-    bound = 1 << 20
+    bound, most = 1 << 20, 4 * GIB // CHUNK
     file = OpenMemoryFile(MemoryFile(), 0, readable=True, writable=True,
                           quota=TreeQuota(bound))
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        pieces = 0
-        with contextlib.suppress(WasiErrno):
-            for offset in range(0, 4 * GIB, CHUNK):
-                file.pwrite([memoryview(b"x")], offset)
-                pieces += 1
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert 0 < pieces < 4 * GIB // CHUNK  # the bound, not the file size, stopped it
+    pieces, held = held_until_full(
+        lambda index: file.pwrite([memoryview(b"x")], index * CHUNK), most)
+    assert 0 < pieces < most  # the bound, not the file size, stopped it
     assert held <= bound, (pieces, held)
+
+
+@pytest.mark.one_path
+def test_empty_directories_cannot_hold_the_host_past_the_bound() -> None:
+    bound, most = 1 << 20, 100_000
+    directory = OpenMemoryDir(MemoryDir(), quota=TreeQuota(bound))
+    made, held = held_until_full(lambda index: directory.mkdir_at(b"d%d" % index), most)
+    assert 0 < made < most
+    assert held <= bound, (made, held)
 
 
 @pytest.mark.one_path

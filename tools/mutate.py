@@ -445,6 +445,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{MEMTREE}::test_scattered_one_byte_writes_cannot_hold_the_host_past_the_bound",),
     ),
     Mutation(
+        "memory directories charged as files", "src/pywasi/sandbox/memfs_open.py",
+        "(DIRECTORY_COST if isinstance(node, MemoryDir) else 0)", "0",
+        (f"{MEMTREE}::test_empty_directories_cannot_hold_the_host_past_the_bound",),
+    ),
+    Mutation(
         "memory tree quota never charged", "src/pywasi/sandbox/memfs.py",
         "                if growth > 0 and quota is not None:\n"
         "                    quota.charge(growth)",
