@@ -49,6 +49,7 @@ PRECHECKS = "tests/test_prechecks.py"
 CACHE = "tests/test_cache_is_used.py"
 TRACE_FORGERY = "tests/test_control.py::test_a_guest_path_cannot_forge_or_restyle_a_trace_line"
 SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
+MEMTREE = "tests/test_memtree_trust.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -384,6 +385,85 @@ MUTATIONS: tuple[Mutation, ...] = (
         "    if limits.max_memory_size is not None \\",
         (_on_path("tests/test_table_limit.py::"
                   "test_a_table_grow_bomb_fails_under_the_default_limit", "c"),),
+    ),
+    Mutation(
+        # Issue 16 item 1: run 1 leaves l -> ../outside, run 2's save wrote through it.
+        "memory tree save: a host link where a directory goes is followed, not replaced",
+        "src/pywasi/sandbox/memfs_host.py",
+        "        st = _lstat(fd, name)\n"
+        "        if st is not None and not stat.S_ISDIR(st.st_mode):\n"
+        "            os.unlink(name, dir_fd=fd)\n"
+        "            st = None\n"
+        "        if st is None:\n"
+        "            os.mkdir(name, dir_fd=fd)\n"
+        "        return os.open(name, _DIRECTORY, dir_fd=fd)",
+        "        if _lstat(fd, name) is None:\n"
+        "            os.mkdir(name, dir_fd=fd)\n"
+        "        return os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)",
+        (_on_path(f"{MEMTREE}::"
+                  "test_two_runs_cannot_make_save_write_through_a_link_the_first_left", "c"),
+         _on_path(f"{MEMTREE}::test_save_replaces_whatever_the_target_holds_in_the_way", "c")),
+    ),
+    Mutation(
+        "memory tree save: directories it made are entered following links",
+        "src/pywasi/sandbox/memfs_host.py",
+        "_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC",
+        "_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC",
+        (_on_path(f"{MEMTREE}::test_a_target_changed_during_the_save_is_refused_with_nothing_"
+                  "written_outside", "c"),),
+    ),
+    Mutation(
+        "archive link targets checked from the member name's slashes, not its place",
+        "src/pywasi/sandbox/memfs_archive.py",
+        '    depth = sum(part not in ("", ".") for part in name.split("/")) - 1',
+        '    depth = name.strip("/").count("/")',
+        (f"{MEMTREE}::test_hostile_archives_are_refused[tar-link-out-from-dot-slash]",),
+    ),
+    Mutation(
+        # Issue 16 item 2: the cache's secret key was copied into the guest's tree.
+        "from_path copies the compiled-module cache", "src/pywasi/sandbox/memfs_host.py",
+        "return self.directory(fd) if not self.sealed(fd, st) else None",
+        "return self.directory(fd)",
+        (_on_path(f"{MEMTREE}::test_from_path_of_home_leaves_the_cache_and_its_key_out", "c"),),
+    ),
+    Mutation(
+        # Issue 16 item 4: a write far out stored the hole before it as zeros.
+        "memory files stored densely", "src/pywasi/sandbox/memfs.py",
+        "        chunks = self._chunks\n        written = 0\n",
+        "        chunks = self._chunks\n"
+        "        for hole in range(offset // CHUNK):\n"
+        "            chunks.setdefault(hole, bytearray(CHUNK))\n"
+        "        written = 0\n",
+        (_on_path(f"{MEMTREE}::test_holes_cost_the_host_nothing_and_read_as_zeros",
+                  "c-set_size-1GiB-write-at-512MiB"),),
+    ),
+    Mutation(
+        # A byte at the start of each piece was charged 1 byte and cost the host ~130.
+        "memory file pieces charged their bytes only", "src/pywasi/sandbox/memfs.py",
+        "            growth = start + take - stored + (PIECE_COST if new else 0)",
+        "            growth = start + take - stored",
+        (f"{MEMTREE}::test_scattered_one_byte_writes_cannot_hold_the_host_past_the_bound",),
+    ),
+    Mutation(
+        "memory directories charged as files", "src/pywasi/sandbox/memfs_open.py",
+        "(DIRECTORY_COST if isinstance(node, MemoryDir) else 0)", "0",
+        (f"{MEMTREE}::test_empty_directories_cannot_hold_the_host_past_the_bound",),
+    ),
+    Mutation(
+        "memory tree quota never charged", "src/pywasi/sandbox/memfs.py",
+        "                if growth > 0 and quota is not None:\n"
+        "                    quota.charge(growth)",
+        "                if False:\n"
+        "                    quota.charge(growth)",
+        (_on_path(f"{MEMTREE}::test_trees_store_at_most_max_memory_tree_bytes", "c"),),
+    ),
+    Mutation(
+        # Issue 16 item 5: every fd_readdir rescanned the directory from its start.
+        "memory readdir scans from the first entry", "src/pywasi/sandbox/memfs.py",
+        "range(bisect_right(listed_cookies, cookie), len(listed_cookies))",
+        "range(next((i for i, c in enumerate(listed_cookies) if c > cookie),"
+        " len(listed_cookies)), len(listed_cookies))",
+        (f"{MEMTREE}::test_a_readdir_call_costs_what_it_lists_not_what_came_before",),
     ),
 )
 

@@ -12,11 +12,11 @@ same call on a host directory (the C conformance guests run against both). Nodes
 never copied: a hard link is one `MemoryFile` in two directories, and the guest's changes are
 the embedder's tree.
 
-File contents are a `bytearray` that grows geometrically, so appending is amortised O(1); a
-file's size may run ahead of its bytes (after `fd_filestat_set_size` or `fd_allocate`), the
-rest reading as zeros until written, so a large truncate costs no memory. No file grows past
-`FILE_SIZE_MAX` (EFBIG), and a write the host has no memory for is ENOSPC; the tree as a whole
-has no quota, as a host directory has no more than its disk.
+File contents are `CHUNK`-byte pieces made when first written, so a file's size may run far
+ahead of its bytes (after `fd_filestat_set_size`, `fd_allocate` or a write far out), the rest
+reading as zeros: holes cost no memory. No file grows past `FILE_SIZE_MAX` (EFBIG); what a
+guest stores in its trees is bounded by a `TreeQuota` (`Limits.max_memory_tree_bytes`), and a
+write past it, or one the host has no memory for, is ENOSPC.
 """
 
 from __future__ import annotations
@@ -48,9 +48,32 @@ nothing, and a file's host memory is what was written, to within a piece."""
 
 _ZEROS: Final = memoryview(bytes(CHUNK))
 
+PIECE_COST: Final = 160
+"""What each piece is charged against `TreeQuota`, besides its bytes: about what its Python
+objects cost the host (a bytearray, its index, a dict slot: ~130 bytes measured), so that 1-byte
+writes scattered one per piece cannot hold the host to a hundred times the bound."""
+
 ENTRY_COST: Final = 512
 """What a directory entry is charged against `TreeQuota`, besides its name: roughly what an
 entry and its node cost the host (objects, dict slots), so that empty files count too."""
+
+DIRECTORY_COST: Final = 256
+"""What a directory is charged besides `ENTRY_COST`: its own dicts and lists of entries (an
+empty one costs the host ~660 bytes in all, measured)."""
+
+
+def _spans(offset: int, length: int) -> Iterator[tuple[int, int, int, int]]:
+    """The pieces `length` bytes at `offset` fall in, in order: (the piece's index, where in
+    it they start, how many lie there, how many of the run came before): the one walk of
+    reads and writes."""
+    index, start = divmod(offset, CHUNK)
+    done = 0
+    while done < length:
+        take = min(length - done, CHUNK - start)
+        yield index, start, take, done
+        done += take
+        index += 1
+        start = 0
 
 
 class TreeQuota:
@@ -129,7 +152,7 @@ class MemoryFile(MemoryNode):
 
     def __del__(self) -> None:
         if self._quota is not None:
-            self._quota.credit(self.stored_bytes)
+            self._quota.credit(self._charged())
 
     def _fill(self, data: bytes | bytearray | memoryview | str) -> None:
         view = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
@@ -143,8 +166,12 @@ class MemoryFile(MemoryNode):
 
     @property
     def stored_bytes(self) -> int:
-        """The host memory the contents take (holes take none)."""
+        """The bytes the pieces hold (holes hold none)."""
         return sum(map(len, self._chunks.values()))
+
+    def _charged(self) -> int:
+        """What the pieces cost against a quota: their bytes and `PIECE_COST` each."""
+        return self.stored_bytes + PIECE_COST * len(self._chunks)
 
     def pieces(self) -> Iterator[tuple[int, bytearray]]:
         """The stored pieces as (offset, bytes), in order; the rest of the file is zeros."""
@@ -162,7 +189,7 @@ class MemoryFile(MemoryNode):
 
     def write_bytes(self, data: bytes | bytearray | memoryview) -> None:
         if self._quota is not None:
-            self._quota.credit(self.stored_bytes)
+            self._quota.credit(self._charged())
             self._quota = None
         self._fill(data)
         self.touch()
@@ -176,10 +203,7 @@ class MemoryFile(MemoryNode):
         if count <= 0:
             return 0
         chunks = self._chunks
-        index, start = divmod(offset, CHUNK)
-        done = 0
-        while done < count:
-            take = min(count - done, CHUNK - start)
+        for index, start, take, done in _spans(offset, count):
             piece = chunks.get(index)
             have = 0
             if piece is not None and len(piece) > start:
@@ -188,9 +212,6 @@ class MemoryFile(MemoryNode):
                     buf[done : done + have] = stored[start : start + have]
             if have < take:
                 buf[done + have : done + take] = _ZEROS[: take - have]
-            done += take
-            index += 1
-            start = 0
         return count
 
     def write_from(self, buf: memoryview, offset: int, quota: TreeQuota | None = None) -> int:
@@ -200,13 +221,12 @@ class MemoryFile(MemoryNode):
         if offset + length > FILE_SIZE_MAX:
             raise fail(Errno.FBIG)
         chunks = self._chunks
-        index, start = divmod(offset, CHUNK)
-        done = 0
-        while done < length:
-            take = min(length - done, CHUNK - start)
+        written = 0
+        for index, start, take, done in _spans(offset, length):
             piece = chunks.get(index)
+            new = piece is None
             stored = 0 if piece is None else len(piece)
-            growth = start + take - stored
+            growth = start + take - stored + (PIECE_COST if new else 0)
             try:
                 if growth > 0 and quota is not None:
                     quota.charge(growth)
@@ -219,17 +239,17 @@ class MemoryFile(MemoryNode):
             except (MemoryError, WasiErrno) as error:
                 if isinstance(error, MemoryError) and growth > 0 and quota is not None:
                     quota.credit(growth)
-                if piece is not None and len(piece) > stored:
+                if new:
+                    chunks.pop(index, None)
+                elif piece is not None and len(piece) > stored:
                     del piece[stored:]
                 if not done:
                     raise fail(Errno.NOSPC) from None  # out of room, or the host of memory
                 break
-            done += take
-            index += 1
-            start = 0
-        if offset + done > self._size:
-            self._size = offset + done
-        return done
+            written = done + take
+        if offset + written > self._size:
+            self._size = offset + written
+        return written
 
     def resize(self, size: int, quota: TreeQuota | None = None) -> None:
         """Make the file `size` bytes long: cut (giving the bytes back to the quota they
@@ -247,7 +267,7 @@ class MemoryFile(MemoryNode):
                     freed += max(0, len(chunks[index]) - keep)
                     del chunks[index][keep:]
                 else:
-                    freed += len(chunks.pop(index))
+                    freed += len(chunks.pop(index)) + PIECE_COST
             charged = self._quota or quota
             if charged is not None:
                 charged.credit(freed)

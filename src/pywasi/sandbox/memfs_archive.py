@@ -82,7 +82,9 @@ def _archive_place(root: MemoryDir, name: str) -> tuple[MemoryDir, bytes] | None
 
 def _check_link_target(name: str, target: str) -> None:
     """A symbolic link member must point inside the tree: not absolute, no ".." above it."""
-    depth = name.strip("/").count("/")  # the directories the link lies beneath
+    # The directories the link lies beneath, counted as `_archive_place` places it ("./l"
+    # and "a//l" lie beneath none and one).
+    depth = sum(part not in ("", ".") for part in name.split("/")) - 1
     for part in target.split("/"):
         depth += {"..": -1, "": 0, ".": 0}.get(part, 1)
         if depth < 0:

@@ -15,6 +15,7 @@ from ..abi.types import Errno, Fdflags, Filetype, Oflags, Whence
 from ..limits import MEMORY_TREE_BYTES_DEFAULT
 from .files import Dirent, Filestat, Transfer, WasiFile, fail
 from .memfs import (
+    DIRECTORY_COST,
     ENTRY_COST,
     MEMORY,
     OFFSET_LIMIT,
@@ -46,8 +47,11 @@ def _new_entry(where: Resolved[MemoryDir]) -> None:
 
 
 def _cost(name: bytes, node: MemoryNode) -> int:
-    """What entry `name` for `node` is charged: a link's target is its contents."""
-    return ENTRY_COST + len(name) + (len(node.target) if isinstance(node, MemorySymlink) else 0)
+    """What entry `name` for `node` is charged: a link's target is its contents, and a
+    directory's entry tables cost more than a file's node."""
+    if isinstance(node, MemorySymlink):
+        return ENTRY_COST + len(name) + len(node.target)
+    return ENTRY_COST + len(name) + (DIRECTORY_COST if isinstance(node, MemoryDir) else 0)
 
 
 def _add(where: Resolved[MemoryDir], node: MemoryNode, quota: TreeQuota) -> None:
