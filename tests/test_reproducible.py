@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,39 @@ def test_cpython_runs_deterministically(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     assert b"listdir ['alpha.txt', 'script.py', 'zeta.txt']" in outputs[0]
     assert b"time 946684800." in outputs[0]
+
+
+_HOUR = 3600 * 10**9
+
+
+def _deterministic_poll(*subscriptions: str, stdin: int) -> Any:
+    """tests/c/poll.c in deterministic mode; its wall_ns is read on the virtual clock."""
+    from test_poll import parse
+
+    with tempfile.TemporaryFile() as out:
+        wasi = pywasi.WASI(version="preview1", args=["poll", *subscriptions], stdin=stdin,
+                           stdout=out.fileno(), deterministic=pywasi.Determinism(step=0))
+        assert wasi.start(pywasi.instantiate(wasi, build_c("poll"))) == 0
+        out.seek(0)
+        return parse(out.read().decode())
+
+
+def test_a_clock_beside_a_silent_pipe_moves_the_virtual_clock(tmp_path: Path) -> None:
+    """An hour's timeout beside a pipe nobody writes: the host must not wait it out (a wait
+    would outlast the test's timeout); the virtual clock moves the hour."""
+    from test_poll import CLOCK, MONOTONIC, Event, pipe
+
+    with pipe() as (read_end, _):
+        result = _deterministic_poll("read:0", f"clock:{MONOTONIC}:{_HOUR}", stdin=read_end)
+    assert (result.result, result.events) == (0, {2: Event(0, CLOCK, 0, 0)})
+    assert result.wall_ns == _HOUR
+
+
+def test_a_ready_pipe_beside_a_clock_leaves_the_virtual_clock(tmp_path: Path) -> None:
+    from test_poll import FD_READ, MONOTONIC, Event, pipe
+
+    with pipe() as (read_end, write_end):
+        os.write(write_end, b"ping")
+        result = _deterministic_poll(f"clock:{MONOTONIC}:{_HOUR}", "read:0", stdin=read_end)
+    assert (result.result, result.events) == (0, {2: Event(0, FD_READ, 4, 0)})
+    assert result.wall_ns == 0

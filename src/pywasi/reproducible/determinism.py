@@ -1,8 +1,9 @@
 """`WASI(deterministic=Determinism(...))`: the same inputs give the same run, byte for byte.
 
 What a host would vary is replaced, call by call, above the system calls themselves: clocks
-read a virtual clock that starts at `start` and moves `step` ns per read (a `poll_oneoff` on
-clocks alone moves it to the deadline instead of sleeping); `random_get` draws from a
+read a virtual clock that starts at `start` and moves `step` ns per read (a `poll_oneoff`
+never sleeps: it moves the clock to the first deadline, unless a descriptor subscribed with
+the clocks is ready at once); `random_get` draws from a
 generator seeded with `random_seed` (or is refused, ENOTSUP, without one: faking randomness
 is an explicit choice); `fd_readdir` lists entries by name; stat results carry small stable
 device and inode numbers (in order of first sight), directories one link and size 0, and
@@ -19,10 +20,11 @@ from typing import Final
 from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
 from ..abi.signatures import Signature
 from ..abi.types import Clockid, Errno, Eventtype, Filetype, Fstflags, Rights, Subclockflags
-from ..limits import RANDOM_CHUNK
+from ..limits import POLL_SUBSCRIPTIONS_MAX, RANDOM_CHUNK
 from ..syscalls import SystemCall, WasiContext
 from ..syscalls.fd import write_dirents
 from ..syscalls.path import _path as guest_path
+from ..syscalls.poll import _Subscriptions, _wait
 
 _Y2K: Final = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z in ns
 
@@ -108,42 +110,65 @@ def _random_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
 
 @_replaces("poll_oneoff")
 def _poll_oneoff(state: _State, host: Callable[..., int]) -> Callable[..., int]:
-    """Clocks alone: the virtual clock jumps to the first deadline. With descriptors the
-    host's poll answers (their readiness is an input of the run)."""
+    """Clocks never wait on the host: the virtual clock jumps to the first deadline, unless a
+    descriptor subscribed beside them is ready at that moment (the host only looks, never
+    waits). Descriptors alone: the host's poll answers (their readiness is an input)."""
     def call(ctx: WasiContext, in_ptr: int, out_ptr: int, count: int, nevents_out: int) -> int:
-        abi, memory = ctx.abi, ctx.memory
-        if count == 0 or count > 4096:
+        memory = ctx.memory
+        if count == 0 or count > POLL_SUBSCRIPTIONS_MAX:
             return host(ctx, in_ptr, out_ptr, count, nevents_out)
-        memory.check(in_ptr, count * abi.subscription_size)
-        clocks = []
-        for index in range(count):
-            at = in_ptr + index * abi.subscription_size
-            userdata, tag = memory.unpack(SUBSCRIPTION_HEADER, at)
-            if tag != Eventtype.CLOCK:
-                return host(ctx, in_ptr, out_ptr, count, nevents_out)
-            clock_id, timeout, _, flags = memory.unpack(abi.subscription_clock,
-                                                        at + SUBSCRIPTION_BODY_OFFSET)
-            clocks.append((userdata, clock_id, timeout, flags))
+        clocks = _virtual_waits(state, ctx, in_ptr, count)
+        if not clocks:
+            return host(ctx, in_ptr, out_ptr, count, nevents_out)
         memory.check(out_ptr, count * EVENT.size)
         memory.check(nevents_out, 4)
-        now = state.settings.start + state.elapsed
-        waits: list[tuple[int, int, int]] = []
-        for userdata, clock_id, timeout, flags in clocks:
-            if clock_id not in Clockid._value2member_map_:
-                waits.append((0, userdata, Errno.INVAL))
-                continue
-            clock_now = now if clock_id == Clockid.REALTIME else now - state.settings.start
-            absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
-            waits.append((max(0, timeout - clock_now if absolute else timeout), userdata, 0))
-        first = min(wait for wait, _, _ in waits)
+        ready = [] if len(clocks) == count else _descriptors_ready(ctx, in_ptr, count)
+        first = 0 if ready else min(wait for wait, _, _ in clocks)
         state.elapsed += first
-        fired = [(userdata, error) for wait, userdata, error in waits if wait == first]
-        for index, (userdata, error) in enumerate(fired):
-            memory.pack(EVENT, out_ptr + index * EVENT.size, userdata, error, Eventtype.CLOCK,
-                        0, 0)
-        memory.store_u32(nevents_out, len(fired))
+        events = [(userdata, error, Eventtype.CLOCK, 0, 0)
+                  for wait, userdata, error in clocks if wait == first] + ready
+        for index, event in enumerate(events):
+            memory.pack(EVENT, out_ptr + index * EVENT.size, *event)
+        memory.store_u32(nevents_out, len(events))
         return 0
     return call
+
+
+def _virtual_waits(state: _State, ctx: WasiContext, in_ptr: int,
+                   count: int) -> list[tuple[int, int, int]]:
+    """(virtual ns to wait, userdata, errno) of each clock subscription."""
+    abi, memory = ctx.abi, ctx.memory
+    memory.check(in_ptr, count * abi.subscription_size)
+    now = state.settings.start + state.elapsed
+    waits = []
+    for index in range(count):
+        at = in_ptr + index * abi.subscription_size
+        userdata, tag = memory.unpack(SUBSCRIPTION_HEADER, at)
+        if tag != Eventtype.CLOCK:
+            continue
+        clock_id, timeout, _, flags = memory.unpack(abi.subscription_clock,
+                                                    at + SUBSCRIPTION_BODY_OFFSET)
+        if clock_id not in Clockid._value2member_map_:
+            waits.append((0, userdata, int(Errno.INVAL)))
+            continue
+        clock_now = now if clock_id == Clockid.REALTIME else now - state.settings.start
+        absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
+        waits.append((max(0, timeout - clock_now if absolute else timeout), userdata, 0))
+    return waits
+
+
+_LOOK_ONLY: Final = -1  # userdata of a stand-in clock already due: no guest's (they are u64)
+
+
+def _descriptors_ready(ctx: WasiContext, in_ptr: int, count: int) -> list[tuple[int, ...]]:
+    """The events of the descriptor subscriptions ready now, by the host's poll with its
+    clocks replaced by one already due, so that it looks and returns."""
+    subscriptions = _Subscriptions(ctx, in_ptr, count)
+    subscriptions.deadlines = [(0, _LOOK_ONLY)]
+    subscriptions.immediate = [event for event in subscriptions.immediate
+                               if event.type != Eventtype.CLOCK]  # counted as virtual ones
+    return [(event.userdata, event.error, event.type, event.nbytes, event.flags)
+            for event in _wait(subscriptions, ctx.stop) if event.type != Eventtype.CLOCK]
 
 
 @_replaces("fd_readdir")
