@@ -193,3 +193,27 @@ def test_a_ready_pipe_beside_a_clock_leaves_the_virtual_clock(tmp_path: Path) ->
         result = _deterministic_poll(f"clock:{MONOTONIC}:{_HOUR}", "read:0", stdin=read_end)
     assert (result.result, result.events) == (0, {2: Event(0, FD_READ, 4, 0)})
     assert result.wall_ns == 0
+
+
+def _clock_reads(count: int) -> bytes:
+    """A guest reading the monotonic clock `count` times, then returning from _start (so its
+    run ends with no call of its own)."""
+    reads = "".join("(drop (call $time (i32.const 1) (i64.const 1) (i32.const 0)))"
+                    for _ in range(count))
+    return f"""(module
+      (import "wasi_snapshot_preview1" "clock_time_get"
+        (func $time (param i32 i64 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start") {reads}))""".encode()
+
+
+def test_a_guest_making_fewer_calls_than_the_log_diverges(tmp_path: Path) -> None:
+    log = tmp_path / "run.wasmrec"
+    assert run_guest(_clock_reads(3), record=str(log)).exit_code == 0
+    assert run_guest(_clock_reads(3), replay=str(log)).exit_code == 0
+    wasi = pywasi.WASI(version="preview1", replay=str(log))
+    with pytest.raises(pywasi.ReplayDiverged) as caught:
+        wasi.start(pywasi.instantiate(wasi, _clock_reads(1)))
+    assert str(caught.value) == ("replay diverged at call 1: the guest made no more calls, "
+                                 "but the log expected clock_time_get(1, 1, 0) and 1 more")
+    wasi.close()  # said once: closing again is quiet

@@ -3,7 +3,8 @@
 Each call must be the one the log holds next, with the same integers, paths and data (by
 hash); the host's recorded bytes are written into guest memory and its errno returned. What
 the guest wrote to stdout and stderr is written again, so a replay shows the same output.
-The first call that differs stops the run with `ReplayDiverged`.
+The first call that differs stops the run with `ReplayDiverged`, and so does a run that ends
+with calls of the log left unused.
 """
 
 from __future__ import annotations
@@ -42,9 +43,19 @@ class Replayer:
         self.abi: str = head.get("abi", "preview1")
         self.keep_writes = bool(head.get("keep_writes"))
         self.next = 0
+        self.diverged = False
 
     def close(self) -> None:
-        """Nothing to give back: a replay holds no host resource."""
+        """The run is over (`start()` ended, or `close()` of a reactor): `ReplayDiverged` if
+        the guest made fewer calls than the log holds. A replay holds no host resource."""
+        if self.diverged or self.next >= len(self.calls):
+            return
+        self.diverged = True  # said once, however often the run is closed
+        expected: Any = self.calls[self.next]
+        wanted = describe(expected["call"], expected["args"], expected.get("in", []))
+        raise ReplayDiverged(f"replay diverged at call {self.next}: the guest made no more "
+                             f"calls, but the log expected {wanted} and "
+                             f"{len(self.calls) - self.next - 1} more")
 
     def wrap(self, system_call: SystemCall, signature: Signature) -> SystemCall:
         """A `SystemCall` answering `system_call`'s calls from the log."""
@@ -55,12 +66,14 @@ class Replayer:
             self.next += 1
             inputs = guest_inputs(name, ctx.memory, args, self.keep_writes)
             if index >= len(self.calls):
+                self.diverged = True
                 raise ReplayDiverged(f"replay diverged at call {index}: the guest called "
                                      f"{describe(name, list(args), inputs)}, but the log "
                                      f"ends after {len(self.calls)} calls")
             expected: Any = self.calls[index]
             if (expected["call"], expected["args"], expected.get("in", [])) \
                     != (name, list(args), inputs):
+                self.diverged = True
                 wanted = describe(expected["call"], expected["args"], expected.get("in", []))
                 raise ReplayDiverged(f"replay diverged at call {index}: the guest called "
                                      f"{describe(name, list(args), inputs)}, but the log "
