@@ -217,3 +217,23 @@ def test_a_guest_making_fewer_calls_than_the_log_diverges(tmp_path: Path) -> Non
     assert str(caught.value) == ("replay diverged at call 1: the guest made no more calls, "
                                  "but the log expected clock_time_get(1, 1, 0) and 1 more")
     wasi.close()  # said once: closing again is quiet
+
+
+def test_replay_follows_stdout_renumbered_onto_stderr(tmp_path: Path) -> None:
+    """What the guest writes to fd 2 after moving its stdout there is stdout in the replay
+    too (yosys's ABC moves files over its stdio like this)."""
+    wat = b"""(module
+      (import "wasi_snapshot_preview1" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write"
+        (func $write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "\\10\\00\\00\\00\\06\\00\\00\\00")
+      (data (i32.const 16) "moved\\n")
+      (func (export "_start")
+        (drop (call $renumber (i32.const 1) (i32.const 2)))
+        (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 32)))))"""
+    log = tmp_path / "run.wasmrec"
+    recorded = run_guest(wat, record=str(log))
+    assert (recorded.stdout, recorded.stderr) == (b"moved\n", b"")
+    replayed = run_guest(wat, replay=str(log))
+    assert (replayed.stdout, replayed.stderr) == (b"moved\n", b"")
