@@ -1,5 +1,5 @@
 """Real programs from package registries run reproducibly, for the slow tests
-(test_reproducible_real.py) and the closing figures (bench/reproducible_real.py).
+(test_reproducible_real.py) and the closing figures (bench/reproducible_programs.py).
 
 Each program runs twice in deterministic mode with its run recorded, then once recorded on the
 host's real clocks and randomness, and that recording is replayed with its directories gone.
