@@ -237,3 +237,23 @@ def test_replay_follows_stdout_renumbered_onto_stderr(tmp_path: Path) -> None:
     assert (recorded.stdout, recorded.stderr) == (b"moved\n", b"")
     replayed = run_guest(wat, replay=str(log))
     assert (replayed.stdout, replayed.stderr) == (b"moved\n", b"")
+
+
+def test_the_virtual_clock_stops_at_the_last_timestamp(tmp_path: Path) -> None:
+    """A guest polling for the longest timeout moves the virtual clock to 2**64-1 ns, not
+    past it (a timestamp the host could not store)."""
+    from test_poll import CLOCK, MONOTONIC, Event
+
+    result = _deterministic_poll(f"clock:{MONOTONIC}:{2**64 - 1}", stdin=0)
+    assert (result.result, result.events) == (0, {1: Event(0, CLOCK, 0, 0)})
+    assert result.wall_ns == 2**64 - 1 - pywasi.Determinism().start
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ({"start": -1}, pywasi.OutOfRangeError), ({"step": 2**64}, pywasi.OutOfRangeError),
+    ({"step": "1ms"}, pywasi.InvalidArgTypeError),
+    ({"random_seed": 1.5}, pywasi.InvalidArgTypeError)])
+def test_settings_no_timestamp_can_hold_are_refused(settings: dict[str, Any],
+                                                    error: type[Exception]) -> None:
+    with pytest.raises(error, match=f"Determinism\\({next(iter(settings))}="):
+        pywasi.WASI(version="preview1", deterministic=pywasi.Determinism(**settings))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
 from ..abi.signatures import Signature
 from ..abi.types import Clockid, Errno, Eventtype, Filetype, Fstflags, Rights, Subclockflags
+from ..errors import InvalidArgTypeError, OutOfRangeError
 from ..limits import POLL_SUBSCRIPTIONS_MAX, RANDOM_CHUNK
 from ..syscalls import SystemCall, WasiContext
 from ..syscalls.fd import write_dirents
@@ -29,22 +29,48 @@ from ..syscalls.poll import _Subscriptions, _wait
 _Y2K: Final = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z in ns
 
 
-@dataclass(frozen=True)
-class Determinism:
-    """How a deterministic run's clocks and randomness behave (see the module docstring)."""
+_U64_MAX: Final = 2**64 - 1
+
+
+class Determinism(NamedTuple):
+    """How a deterministic run's clocks and randomness behave (see the module docstring).
+    A named tuple, not a dataclass: a run that only records need not import dataclasses."""
 
     random_seed: int | None = None
     start: int = _Y2K
     step: int = 1_000_000
 
 
+def _checked(settings: Determinism) -> Determinism:
+    """`settings`, or an error saying which one is of the wrong type or out of range."""
+    if settings.random_seed is not None and not isinstance(settings.random_seed, int):
+        raise InvalidArgTypeError(f"Determinism(random_seed=...) must be an int or None, "
+                                  f"not {settings.random_seed!r}")
+    for name in ("start", "step"):
+        value = getattr(settings, name)
+        if not isinstance(value, int):
+            raise InvalidArgTypeError(f"Determinism({name}=...) must be an int of ns, "
+                                      f"not {value!r}")
+        if not 0 <= value <= _U64_MAX:
+            raise OutOfRangeError(f"Determinism({name}=...) must be from 0 to 2**64-1 ns (a "
+                                  f"WASI timestamp), not {value}")
+    return settings
+
+
 class _State:
-    """One instance's virtual clock, generator and stable numbers."""
+    """One instance's virtual clock, generator and stable numbers. The clock stops at the
+    last u64 timestamp: a guest that polls for 2**64-1 ns over and over reads that, never an
+    overflow."""
 
     def __init__(self, settings: Determinism) -> None:
-        self.settings = settings
+        self.settings = _checked(settings)
         self.elapsed = 0
-        self.random = None if settings.random_seed is None else random.Random(settings.random_seed)
+        self.random: random.Random | None = None
+        if settings.random_seed is not None:
+            self.random = random.Random(settings.random_seed)
+
+    def advance(self, ns: int) -> None:
+        self.elapsed = min(self.elapsed + ns, _U64_MAX - self.settings.start)
         self.devices: dict[int, int] = {}
         self.inodes: dict[tuple[int, int], int] = {}
         # stable inode -> (host times last seen, the virtual times shown for them)
@@ -52,8 +78,9 @@ class _State:
 
     def tick(self) -> int:
         """The virtual realtime now; the clock then moves one step."""
-        self.elapsed += self.settings.step
-        return self.settings.start + self.elapsed - self.settings.step
+        now = self.settings.start + self.elapsed
+        self.advance(self.settings.step)
+        return now
 
     def read(self, clock_id: int) -> int:
         now = self.tick()
@@ -124,7 +151,7 @@ def _poll_oneoff(state: _State, host: Callable[..., int]) -> Callable[..., int]:
         memory.check(nevents_out, 4)
         ready = [] if len(clocks) == count else _descriptors_ready(ctx, in_ptr, count)
         first = 0 if ready else min(wait for wait, _, _ in clocks)
-        state.elapsed += first
+        state.advance(first)
         events = [(userdata, error, Eventtype.CLOCK, 0, 0)
                   for wait, userdata, error in clocks if wait == first] + ready
         for index, event in enumerate(events):
