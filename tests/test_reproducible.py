@@ -257,3 +257,50 @@ def test_settings_no_timestamp_can_hold_are_refused(settings: dict[str, Any],
                                                     error: type[Exception]) -> None:
     with pytest.raises(error, match=f"Determinism\\({next(iter(settings))}="):
         pywasi.WASI(version="preview1", deterministic=pywasi.Determinism(**settings))
+
+
+def test_file_times_follow_what_changed_on_the_host_not_its_atime(tmp_path: Path) -> None:
+    """The guest stats a file three times; between them the host moves only its atime (as a
+    read may, or may not, depending on the mount and timing), then appends to it."""
+    import struct
+
+    wat = b"""(module
+      (import "wasi_snapshot_preview1" "path_filestat_get"
+        (func $stat (param i32 i32 i32 i32 i32) (result i32)))
+      (import "env" "look" (func $look (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "f.")
+      (func $step (param $n i32) (param $path i32)
+        (call $look (local.get $n)
+          (call $stat (i32.const 3) (i32.const 0) (local.get $path) (i32.const 1)
+                (i32.const 64))))
+      (func (export "_start") (call $step (i32.const 0) (i32.const 0))
+        (call $step (i32.const 1) (i32.const 0)) (call $step (i32.const 2) (i32.const 0))
+        (call $step (i32.const 3) (i32.const 1))))"""
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    target = directory / "f"
+    target.write_bytes(b"data")
+    times: list[tuple[int, int, int]] = []
+    inodes: list[int] = []
+
+    def look(memory: pywasi.Memory, step: int, errno: int) -> None:
+        assert errno == 0
+        times.append(struct.unpack("<QQQ", memory.read(64 + 40, 24)))
+        inodes.append(struct.unpack("<Q", memory.read(64 + 8, 8))[0])
+        if step == 0:
+            stat = target.stat()
+            os.utime(target, ns=(stat.st_atime_ns + 10**12, stat.st_mtime_ns))
+        elif step == 1:
+            with target.open("ab") as out:
+                out.write(b" and more")
+
+    wasi = pywasi.WASI(version="preview1", preopens={"/dir": str(directory)},
+                       deterministic=pywasi.Determinism())
+    imports = {"env": {"look": pywasi.HostFunc(look, memory=True)}}
+    assert wasi.start(pywasi.instantiate(wasi, wat, imports=imports)) == 0
+    (first_atim, first_mtim, _), (atim, mtim, ctim), (last_atim, last_mtim, last_ctim), _ \
+        = times
+    assert (atim, mtim) == (first_atim, first_mtim) and ctim > mtim  # utime moved ctime
+    assert last_atim == first_atim and last_mtim == last_ctim > ctim
+    assert inodes[0] == inodes[1] == inodes[2] != inodes[3]  # stable, the directory's its own

@@ -7,7 +7,10 @@ the clocks is ready at once); `random_get` draws from a
 generator seeded with `random_seed` (or is refused, ENOTSUP, without one: faking randomness
 is an explicit choice); `fd_readdir` lists entries by name; stat results carry small stable
 device and inode numbers (in order of first sight), directories one link and size 0, and
-file times from the virtual clock (the guest's own `set_times` are kept as it gave them).
+file times from the virtual clock (the guest's own `set_times` are kept as it gave them): a
+stat that finds the host's size, mtime or ctime moved shows the virtual now for ctime, and
+for mtime if size or mtime moved. The host's atime is never looked at (whether a read moves
+it depends on the mount and the host's timing), so reads leave the atime shown as it was.
 """
 
 from __future__ import annotations
@@ -68,13 +71,13 @@ class _State:
         self.random: random.Random | None = None
         if settings.random_seed is not None:
             self.random = random.Random(settings.random_seed)
+        self.devices: dict[int, int] = {}
+        self.inodes: dict[tuple[int, int], int] = {}
+        # stable inode -> (host size, mtime and ctime last seen, the virtual times shown)
+        self.times: dict[int, tuple[tuple[int, ...], list[int]]] = {}
 
     def advance(self, ns: int) -> None:
         self.elapsed = min(self.elapsed + ns, _U64_MAX - self.settings.start)
-        self.devices: dict[int, int] = {}
-        self.inodes: dict[tuple[int, int], int] = {}
-        # stable inode -> (host times last seen, the virtual times shown for them)
-        self.times: dict[int, tuple[tuple[int, ...], list[int]]] = {}
 
     def tick(self) -> int:
         """The virtual realtime now; the clock then moves one step."""
@@ -215,16 +218,15 @@ def _fd_readdir(state: _State, host: Callable[..., int]) -> Callable[..., int]:
 def _stable_stat(state: _State, ctx: WasiContext, ptr: int) -> None:
     """Rewrite the filestat the host just stored at `ptr` with the run's stable values."""
     layout = ctx.abi.filestat
-    dev, ino, filetype, nlink, size, *host_times = ctx.memory.unpack(layout, ptr)
+    dev, ino, filetype, nlink, size, _, mtim, ctim = ctx.memory.unpack(layout, ptr)
     stable = state.inode(dev, ino)
     seen, shown = state.times.get(stable, ((), []))
     if not shown:
         shown = [state.tick()] * 3
-    elif tuple(host_times) != seen:
+    elif (size, mtim, ctim) != seen:
         now = state.tick()
-        shown = [now if host != old else kept
-                 for host, old, kept in zip(host_times, seen, shown, strict=True)]
-    state.times[stable] = (tuple(host_times), shown)
+        shown = [shown[0], now if (size, mtim) != seen[:2] else shown[1], now]
+    state.times[stable] = ((size, mtim, ctim), shown)
     if filetype == Filetype.DIRECTORY:
         nlink, size = 1, 0
     ctx.memory.pack(layout, ptr, state.devices.setdefault(dev, len(state.devices) + 1),
@@ -254,14 +256,14 @@ def _path_filestat_get(state: _State, host: Callable[..., int]) -> Callable[...,
 def _times_set(state: _State, ctx: WasiContext, stat: tuple[int, ...], atim: int, mtim: int,
                flags: int) -> None:
     """Remember the times the guest set, as it gave them (``*_NOW``: the virtual now)."""
-    dev, ino, *_, host_atim, host_mtim, host_ctim = stat
+    dev, ino, _, _, size, _, host_mtim, host_ctim = stat
     stable = state.inode(dev, ino)
     _, shown = state.times.get(stable, ((), [state.tick()] * 3))
     now = state.tick()
     shown = [atim if flags & Fstflags.ATIM else now if flags & Fstflags.ATIM_NOW else shown[0],
              mtim if flags & Fstflags.MTIM else now if flags & Fstflags.MTIM_NOW else shown[1],
              now]
-    state.times[stable] = ((host_atim, host_mtim, host_ctim), shown)
+    state.times[stable] = ((size, host_mtim, host_ctim), shown)
 
 
 @_replaces("fd_filestat_set_times")
