@@ -15,9 +15,8 @@ it depends on the mount and the host's timing), so reads leave the atime shown a
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
 from ..abi.signatures import Signature
@@ -28,6 +27,9 @@ from ..syscalls import SystemCall, WasiContext
 from ..syscalls.fd import write_dirents
 from ..syscalls.path import _path as guest_path
 from ..syscalls.poll import _Subscriptions, _wait
+
+if TYPE_CHECKING:
+    from random import Random
 
 _Y2K: Final = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z in ns
 
@@ -68,9 +70,11 @@ class _State:
     def __init__(self, settings: Determinism) -> None:
         self.settings = _checked(settings)
         self.elapsed = 0
-        self.random: random.Random | None = None
+        self.random: Random | None = None
         if settings.random_seed is not None:
-            self.random = random.Random(settings.random_seed)
+            from random import Random  # here: a run without a seed (or only recording) skips it
+
+            self.random = Random(settings.random_seed)
         self.devices: dict[int, int] = {}
         self.inodes: dict[tuple[int, int], int] = {}
         # stable inode -> (host size, mtime and ctime last seen, the virtual times shown)
