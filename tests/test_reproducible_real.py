@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from reproducible_real import Outcome, RealProgram, real_programs, run
+from test_real_programs import pywasi_cache  # noqa: F401 - its compiled code, shared
 
 # What shows that the deterministic run saw the virtual clock (2000-01-01) and sorted listings.
 _SIGNS = {
