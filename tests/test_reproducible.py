@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,150 @@ def test_cpython_runs_deterministically(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     assert b"listdir ['alpha.txt', 'script.py', 'zeta.txt']" in outputs[0]
     assert b"time 946684800." in outputs[0]
+
+
+_HOUR = 3600 * 10**9
+
+
+def _deterministic_poll(*subscriptions: str, stdin: int) -> Any:
+    """tests/c/poll.c in deterministic mode; its wall_ns is read on the virtual clock."""
+    from test_poll import parse
+
+    with tempfile.TemporaryFile() as out:
+        wasi = pywasi.WASI(version="preview1", args=["poll", *subscriptions], stdin=stdin,
+                           stdout=out.fileno(), deterministic=pywasi.Determinism(step=0))
+        assert wasi.start(pywasi.instantiate(wasi, build_c("poll"))) == 0
+        out.seek(0)
+        return parse(out.read().decode())
+
+
+def test_a_clock_beside_a_silent_pipe_moves_the_virtual_clock(tmp_path: Path) -> None:
+    """An hour's timeout beside a pipe nobody writes: the host must not wait it out (a wait
+    would outlast the test's timeout); the virtual clock moves the hour."""
+    from test_poll import CLOCK, MONOTONIC, Event, pipe
+
+    with pipe() as (read_end, _):
+        result = _deterministic_poll("read:0", f"clock:{MONOTONIC}:{_HOUR}", stdin=read_end)
+    assert (result.result, result.events) == (0, {2: Event(0, CLOCK, 0, 0)})
+    assert result.wall_ns == _HOUR
+
+
+def test_a_ready_pipe_beside_a_clock_leaves_the_virtual_clock(tmp_path: Path) -> None:
+    from test_poll import FD_READ, MONOTONIC, Event, pipe
+
+    with pipe() as (read_end, write_end):
+        os.write(write_end, b"ping")
+        result = _deterministic_poll(f"clock:{MONOTONIC}:{_HOUR}", "read:0", stdin=read_end)
+    assert (result.result, result.events) == (0, {2: Event(0, FD_READ, 4, 0)})
+    assert result.wall_ns == 0
+
+
+def _clock_reads(count: int) -> bytes:
+    """A guest reading the monotonic clock `count` times, then returning from _start (so its
+    run ends with no call of its own)."""
+    reads = "".join("(drop (call $time (i32.const 1) (i64.const 1) (i32.const 0)))"
+                    for _ in range(count))
+    return f"""(module
+      (import "wasi_snapshot_preview1" "clock_time_get"
+        (func $time (param i32 i64 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start") {reads}))""".encode()
+
+
+def test_a_guest_making_fewer_calls_than_the_log_diverges(tmp_path: Path) -> None:
+    log = tmp_path / "run.wasmrec"
+    assert run_guest(_clock_reads(3), record=str(log)).exit_code == 0
+    assert run_guest(_clock_reads(3), replay=str(log)).exit_code == 0
+    wasi = pywasi.WASI(version="preview1", replay=str(log))
+    with pytest.raises(pywasi.ReplayDiverged) as caught:
+        wasi.start(pywasi.instantiate(wasi, _clock_reads(1)))
+    assert str(caught.value) == ("replay diverged at call 1: the guest made no more calls, "
+                                 "but the log expected clock_time_get(1, 1, 0) and 1 more")
+    wasi.close()  # said once: closing again is quiet
+
+
+def test_replay_follows_stdout_renumbered_onto_stderr(tmp_path: Path) -> None:
+    """What the guest writes to fd 2 after moving its stdout there is stdout in the replay
+    too (yosys's ABC moves files over its stdio like this)."""
+    wat = b"""(module
+      (import "wasi_snapshot_preview1" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write"
+        (func $write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "\\10\\00\\00\\00\\06\\00\\00\\00")
+      (data (i32.const 16) "moved\\n")
+      (func (export "_start")
+        (drop (call $renumber (i32.const 1) (i32.const 2)))
+        (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 32)))))"""
+    log = tmp_path / "run.wasmrec"
+    recorded = run_guest(wat, record=str(log))
+    assert (recorded.stdout, recorded.stderr) == (b"moved\n", b"")
+    replayed = run_guest(wat, replay=str(log))
+    assert (replayed.stdout, replayed.stderr) == (b"moved\n", b"")
+
+
+def test_the_virtual_clock_stops_at_the_last_timestamp(tmp_path: Path) -> None:
+    """A guest polling for the longest timeout moves the virtual clock to 2**64-1 ns, not
+    past it (a timestamp the host could not store)."""
+    from test_poll import CLOCK, MONOTONIC, Event
+
+    result = _deterministic_poll(f"clock:{MONOTONIC}:{2**64 - 1}", stdin=0)
+    assert (result.result, result.events) == (0, {1: Event(0, CLOCK, 0, 0)})
+    assert result.wall_ns == 2**64 - 1 - pywasi.Determinism().start
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ({"start": -1}, pywasi.OutOfRangeError), ({"step": 2**64}, pywasi.OutOfRangeError),
+    ({"step": "1ms"}, pywasi.InvalidArgTypeError),
+    ({"random_seed": 1.5}, pywasi.InvalidArgTypeError)])
+def test_settings_no_timestamp_can_hold_are_refused(settings: dict[str, Any],
+                                                    error: type[Exception]) -> None:
+    with pytest.raises(error, match=f"Determinism\\({next(iter(settings))}="):
+        pywasi.WASI(version="preview1", deterministic=pywasi.Determinism(**settings))
+
+
+def test_file_times_follow_what_changed_on_the_host_not_its_atime(tmp_path: Path) -> None:
+    """The guest stats a file three times; between them the host moves only its atime (as a
+    read may, or may not, depending on the mount and timing), then appends to it."""
+    import struct
+
+    wat = b"""(module
+      (import "wasi_snapshot_preview1" "path_filestat_get"
+        (func $stat (param i32 i32 i32 i32 i32) (result i32)))
+      (import "env" "look" (func $look (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "f.")
+      (func $step (param $n i32) (param $path i32)
+        (call $look (local.get $n)
+          (call $stat (i32.const 3) (i32.const 0) (local.get $path) (i32.const 1)
+                (i32.const 64))))
+      (func (export "_start") (call $step (i32.const 0) (i32.const 0))
+        (call $step (i32.const 1) (i32.const 0)) (call $step (i32.const 2) (i32.const 0))
+        (call $step (i32.const 3) (i32.const 1))))"""
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    target = directory / "f"
+    target.write_bytes(b"data")
+    times: list[tuple[int, int, int]] = []
+    inodes: list[int] = []
+
+    def look(memory: pywasi.Memory, step: int, errno: int) -> None:
+        assert errno == 0
+        times.append(struct.unpack("<QQQ", memory.read(64 + 40, 24)))
+        inodes.append(struct.unpack("<Q", memory.read(64 + 8, 8))[0])
+        if step == 0:
+            stat = target.stat()
+            os.utime(target, ns=(stat.st_atime_ns + 10**12, stat.st_mtime_ns))
+        elif step == 1:
+            with target.open("ab") as out:
+                out.write(b" and more")
+
+    wasi = pywasi.WASI(version="preview1", preopens={"/dir": str(directory)},
+                       deterministic=pywasi.Determinism())
+    imports = {"env": {"look": pywasi.HostFunc(look, memory=True)}}
+    assert wasi.start(pywasi.instantiate(wasi, wat, imports=imports)) == 0
+    (first_atim, first_mtim, _), (atim, mtim, ctim), (last_atim, last_mtim, last_ctim), _ \
+        = times
+    assert (atim, mtim) == (first_atim, first_mtim) and ctim > mtim  # utime moved ctime
+    assert last_atim == first_atim and last_mtim == last_ctim > ctim
+    assert inodes[0] == inodes[1] == inodes[2] != inodes[3]  # stable, the directory's its own

@@ -380,6 +380,15 @@ MUTATIONS: tuple[Mutation, ...] = (
                   "test_two_deterministic_runs_are_byte_identical", "c"),),
     ),
     Mutation(
+        # A guest polling for 2**64-1 ns took the clock past what a timestamp holds: its next
+        # clock read raised ValueError out of the host.
+        "deterministic clock runs past 2**64-1", "src/pywasi/reproducible/determinism.py",
+        "        self.elapsed = min(self.elapsed + ns, _U64_MAX - self.settings.start)",
+        "        self.elapsed += ns",
+        (_on_path("tests/test_reproducible.py::"
+                  "test_the_virtual_clock_stops_at_the_last_timestamp", "c"),),
+    ),
+    Mutation(
         "tables unbounded by default", "src/pywasi/engine/wasmtime_engine.py",
         "    if owned or limits.max_memory_size is not None \\",
         "    if limits.max_memory_size is not None \\",

@@ -1,57 +1,93 @@
 """`WASI(deterministic=Determinism(...))`: the same inputs give the same run, byte for byte.
 
 What a host would vary is replaced, call by call, above the system calls themselves: clocks
-read a virtual clock that starts at `start` and moves `step` ns per read (a `poll_oneoff` on
-clocks alone moves it to the deadline instead of sleeping); `random_get` draws from a
+read a virtual clock that starts at `start` and moves `step` ns per read (a `poll_oneoff`
+never sleeps: it moves the clock to the first deadline, unless a descriptor subscribed with
+the clocks is ready at once); `random_get` draws from a
 generator seeded with `random_seed` (or is refused, ENOTSUP, without one: faking randomness
 is an explicit choice); `fd_readdir` lists entries by name; stat results carry small stable
 device and inode numbers (in order of first sight), directories one link and size 0, and
-file times from the virtual clock (the guest's own `set_times` are kept as it gave them).
+file times from the virtual clock (the guest's own `set_times` are kept as it gave them): a
+stat that finds the host's size, mtime or ctime moved shows the virtual now for ctime, and
+for mtime if size or mtime moved. The host's atime is never looked at (whether a read moves
+it depends on the mount and the host's timing), so reads leave the atime shown as it was.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from ..abi.layouts import EVENT, SUBSCRIPTION_BODY_OFFSET, SUBSCRIPTION_HEADER
 from ..abi.signatures import Signature
 from ..abi.types import Clockid, Errno, Eventtype, Filetype, Fstflags, Rights, Subclockflags
-from ..limits import RANDOM_CHUNK
+from ..errors import InvalidArgTypeError, OutOfRangeError
+from ..limits import POLL_SUBSCRIPTIONS_MAX, RANDOM_CHUNK
 from ..syscalls import SystemCall, WasiContext
 from ..syscalls.fd import write_dirents
 from ..syscalls.path import _path as guest_path
+from ..syscalls.poll import _Subscriptions, _wait
+
+if TYPE_CHECKING:
+    from random import Random
 
 _Y2K: Final = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z in ns
 
 
-@dataclass(frozen=True)
-class Determinism:
-    """How a deterministic run's clocks and randomness behave (see the module docstring)."""
+_U64_MAX: Final = 2**64 - 1
+
+
+class Determinism(NamedTuple):
+    """How a deterministic run's clocks and randomness behave (see the module docstring).
+    A named tuple, not a dataclass: a run that only records need not import dataclasses."""
 
     random_seed: int | None = None
     start: int = _Y2K
     step: int = 1_000_000
 
 
+def _checked(settings: Determinism) -> Determinism:
+    """`settings`, or an error saying which one is of the wrong type or out of range."""
+    if settings.random_seed is not None and not isinstance(settings.random_seed, int):
+        raise InvalidArgTypeError(f"Determinism(random_seed=...) must be an int or None, "
+                                  f"not {settings.random_seed!r}")
+    for name in ("start", "step"):
+        value = getattr(settings, name)
+        if not isinstance(value, int):
+            raise InvalidArgTypeError(f"Determinism({name}=...) must be an int of ns, "
+                                      f"not {value!r}")
+        if not 0 <= value <= _U64_MAX:
+            raise OutOfRangeError(f"Determinism({name}=...) must be from 0 to 2**64-1 ns (a "
+                                  f"WASI timestamp), not {value}")
+    return settings
+
+
 class _State:
-    """One instance's virtual clock, generator and stable numbers."""
+    """One instance's virtual clock, generator and stable numbers. The clock stops at the
+    last u64 timestamp: a guest that polls for 2**64-1 ns over and over reads that, never an
+    overflow."""
 
     def __init__(self, settings: Determinism) -> None:
-        self.settings = settings
+        self.settings = _checked(settings)
         self.elapsed = 0
-        self.random = None if settings.random_seed is None else random.Random(settings.random_seed)
+        self.random: Random | None = None
+        if settings.random_seed is not None:
+            from random import Random  # here: a run without a seed (or only recording) skips it
+
+            self.random = Random(settings.random_seed)
         self.devices: dict[int, int] = {}
         self.inodes: dict[tuple[int, int], int] = {}
-        # stable inode -> (host times last seen, the virtual times shown for them)
+        # stable inode -> (host size, mtime and ctime last seen, the virtual times shown)
         self.times: dict[int, tuple[tuple[int, ...], list[int]]] = {}
+
+    def advance(self, ns: int) -> None:
+        self.elapsed = min(self.elapsed + ns, _U64_MAX - self.settings.start)
 
     def tick(self) -> int:
         """The virtual realtime now; the clock then moves one step."""
-        self.elapsed += self.settings.step
-        return self.settings.start + self.elapsed - self.settings.step
+        now = self.settings.start + self.elapsed
+        self.advance(self.settings.step)
+        return now
 
     def read(self, clock_id: int) -> int:
         now = self.tick()
@@ -108,42 +144,65 @@ def _random_get(state: _State, host: Callable[..., int]) -> Callable[..., int]:
 
 @_replaces("poll_oneoff")
 def _poll_oneoff(state: _State, host: Callable[..., int]) -> Callable[..., int]:
-    """Clocks alone: the virtual clock jumps to the first deadline. With descriptors the
-    host's poll answers (their readiness is an input of the run)."""
+    """Clocks never wait on the host: the virtual clock jumps to the first deadline, unless a
+    descriptor subscribed beside them is ready at that moment (the host only looks, never
+    waits). Descriptors alone: the host's poll answers (their readiness is an input)."""
     def call(ctx: WasiContext, in_ptr: int, out_ptr: int, count: int, nevents_out: int) -> int:
-        abi, memory = ctx.abi, ctx.memory
-        if count == 0 or count > 4096:
+        memory = ctx.memory
+        if count == 0 or count > POLL_SUBSCRIPTIONS_MAX:
             return host(ctx, in_ptr, out_ptr, count, nevents_out)
-        memory.check(in_ptr, count * abi.subscription_size)
-        clocks = []
-        for index in range(count):
-            at = in_ptr + index * abi.subscription_size
-            userdata, tag = memory.unpack(SUBSCRIPTION_HEADER, at)
-            if tag != Eventtype.CLOCK:
-                return host(ctx, in_ptr, out_ptr, count, nevents_out)
-            clock_id, timeout, _, flags = memory.unpack(abi.subscription_clock,
-                                                        at + SUBSCRIPTION_BODY_OFFSET)
-            clocks.append((userdata, clock_id, timeout, flags))
+        clocks = _virtual_waits(state, ctx, in_ptr, count)
+        if not clocks:
+            return host(ctx, in_ptr, out_ptr, count, nevents_out)
         memory.check(out_ptr, count * EVENT.size)
         memory.check(nevents_out, 4)
-        now = state.settings.start + state.elapsed
-        waits: list[tuple[int, int, int]] = []
-        for userdata, clock_id, timeout, flags in clocks:
-            if clock_id not in Clockid._value2member_map_:
-                waits.append((0, userdata, Errno.INVAL))
-                continue
-            clock_now = now if clock_id == Clockid.REALTIME else now - state.settings.start
-            absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
-            waits.append((max(0, timeout - clock_now if absolute else timeout), userdata, 0))
-        first = min(wait for wait, _, _ in waits)
-        state.elapsed += first
-        fired = [(userdata, error) for wait, userdata, error in waits if wait == first]
-        for index, (userdata, error) in enumerate(fired):
-            memory.pack(EVENT, out_ptr + index * EVENT.size, userdata, error, Eventtype.CLOCK,
-                        0, 0)
-        memory.store_u32(nevents_out, len(fired))
+        ready = [] if len(clocks) == count else _descriptors_ready(ctx, in_ptr, count)
+        first = 0 if ready else min(wait for wait, _, _ in clocks)
+        state.advance(first)
+        events = [(userdata, error, Eventtype.CLOCK, 0, 0)
+                  for wait, userdata, error in clocks if wait == first] + ready
+        for index, event in enumerate(events):
+            memory.pack(EVENT, out_ptr + index * EVENT.size, *event)
+        memory.store_u32(nevents_out, len(events))
         return 0
     return call
+
+
+def _virtual_waits(state: _State, ctx: WasiContext, in_ptr: int,
+                   count: int) -> list[tuple[int, int, int]]:
+    """(virtual ns to wait, userdata, errno) of each clock subscription."""
+    abi, memory = ctx.abi, ctx.memory
+    memory.check(in_ptr, count * abi.subscription_size)
+    now = state.settings.start + state.elapsed
+    waits = []
+    for index in range(count):
+        at = in_ptr + index * abi.subscription_size
+        userdata, tag = memory.unpack(SUBSCRIPTION_HEADER, at)
+        if tag != Eventtype.CLOCK:
+            continue
+        clock_id, timeout, _, flags = memory.unpack(abi.subscription_clock,
+                                                    at + SUBSCRIPTION_BODY_OFFSET)
+        if clock_id not in Clockid._value2member_map_:
+            waits.append((0, userdata, int(Errno.INVAL)))
+            continue
+        clock_now = now if clock_id == Clockid.REALTIME else now - state.settings.start
+        absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
+        waits.append((max(0, timeout - clock_now if absolute else timeout), userdata, 0))
+    return waits
+
+
+_LOOK_ONLY: Final = -1  # userdata of a stand-in clock already due: no guest's (they are u64)
+
+
+def _descriptors_ready(ctx: WasiContext, in_ptr: int, count: int) -> list[tuple[int, ...]]:
+    """The events of the descriptor subscriptions ready now, by the host's poll with its
+    clocks replaced by one already due, so that it looks and returns."""
+    subscriptions = _Subscriptions(ctx, in_ptr, count)
+    subscriptions.deadlines = [(0, _LOOK_ONLY)]
+    subscriptions.immediate = [event for event in subscriptions.immediate
+                               if event.type != Eventtype.CLOCK]  # counted as virtual ones
+    return [(event.userdata, event.error, event.type, event.nbytes, event.flags)
+            for event in _wait(subscriptions, ctx.stop) if event.type != Eventtype.CLOCK]
 
 
 @_replaces("fd_readdir")
@@ -163,16 +222,15 @@ def _fd_readdir(state: _State, host: Callable[..., int]) -> Callable[..., int]:
 def _stable_stat(state: _State, ctx: WasiContext, ptr: int) -> None:
     """Rewrite the filestat the host just stored at `ptr` with the run's stable values."""
     layout = ctx.abi.filestat
-    dev, ino, filetype, nlink, size, *host_times = ctx.memory.unpack(layout, ptr)
+    dev, ino, filetype, nlink, size, _, mtim, ctim = ctx.memory.unpack(layout, ptr)
     stable = state.inode(dev, ino)
     seen, shown = state.times.get(stable, ((), []))
     if not shown:
         shown = [state.tick()] * 3
-    elif tuple(host_times) != seen:
+    elif (size, mtim, ctim) != seen:
         now = state.tick()
-        shown = [now if host != old else kept
-                 for host, old, kept in zip(host_times, seen, shown, strict=True)]
-    state.times[stable] = (tuple(host_times), shown)
+        shown = [shown[0], now if (size, mtim) != seen[:2] else shown[1], now]
+    state.times[stable] = ((size, mtim, ctim), shown)
     if filetype == Filetype.DIRECTORY:
         nlink, size = 1, 0
     ctx.memory.pack(layout, ptr, state.devices.setdefault(dev, len(state.devices) + 1),
@@ -202,14 +260,14 @@ def _path_filestat_get(state: _State, host: Callable[..., int]) -> Callable[...,
 def _times_set(state: _State, ctx: WasiContext, stat: tuple[int, ...], atim: int, mtim: int,
                flags: int) -> None:
     """Remember the times the guest set, as it gave them (``*_NOW``: the virtual now)."""
-    dev, ino, *_, host_atim, host_mtim, host_ctim = stat
+    dev, ino, _, _, size, _, host_mtim, host_ctim = stat
     stable = state.inode(dev, ino)
     _, shown = state.times.get(stable, ((), [state.tick()] * 3))
     now = state.tick()
     shown = [atim if flags & Fstflags.ATIM else now if flags & Fstflags.ATIM_NOW else shown[0],
              mtim if flags & Fstflags.MTIM else now if flags & Fstflags.MTIM_NOW else shown[1],
              now]
-    state.times[stable] = ((host_atim, host_mtim, host_ctim), shown)
+    state.times[stable] = ((size, host_mtim, host_ctim), shown)
 
 
 @_replaces("fd_filestat_set_times")
