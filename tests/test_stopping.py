@@ -110,7 +110,7 @@ def test_interrupt_stops_system_calls_and_blocking_reads_in_every_mode(mode: str
 
 # "clock" (Ctrl-C during a compute loop with system calls, no epoch checks) hangs when run
 # after the other tests on the C path: not understood yet, left out (see the branch's report).
-@pytest.mark.parametrize("guest", ["stdin"])
+@pytest.mark.parametrize("guest", ["stdin", "clock"])
 def test_ctrl_c_stops_system_calls_and_blocking_reads_by_default(guest: str) -> None:
     wasi, instance = control(guest)
     sent = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
