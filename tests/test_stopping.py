@@ -168,6 +168,37 @@ def test_ctrl_c_stops_what_the_readme_says(mode: str, guest: str) -> None:
         sender.join()
 
 
+@pytest.mark.parametrize("guest", ["stdin", "sleep"])
+def test_a_ctrl_c_that_another_thread_takes_still_ends_a_blocking_wait(guest: str) -> None:
+    """The kernel hands a process's SIGINT to any thread that does not block it; the main
+    thread, blocked in poll(2), then sees no EINTR (as when the signal comes just before it
+    blocks). The signal watcher's bell ends the wait, and the handler runs on the main
+    thread. SIGINT is blocked on the main thread here, so that another thread takes it."""
+    wasi, instance, said = control(guest, None)
+
+    def ctrl_c_from_here() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        wait_until_running(threading.main_thread(), guest, said)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = in_background(ctrl_c_from_here)
+    backstop = later(JOIN_SECONDS, instance.interrupt)  # which rings the bell too
+    raised: list[type[BaseException]] = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        wasi.start(instance)
+    except BaseException as error:  # noqa: BLE001 - the test looks at it
+        raised.append(type(error))
+    finally:
+        backstop.cancel()
+        try:  # a SIGINT still pending (the backstop's) is raised here, not in pytest's code
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            sender.join()
+        except KeyboardInterrupt:
+            raised.append(KeyboardInterrupt)
+    assert raised == [KeyboardInterrupt]
+
+
 @pytest.mark.parametrize("guest", GUESTS)
 def test_a_timeout_stops_every_guest(guest: str) -> None:
     """Its own expiry, pure spin included: a timeout is what asks for epoch checks."""

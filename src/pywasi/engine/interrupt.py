@@ -18,6 +18,10 @@ CPython runs the pending handler: the default SIGINT handler raises KeyboardInte
 which becomes the store's trap and is re-raised by the call. A handler that does not raise lets
 the guest carry on. Bytes for a wakeup descriptor set before (asyncio's, say) are passed on.
 
+The watcher also rings the main thread's guest's stop bell (`Watchdog.nudge`): a signal that
+arrives after the main thread last looked for pending handlers but before it blocks in
+poll(2) does not interrupt the poll, so the bell ends it, and the handler then runs.
+
 CPython runs a pending handler at the first instruction of a Python function too, and two such
 functions are called by wasmtime through ctypes, where an exception escaping them would be
 printed and dropped (the guest carrying on, uninterrupted): the deadline callback, and the
@@ -153,6 +157,13 @@ class Watchdog:
         self._signalled = reason
         self._wakeup()
 
+    def nudge(self) -> None:
+        """End the guest's blocking wait (and have its next host call look), without a
+        reason to stop: a signal handler pending on the main thread runs as soon as that
+        thread is back in Python code, but a signal that came just before the thread entered
+        its wait does not end that wait by itself."""
+        self._wakeup()
+
     @contextlib.contextmanager
     def running(self, timeout: float | None) -> Iterator[None]:
         """The guest runs in this block, on this thread; stop it with `GuestTimeout` if the
@@ -251,6 +262,9 @@ class _SignalWatcher:
                 self.on_interrupt()
             for engine in self.engines:
                 engine.increment_epoch()
+            guest = self.guest
+            if guest is not None:  # its handler is pending: have the main thread run it
+                guest.nudge()
             if self._forward_to >= 0:
                 with contextlib.suppress(OSError):
                     os.write(self._forward_to, signals)
