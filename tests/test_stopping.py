@@ -199,6 +199,32 @@ def test_a_ctrl_c_that_another_thread_takes_still_ends_a_blocking_wait(guest: st
     assert raised == [KeyboardInterrupt]
 
 
+def test_a_guest_ending_on_another_thread_leaves_the_main_threads_ctrl_c_alone() -> None:
+    """The signal watcher knows which guest runs on the main thread (for a Ctrl-C that lands
+    where it cannot be raised); a guest on another thread, started before it and ending
+    while it runs, must not make it forget."""
+    other_wasi, other, other_said = control("sleep", None)
+    other_thread, other_outcome = in_the_background(other_wasi, other)
+    wait_until_running(other_thread, "sleep", other_said)
+    wasi, instance, said = control("clock", None)
+
+    def end_the_other_then_ctrl_c() -> None:
+        wait_until_running(threading.main_thread(), "clock", said)
+        other.interrupt()
+        other_thread.join(JOIN_SECONDS)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = in_background(end_the_other_then_ctrl_c)
+    backstop = later(2 * JOIN_SECONDS, instance.interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            wasi.start(instance)
+    finally:
+        backstop.cancel()
+        sender.join()
+    assert [type(error) for error in other_outcome] == [GuestInterrupted]
+
+
 @pytest.mark.parametrize("guest", GUESTS)
 def test_a_timeout_stops_every_guest(guest: str) -> None:
     """Its own expiry, pure spin included: a timeout is what asks for epoch checks."""

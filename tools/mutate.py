@@ -420,6 +420,14 @@ MUTATIONS: tuple[Mutation, ...] = (
                   "blocking_wait", "python-stdin")),
     ),
     Mutation(
+        "a guest ending on another thread makes the main thread's guest forgotten",
+        "src/pywasi/engine/interrupt.py",
+        "            if on_main_thread:\n                signal_watcher.guest = outer",
+        "            if True:\n                signal_watcher.guest = outer",
+        (_on_path(f"{STOPPING}::test_a_guest_ending_on_another_thread_leaves_the_main_"
+                  "threads_ctrl_c_alone", "python"),),
+    ),
+    Mutation(
         "a timeout compiles no epoch checks", "src/pywasi/engine/wasmtime_engine.py",
         "            if epochs:\n                settings = {**settings, **INTERRUPTIBLE}",
         "            if False:\n                settings = {**settings, **INTERRUPTIBLE}",

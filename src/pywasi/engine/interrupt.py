@@ -168,9 +168,10 @@ class Watchdog:
     def running(self, timeout: float | None) -> Iterator[None]:
         """The guest runs in this block, on this thread; stop it with `GuestTimeout` if the
         block lasts longer than `timeout` seconds."""
-        self._on_main_thread = threading.current_thread() is threading.main_thread()
-        outer = signal_watcher.guest
-        if self._on_main_thread:
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        self._on_main_thread = on_main_thread
+        outer = signal_watcher.guest if on_main_thread else None  # a nested call's
+        if on_main_thread:
             signal_watcher.guest = self
         try:
             if timeout is None:
@@ -183,7 +184,8 @@ class Watchdog:
         finally:
             self._deadline = None
             self._on_main_thread = False
-            signal_watcher.guest = outer
+            if on_main_thread:
+                signal_watcher.guest = outer
 
     def _wake(self) -> None:
         """Get the guest to look at `reason_to_stop`, wherever it is."""
