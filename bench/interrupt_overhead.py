@@ -1,6 +1,7 @@
 """What being stoppable costs: epoch checks in compiled code, and the stop check on host-call entry.
 
     python bench/interrupt_overhead.py [--repeats N] [--scale X]
+    valgrind --tool=callgrind python bench/interrupt_overhead.py --single c|python on|off CALLS
 
 Compute: bench/c/compute.c (integer work, no system calls, timed inside the guest) and
 bench/c/clock.c (nothing but clock_time_get calls) on pywasi's engines for three `Limits`,
@@ -14,7 +15,9 @@ epoch checks stop at its next system call) and, for comparison only, with that c
 of both host-call paths (the C trampoline and pure Python) in this process.
 
 Every variant takes turns run by run, after one uncounted warm-up each, so a slow spell of the
-shared machine falls on all alike; the figure is each one's median (and minimum).
+shared machine falls on all alike; the figure is each one's median (and minimum). `--single`
+makes one run of CALLS clock_time_get calls and nothing else, for an instruction count: the
+difference between two CALLS, divided, is the count per call.
 """
 
 from __future__ import annotations
@@ -128,7 +131,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply the iterations (150M compute, 200k calls)")
+    parser.add_argument("--single", nargs=3, metavar=("PATH", "CHECK", "CALLS"),
+                        help="one clock run on host-call PATH (c, python), stop CHECK on/off")
     options = parser.parse_args()
+    if options.single:
+        path, check, count = options.single
+        _per_call_figure(pywasi.load_module(build("clock")), int(count), path, check == "on")
+        return
     rounds = int(150_000_000 * options.scale)
     calls = int(200_000 * options.scale)
 
