@@ -428,6 +428,11 @@ MUTATIONS: tuple[Mutation, ...] = (
                   "threads_ctrl_c_alone", "python"),),
     ),
     Mutation(
+        "Ctrl-C does not end pywasi run's compute without epoch checks", "src/pywasi/cli.py",
+        "        signal_watcher.on_interrupt = end_the_process", "        pass",
+        (_on_path(f"{STOPPING}::test_ctrl_c_ends_pywasi_run_in_every_mode", "c-default-compute"),),
+    ),
+    Mutation(
         "a timeout compiles no epoch checks", "src/pywasi/engine/wasmtime_engine.py",
         "            if epochs:\n                settings = {**settings, **INTERRUPTIBLE}",
         "            if False:\n                settings = {**settings, **INTERRUPTIBLE}",

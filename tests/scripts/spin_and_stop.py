@@ -4,7 +4,8 @@ can kill, not in pytest's.
 
     python tests/scripts/spin_and_stop.py MODE STOP CONTROL_WASM
 
-MODE is "default", "uninterruptible" or "interruptible" (the `Limits.interruptible` value);
+MODE is "default", "uninterruptible", "interruptible" (the `Limits.interruptible` value) or
+"timeout" (an hour's, which compiles epoch checks);
 STOP is "interrupt" (`instance.interrupt()` from another thread, once a line arrives on stdin)
 or "ctrl-c" (the test sends SIGINT). This prints "spinning" once the guest spins (its thread
 is in wasm, past its last system call); if its call ends, "stopped: <exception>".
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from background import wait_until_in  # noqa: E402 - tests/, not installed
 
 LIMITS = {"default": None, "uninterruptible": Limits(interruptible=False),
-          "interruptible": Limits(interruptible=True)}
+          "interruptible": Limits(interruptible=True), "timeout": Limits(timeout=3600.0)}
 
 
 def main(mode: str, stop: str, module: str) -> None:
