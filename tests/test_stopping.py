@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -151,24 +153,30 @@ def test_interrupt_stops_what_the_readme_says(mode: str, guest: str) -> None:
     assert [type(error) for error in outcome] == [GuestInterrupted]
 
 
-@pytest.mark.parametrize(("mode", "guest"), STOPPED_WITH_CALLS)
-def test_ctrl_c_stops_what_the_readme_says(mode: str, guest: str) -> None:
-    """SIGINT while the guest runs on the main thread; if it does not stop, `interrupt()`
-    after `JOIN_SECONDS` ends it (with the wrong exception) instead of hanging the suite."""
-    wasi, instance, said = control(guest, MODES[mode])
+def ctrl_c_stops(wasi: WASI, instance: pywasi.WasmtimeInstance,
+                 first: Callable[[], None]) -> None:
+    """Run the guest on the main thread, send SIGINT from another once `first()` returns, and
+    check that the call raises KeyboardInterrupt. A guest that does not stop is ended by
+    `interrupt()` (the wrong exception) after `JOIN_SECONDS` more, instead of hanging."""
 
-    def ctrl_c_once_running() -> None:
-        wait_until_running(threading.main_thread(), guest, said)
+    def ctrl_c_after_first() -> None:
+        first()
         os.kill(os.getpid(), signal.SIGINT)
 
-    sender = in_background(ctrl_c_once_running)
-    backstop = later(JOIN_SECONDS, instance.interrupt)
+    sender = in_background(ctrl_c_after_first)
+    backstop = later(2 * JOIN_SECONDS, instance.interrupt)
     try:
         with pytest.raises(KeyboardInterrupt):
             wasi.start(instance)
     finally:
         backstop.cancel()
         sender.join()
+
+
+@pytest.mark.parametrize(("mode", "guest"), STOPPED_WITH_CALLS)
+def test_ctrl_c_stops_what_the_readme_says(mode: str, guest: str) -> None:
+    wasi, instance, said = control(guest, MODES[mode])
+    ctrl_c_stops(wasi, instance, partial(wait_until_running, threading.main_thread(), guest, said))
 
 
 @pytest.mark.parametrize("guest", ["stdin", "sleep"])
@@ -211,20 +219,12 @@ def test_a_guest_ending_on_another_thread_leaves_the_main_threads_ctrl_c_alone()
     wait_until_running(other_thread, "sleep", other_said)
     wasi, instance, said = control("clock", None)
 
-    def end_the_other_then_ctrl_c() -> None:
+    def end_the_other() -> None:
         wait_until_running(threading.main_thread(), "clock", said)
         other.interrupt()
         other_thread.join(JOIN_SECONDS)
-        os.kill(os.getpid(), signal.SIGINT)
 
-    sender = in_background(end_the_other_then_ctrl_c)
-    backstop = later(2 * JOIN_SECONDS, instance.interrupt)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            wasi.start(instance)
-    finally:
-        backstop.cancel()
-        sender.join()
+    ctrl_c_stops(wasi, instance, end_the_other)
     assert [type(error) for error in other_outcome] == [GuestInterrupted]
 
 
