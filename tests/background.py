@@ -4,7 +4,9 @@ still waits or spins cannot keep the run from exiting), and conftest's
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -25,3 +27,18 @@ def later(seconds: float, action: Callable[..., object], *args: Any) -> threadin
     timer.daemon = True
     timer.start()
     return timer
+
+
+def wait_until_in(thread: threading.Thread, function: str) -> None:
+    """Wait (at most `JOIN_SECONDS`) until `thread`'s innermost Python frame is `function`'s:
+    for a guest's thread, ``invoke`` (the export's call: wasm runs, in no host call) or the
+    host call it blocks in, so that a stop sent now lands there and not on the way."""
+    deadline = time.monotonic() + JOIN_SECONDS
+    while True:
+        frame = sys._current_frames().get(thread.ident or 0)
+        if frame is not None and frame.f_code.co_name == function:
+            return
+        if time.monotonic() > deadline:
+            where = frame.f_code.co_name if frame is not None else "nowhere"
+            raise AssertionError(f"{thread.name} never reached {function}(): it is in {where}()")
+        time.sleep(0.005)

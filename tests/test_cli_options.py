@@ -6,7 +6,6 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -38,26 +37,7 @@ def control() -> str:
     return str(build_c("control"))
 
 
-@pytest.mark.parametrize("mode", ["compute", "stdin"])
-@pytest.mark.parametrize("epochs", [[], ["-W", "epoch-interruption"]],
-                         ids=["process-ends", "stopped-from-within"])
-def test_sigint_exits_with_130_and_one_line(mode: str, epochs: list[str]) -> None:
-    guest = subprocess.Popen([sys.executable, "-m", "pywasi", "run", *epochs, control(), mode],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-    assert guest.stdout is not None and guest.stderr is not None
-    guest.stdout.readline()  # the guest is running ("spinning", "reading")
-    time.sleep(0.2)
-    guest.send_signal(signal.SIGINT)
-    try:  # the guest runs for ever: ending at all is the signal's doing (timing: bench/)
-        status = guest.wait(timeout=10)
-    finally:
-        guest.kill()  # a guest that did not stop must not spin on after the test
-    stderr = guest.stderr.read().decode()
-    assert guest.stdin is not None
-    guest.stdin.close()
-    assert status == 130, stderr
-    assert stderr.count("\n") == 1 and "interrupted" in stderr and "Traceback" not in stderr
+# Ctrl-C in each mode: tests/test_stopping.py.
 
 
 @pytest.mark.parametrize(("options", "mode", "status", "message"), [

@@ -50,6 +50,7 @@ CACHE = "tests/test_cache_is_used.py"
 TRACE_FORGERY = "tests/test_control.py::test_a_guest_path_cannot_forge_or_restyle_a_trace_line"
 SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
 MEMTREE = "tests/test_memtree_trust.py"
+STOPPING = "tests/test_stopping.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -473,6 +474,58 @@ MUTATIONS: tuple[Mutation, ...] = (
         "range(next((i for i, c in enumerate(listed_cookies) if c > cookie),"
         " len(listed_cookies)), len(listed_cookies))",
         (f"{MEMTREE}::test_a_readdir_call_costs_what_it_lists_not_what_came_before",),
+    ),
+    # What stops a guest compiled without epoch checks (the default): the stop check on
+    # host-call entry, on each path; a Ctrl-C on entry to a Python host call; the signal
+    # watcher's bell for a blocking wait no SIGINT interrupted. And a timeout's epoch checks.
+    Mutation(
+        "no stop check on host-call entry, C trampoline", TRAMPOLINE,
+        "if (self->stop_flag != NULL && PyByteArray_AS_STRING(self->stop_flag)[0]) {",
+        "if (0 && PyByteArray_AS_STRING(self->stop_flag)[0]) {",
+        (_on_path(f"{STOPPING}::test_interrupt_stops_what_the_readme_says", "c-default-clock"),
+         _on_path(f"{STOPPING}::test_a_stop_ends_compute_only_where_epoch_checks_were_compiled",
+                  "c-default")),
+    ),
+    Mutation(
+        "no stop check on host-call entry, Python host calls",
+        "src/pywasi/engine/wasmtime_engine.py",
+        "            if stop_flag[0]:\n                check_stop()",
+        "            if False:\n                check_stop()",
+        (_on_path(f"{STOPPING}::test_interrupt_stops_what_the_readme_says",
+                  "python-uninterruptible-clock"),),
+    ),
+    Mutation(
+        "a Ctrl-C on entry to a Python host call dropped", "src/pywasi/engine/wasmtime_engine.py",
+        "        signal_watcher.entries.add(host_call.__code__)",
+        "        pass",
+        (_on_path(f"{STOPPING}::test_ctrl_c_stops_what_the_readme_says", "python-default-clock"),),
+    ),
+    Mutation(
+        "a blocking wait no SIGINT interrupted is not woken", "src/pywasi/engine/interrupt.py",
+        "                guest.nudge()", "                pass",
+        (_on_path(f"{STOPPING}::test_a_ctrl_c_that_another_thread_takes_still_ends_a_"
+                  "blocking_wait", "c-sleep"),
+         _on_path(f"{STOPPING}::test_a_ctrl_c_that_another_thread_takes_still_ends_a_"
+                  "blocking_wait", "python-stdin")),
+    ),
+    Mutation(
+        "a guest ending on another thread makes the main thread's guest forgotten",
+        "src/pywasi/engine/interrupt.py",
+        "            if on_main_thread:\n                signal_watcher.guest = outer",
+        "            if True:\n                signal_watcher.guest = outer",
+        (_on_path(f"{STOPPING}::test_a_guest_ending_on_another_thread_leaves_the_main_"
+                  "threads_ctrl_c_alone", "python"),),
+    ),
+    Mutation(
+        "Ctrl-C does not end pywasi run's compute without epoch checks", "src/pywasi/cli.py",
+        "        signal_watcher.on_interrupt = end_the_process", "        pass",
+        (_on_path(f"{STOPPING}::test_ctrl_c_ends_pywasi_run_in_every_mode", "c-default-compute"),),
+    ),
+    Mutation(
+        "a timeout compiles no epoch checks", "src/pywasi/engine/wasmtime_engine.py",
+        "            if epochs:\n                settings = {**settings, **INTERRUPTIBLE}",
+        "            if False:\n                settings = {**settings, **INTERRUPTIBLE}",
+        (_on_path(f"{STOPPING}::test_a_timeout_stops_every_guest", "c-compute"),),
     ),
 )
 

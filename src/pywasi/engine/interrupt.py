@@ -17,6 +17,17 @@ which advances the epoch; the deadline callback then runs Python code on the mai
 CPython runs the pending handler: the default SIGINT handler raises KeyboardInterrupt there,
 which becomes the store's trap and is re-raised by the call. A handler that does not raise lets
 the guest carry on. Bytes for a wakeup descriptor set before (asyncio's, say) are passed on.
+
+The watcher also rings the main thread's guest's stop bell (`Watchdog.nudge`): a signal that
+arrives after the main thread last looked for pending handlers but before it blocks in
+poll(2) does not interrupt the poll, so the bell ends it, and the handler then runs.
+
+CPython runs a pending handler at the first instruction of a Python function too, and two such
+functions are called by wasmtime through ctypes, where an exception escaping them would be
+printed and dropped (the guest carrying on, uninterrupted): the deadline callback, and the
+pure-Python host call. What a handler raises there is handed to the main thread's guest
+(`_SignalWatcher.guest`), which raises it at its next check: at once in the deadline
+callback, or on entry to the host call just begun (`wake` sets its stop flag).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any, Final
 
 import wasmtime
@@ -98,6 +109,9 @@ class Watchdog:
         self._on_stop = on_stop
         self._wakeup = wakeup
         self._reason: BaseException | None = None
+        # What a signal handler raised where it could not propagate (see the module's text):
+        # raised once, by the next check.
+        self._signalled: BaseException | None = None
         self._deadline: float | None = None
         self._timeout = 0.0
         self._on_main_thread = False
@@ -110,7 +124,7 @@ class Watchdog:
     def tick(self) -> int:
         """The deadline callback's verdict: 0 to carry on, else the error to stop with."""
         try:
-            reason = signal_watcher.take_raised() or self.reason_to_stop()
+            reason = self.reason_to_stop()
         except BaseException as error:  # another signal's handler, run mid-way
             reason = error
         if reason is None:
@@ -119,7 +133,11 @@ class Watchdog:
         return int(_error_new(f"guest stopped: {reason} {tag}".encode()))
 
     def reason_to_stop(self) -> BaseException | None:
-        """Why the guest must stop now, if it must: `stop`'s reason, or its timeout passed."""
+        """Why the guest must stop now, if it must: what a signal handler raised (given
+        once: every caller raises it), `stop`'s reason, or its timeout passed."""
+        signalled, self._signalled = self._signalled, None
+        if signalled is not None:
+            return signalled
         if self._reason is None and self._deadline is not None \
                 and time.monotonic() >= self._deadline:
             return GuestTimeout(
@@ -134,25 +152,40 @@ class Watchdog:
             "wasm trap: interrupt: the guest was interrupted by the host", "INTERRUPT")
         self._wake()
 
+    def stop_once(self, reason: BaseException) -> None:
+        """Stop the running call with `reason` at its next check, and only that call."""
+        self._signalled = reason
+        self._wakeup()
+
+    def nudge(self) -> None:
+        """End the guest's blocking wait (and have its next host call look), without a
+        reason to stop: a signal handler pending on the main thread runs as soon as that
+        thread is back in Python code, but a signal that came just before the thread entered
+        its wait does not end that wait by itself."""
+        self._wakeup()
+
     @contextlib.contextmanager
     def running(self, timeout: float | None) -> Iterator[None]:
         """The guest runs in this block, on this thread; stop it with `GuestTimeout` if the
         block lasts longer than `timeout` seconds."""
-        self._on_main_thread = threading.current_thread() is threading.main_thread()
-        if timeout is None:
-            try:
-                yield
-            finally:
-                self._on_main_thread = False
-            return
-        self._timeout = timeout
-        self._deadline = time.monotonic() + timeout
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        self._on_main_thread = on_main_thread
+        outer = signal_watcher.guest if on_main_thread else None  # a nested call's
+        if on_main_thread:
+            signal_watcher.guest = self
         try:
+            if timeout is None:
+                yield
+                return
+            self._timeout = timeout
+            self._deadline = time.monotonic() + timeout
             with timer(timeout, self._wake):  # no SIGINT of its own comes after the block
                 yield
         finally:
             self._deadline = None
             self._on_main_thread = False
+            if on_main_thread:
+                signal_watcher.guest = outer
 
     def _wake(self) -> None:
         """Get the guest to look at `reason_to_stop`, wherever it is."""
@@ -169,10 +202,14 @@ class _SignalWatcher:
         self._lock = threading.Lock()
         self._pipe: tuple[int, int] | None = None
         self._forward_to = -1
-        self._raised: BaseException | None = None
         self._guarding = False
         self._forced: Callable[[], BaseException | None] | None = None
         self.engines: list[wasmtime.Engine] = []
+        # The watchdog of the guest running on the main thread (innermost), if one is.
+        self.guest: Watchdog | None = None
+        # Codes of the Python functions wasmtime calls through ctypes: a handler's exception
+        # at their first instruction would be dropped, so it goes to `guest` instead.
+        self.entries: set[CodeType] = set()
         # Called on the watcher's thread when SIGINT arrives during a guest call: for guests
         # compiled without epoch checks, which nothing can stop from within (the CLI's).
         self.on_interrupt: Callable[[], None] | None = None
@@ -184,15 +221,10 @@ class _SignalWatcher:
             self._forced = reason
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
-    def take_raised(self) -> BaseException | None:
-        """What the SIGINT handler raised on entry to a deadline callback, once."""
-        raised, self._raised = self._raised, None
-        return raised
-
     def _guarded(self, handler: Callable[[int, FrameType | None], Any]) -> SignalHandler:
-        """`handler`, except that on entry to a deadline callback (where CPython runs it, and
-        where an exception could not be caught: it would escape into wasmtime) what it raises
-        is kept for the callback to take."""
+        """`handler`, except that on entry to a function wasmtime calls through ctypes (where
+        CPython may run it, and where an exception could not be caught: ctypes would drop it)
+        what it raises is handed to the main thread's guest, which raises it at once."""
 
         def run_handler(signum: int, frame: FrameType | None) -> Any:
             forced, self._forced = self._forced, None
@@ -202,12 +234,13 @@ class _SignalWatcher:
             return handler(signum, frame)
 
         def guarded(signum: int, frame: FrameType | None) -> Any:
-            if frame is None or frame.f_code is not _TICK_CODE:
+            guest = self.guest
+            if guest is None or frame is None or frame.f_code not in self.entries:
                 return run_handler(signum, frame)
             try:
                 return run_handler(signum, frame)
             except BaseException as error:
-                self._raised = error
+                guest.stop_once(error)
                 return None
 
         return guarded
@@ -231,6 +264,9 @@ class _SignalWatcher:
                 self.on_interrupt()
             for engine in self.engines:
                 engine.increment_epoch()
+            guest = self.guest
+            if guest is not None:  # its handler is pending: have the main thread run it
+                guest.nudge()
             if self._forward_to >= 0:
                 with contextlib.suppress(OSError):
                     os.write(self._forward_to, signals)
@@ -272,7 +308,7 @@ _WATCHDOGS: Final[dict[int, Watchdog]] = {}
 def _tick(context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
           kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
     # Python code on the guest's thread: a pending SIGINT handler has just run, on entry
-    # (see `_SignalWatcher.watching`), and what it raised is waiting for `tick` to take.
+    # (see `_SignalWatcher._guarded`), and what it raised is waiting for `tick` to take.
     delta[0] = 1
     kind[0] = _CONTINUE
     return _WATCHDOGS[data or 0].tick()
@@ -282,7 +318,7 @@ def _forget(data: int | None) -> None:
     _WATCHDOGS.pop(data or 0, None)
 
 
-_TICK_CODE: Final = _tick.__code__
+signal_watcher.entries.add(_tick.__code__)
 _TICK: Final = _DEADLINE_CALLBACK(_tick)
 _TICK_ADDRESS: Final = ctypes.cast(_TICK, ctypes.c_void_p).value
 _FORGET: Final = _FINALIZER(_forget)

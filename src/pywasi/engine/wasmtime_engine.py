@@ -382,6 +382,7 @@ class _HostCalls:
             function, context, failed, _RESULT_STORES.get(result), bind, self.stop_flag,
             self._check_stop,
         )
+        signal_watcher.entries.add(host_call.__code__)  # a Ctrl-C on its entry is not lost
         c_callback = _CALLBACK(host_call)
         _LENT[id(c_callback)] = c_callback  # until wasmtime gives it back through _give_back
         # Its address read from its buffer: `ctypes.cast` would store the callback in its own
