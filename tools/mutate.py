@@ -254,9 +254,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape[walk-a/x]",),
     ),
     Mutation(
-        "a call into the guest holds the GIL", "src/pywasi/engine/exports.py",
-        '_call_unchecked: Final = _dll["wasmtime_func_call_unchecked"]',
-        '_call_unchecked: Final = ctypes.PyDLL(_dll._name)["wasmtime_func_call_unchecked"]',
+        "a call into the guest holds the GIL", "src/pywasi/engine/ffi.py",
+        '_call_unchecked: Final = _prototype("wasmtime_func_call_unchecked", _P, _P, _P, _P, '
+        '_SIZE, _P)',
+        '_call_unchecked: Final = ctypes.PyDLL(_dll._name)["wasmtime_func_call_unchecked"]\n'
+        '_call_unchecked.restype, _call_unchecked.argtypes = _P, [_P, _P, _P, _SIZE, _P]',
         (_on_path("tests/test_many_guests.py::test_guest_code_runs_without_the_gil", "c"),),
     ),
     Mutation(

@@ -50,7 +50,6 @@ to move it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import mmap
 import os
@@ -66,9 +65,9 @@ from typing import Final, NamedTuple
 from weakref import WeakKeyDictionary
 
 import wasmtime
-from wasmtime import _bindings as ffi
 
 from ..sandbox import guard
+from .ffi import deserialize
 
 try:  # the C code behind hashlib.blake2b and hmac.compare_digest, without loading OpenSSL
     from _blake2 import blake2b
@@ -332,19 +331,6 @@ def _map(dir_fd: int, name: str) -> tuple[mmap.mmap, os.stat_result] | None:
         os.close(fd)
 
 
-def _deserialize(engine: wasmtime.Engine, code: memoryview) -> wasmtime.Module:
-    """The module serialized in `code`, handed to wasmtime where it lies: wasmtime-py's
-    `Module.deserialize` wants bytes and copies them once more (59 MB for avr-gcc's cc1)."""
-    native = (ctypes.c_uint8 * len(code)).from_buffer(code)
-    module = ctypes.POINTER(ffi.wasmtime_module_t)()
-    error = ffi.wasmtime_module_deserialize(engine.ptr(), native, len(code),
-                                            ctypes.byref(module))
-    del native  # the mapping can only be closed once nothing points into it
-    if error:
-        raise wasmtime.WasmtimeError._from_ptr(error)
-    return wasmtime.Module._from_ptr(module)
-
-
 class _OpenCache:
     """The cache directory, held by descriptor, and its secret."""
 
@@ -383,7 +369,7 @@ class _OpenCache:
                 if _settled(st):
                     self._publish(verified)
             try:
-                return _deserialize(engine, code)
+                return deserialize(engine, code)
             except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
                 return None
         finally:

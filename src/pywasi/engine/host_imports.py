@@ -14,17 +14,16 @@ replaces ``linker.define_wasi()`` / ``store.set_wasi(...)`` with ``wasi.define(l
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeAlias
 
 import wasmtime
-from wasmtime import _bindings as ffi
 
 from ..errors import AlreadyStartedError, InvalidArgValueError, ModuleLoadError
 from ..memory import GuestMemory
+from . import ffi
 from .base import ExportKind
 from .exports import describe_type
 from .wasmtime_engine import (
@@ -173,12 +172,6 @@ def bind_memories(memories: Sequence[Memory], instance: WasmtimeInstance) -> Non
         view._bind(guest, "the instance exports no memory (export it as `memory`)")
 
 
-def _store_id(store: wasmtime.Store) -> int:
-    probe = wasmtime.Global(store, wasmtime.GlobalType(wasmtime.ValType.i32(), False),
-                            wasmtime.Val.i32(0))
-    return int(probe._global.store_id)
-
-
 class _CallerInstance:
     """The `BoundInstance` the first system call of a guest instantiated from a user's Linker
     binds WASI with: its memory is the calling instance's `memory` export."""
@@ -222,14 +215,11 @@ def define_wasi(wasi: Any, linker: wasmtime.Linker, store: wasmtime.Store) -> Wa
     the calling instance's `memory` export at its first system call, so an instance made with
     ``linker.instantiate(store, module)`` runs as it is; or wrap it with `WasiLink.instance`."""
     calls = _HostCalls()
-    store_id = _store_id(store)
+    store_id = ffi.store_id(store)
 
     def bind(caller_address: int) -> None:
-        caller = wasmtime.Caller(ctypes.cast(caller_address,
-                                             ctypes.POINTER(ffi.wasmtime_caller_t)))
-        memory = caller.get("memory")
-        if isinstance(memory, wasmtime.Memory) and \
-                memory._memory._anon_1.store_id != store_id:
+        memory = ffi.caller_export(caller_address, "memory")
+        if isinstance(memory, wasmtime.Memory) and ffi.memory_store_id(memory) != store_id:
             raise InvalidArgValueError(
                 "the guest was instantiated in another wasmtime.Store than the one given to "
                 "wasi.define(linker, store): instantiate it with that store")

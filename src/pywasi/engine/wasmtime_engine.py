@@ -3,12 +3,11 @@
 Host calls are registered with ``wasmtime_linker_define_func_unchecked``: wasmtime hands the
 callback a pointer to an array of raw 16-byte values. The callback is the C trampoline of
 `_trampoline.c` where it was built at install, else a Python function (generated per signature)
-behind a ctypes callback, which reads the values with one precompiled `struct` through a
+behind a C callback made by `ffi`, which reads the values with one precompiled `struct` through a
 memoryview spanning the process address space. Either way the system call's implementation is
 called with plain ints, and its exceptions come back to `_HostCalls.callback` to become an errno
 or a trap. Guest memory is a memoryview at the memory's base address, so a call allocates no
-ctypes objects. This is the only module (with `cache` and `interrupt`) that touches ctypes or
-wasmtime.
+wrapper objects. wasmtime-py's internals are all in `ffi`.
 
 Everything engine-bound is kept per engine (wasmtime ties a function type to the first engine
 that uses it, and aborts the process if another engine uses it after), so any number of engines
@@ -17,11 +16,9 @@ and stores can be used in one process, from any thread. See `base` for the engin
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import itertools
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Set
@@ -33,8 +30,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import wasmtime
-from wasmtime import _bindings as ffi
-from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 
 from ..abi.signatures import Signature
 from ..errors import (
@@ -51,6 +46,7 @@ from ..limits import TABLE_ELEMENTS_DEFAULT, Limits
 from ..memory import GuestMemory
 from ..sandbox.stop import StopSignal
 from ..syscalls import SystemCall, errno_of
+from . import ffi
 from .base import AroundGuestCall, ExportKind, GuestCallHooks
 from .cache import ModuleCache, cache_enabled, remember_settings, settings_of
 from .exports import ExportAccess, ExportCall
@@ -75,47 +71,7 @@ def _load_trampoline() -> ModuleType | None:
 # Module state, so tests and the benchmark can compare the two paths in one process.
 trampoline: ModuleType | None = _load_trampoline()
 
-# Every address of this process, as bytes. Only ever indexed at the raw argument arrays
-# wasmtime hands to host calls.
-_ADDRESS_SPACE: Final = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0)).cast("B")
-
-# The same, as u32 cells: a host call's i32 result goes into the first (8-aligned) raw value.
-_RESULTS: Final = _ADDRESS_SPACE[: sys.maxsize // 4 * 4].cast("I")
-
-_MAX_MEMORY32: Final = 1 << 32
 _TRAMPOLINE_MAX_ARITY: Final = 16  # MAX_ARITY in _trampoline.c; longer ones take the Python path
-_CALLBACK: Final = ctypes.CFUNCTYPE(
-    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t
-)
-
-# The ctypes callbacks wasmtime holds, by the key it holds them with. A store can outlive the
-# Python objects that made it (an export kept after its instance is dropped), so each callback
-# lives until wasmtime calls its finalizer, never less (a freed callback would crash the host).
-_LENT: Final[dict[int, Any]] = {}
-
-
-def _give_back(key: int | None, lent: dict[int, Any] = _LENT) -> None:
-    # `lent` bound now: a store freed at interpreter exit calls this after module teardown.
-    lent.pop(key or 0, None)
-
-
-_GIVE_BACK: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_give_back)
-_GIVE_BACK_ADDRESS: Final = ctypes.cast(_GIVE_BACK, ctypes.c_void_p).value
-
-# Our own prototypes of the C functions, taking and returning plain integers.
-_define_unchecked: Final = _dll["wasmtime_linker_define_func_unchecked"]
-_define_unchecked.restype = ctypes.c_void_p
-_define_unchecked.argtypes = [
-    ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
-    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-]
-_TRAP_NEW_ADDRESS: Final = ctypes.cast(_dll["wasmtime_trap_new"], ctypes.c_void_p).value
-_memory_data: Final = _dll["wasmtime_memory_data"]
-_memory_data.restype = ctypes.c_size_t
-_memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-_memory_data_size: Final = _dll["wasmtime_memory_data_size"]
-_memory_data_size.restype = ctypes.c_size_t
-_memory_data_size.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
 # Raw-value codes (`struct` codes) by core type. Parameters of WASI calls are read unsigned
 # (``I``, ``Q``) or, where the ABI says so, signed (``q``); an embedder's host functions get
@@ -202,7 +158,7 @@ _RESULT_STORES: Final = {"i": _result_store("<I", _int_bits(32)),
                          "f": _result_store("<f", float), "d": _result_store("<d", float)}
 
 
-# FuncTypes by engine, then by signature: one costs ~20 us of ctypes calls to build and
+# FuncTypes by engine, then by signature: one costs ~20 us of foreign calls to build and
 # instantiate() needs one per import, but wasmtime binds a FuncType to the first engine that
 # uses it (another engine using it after is an abort, not an error), so none is shared
 # between engines. An engine's types go with it.
@@ -229,17 +185,6 @@ def _func_type(types: _FuncTypes, params: str, result: str) -> wasmtime.FuncType
                                   [_VALUE_TYPES[code]() for code in result])
         func_type = types.setdefault((params, result), built)
     return func_type
-
-
-def _new_trap(message: str) -> int:
-    data = message.encode()
-    trap = ffi.wasmtime_trap_new(ctypes.create_string_buffer(data), len(data))
-    return ctypes.cast(trap, ctypes.c_void_p).value or 0
-
-
-def _error_message(error: int) -> str:
-    pointer = ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
-    return str(wasmtime.WasmtimeError._from_ptr(pointer))
 
 
 # Host-call bodies are generated per (arity, kind, result), so that the raw arguments land
@@ -330,7 +275,7 @@ class _HostCalls:
         self.check_stop()  # looked up per stop, so that the watchdog can set it after linking
 
     def _trap(self, name: str, error: BaseException) -> int:
-        return _new_trap(f"host call {name} raised {type(error).__name__} {self.stop(error)}")
+        return ffi.new_trap(f"host call {name} raised {type(error).__name__} {self.stop(error)}")
 
     def failure(self, trap: wasmtime.Trap | wasmtime.WasmtimeError) -> BaseException:
         """What to raise for `trap`: the host-call exception that caused it, else `GuestTrap`.
@@ -356,7 +301,8 @@ class _HostCalls:
         caller's address before the first call.
 
         The callback is the C trampoline when it was compiled (for up to 16 parameters), else
-        a generated Python function behind a ctypes callback; both take the same steps."""
+        a generated Python function behind a C callback (`ffi.host_callback`); both take the
+        same steps."""
         context = function.context if isinstance(function, SystemCall) else None
         is_system_call = context is not None
         returns = result == "I"
@@ -367,28 +313,22 @@ class _HostCalls:
             if errno is None:
                 return self._trap(getattr(function, "__name__", repr(function)), error)
             if returns:
-                _RESULTS[raw >> 2] = errno
+                ffi.RESULTS[raw >> 2] = errno
             return 0
 
         if trampoline is not None and len(params) <= _TRAMPOLINE_MAX_ARITY:
             env = trampoline.HostCall(function, context, params, result, failed,
-                                      movable, _TRAP_NEW_ADDRESS, bind, self.stop_flag,
+                                      movable, ffi.TRAP_NEW_ADDRESS, bind, self.stop_flag,
                                       self._check_stop)
             # wasmtime holds the HostCall until the last store and linker using it are gone.
             return trampoline.CALLBACK, env.lend(), trampoline.FINALIZER
         make = _host_call_factory(len(params), is_system_call, result, bind is not None)
         host_call = make(
-            _ADDRESS_SPACE, _RESULTS, _params_layout(params).unpack_from, movable,
+            ffi.ADDRESS_SPACE, ffi.RESULTS, _params_layout(params).unpack_from, movable,
             function, context, failed, _RESULT_STORES.get(result), bind, self.stop_flag,
             self._check_stop,
         )
-        c_callback = _CALLBACK(host_call)
-        _LENT[id(c_callback)] = c_callback  # until wasmtime gives it back through _give_back
-        # Its address read from its buffer: `ctypes.cast` would store the callback in its own
-        # `_objects`, a cycle that only a garbage collection frees (with the WASI context and
-        # its host descriptors), long after wasmtime gave the callback back.
-        return (ctypes.c_void_p.from_buffer(c_callback).value or 0, id(c_callback),
-                _GIVE_BACK_ADDRESS)
+        return ffi.host_callback(host_call)
 
 
 def define_imports(
@@ -416,13 +356,10 @@ def define_function(linker: wasmtime.Linker, calls: _HostCalls, module: str, nam
     codes `params` and `result` (see `_HostCalls.callback`)."""
     func_type = _func_type(_func_types(linker.engine), params, result)
     callback, env, finalizer = calls.callback(function, params, result, bind)
-    module_name, field_name = module.encode(), name.encode()
-    error = _define_unchecked(
-        ctypes.addressof(linker.ptr().contents), module_name, len(module_name), field_name,
-        len(field_name), ctypes.addressof(func_type.ptr().contents), callback, env, finalizer,
-    )
-    if error:
-        raise ModuleLoadError(f"cannot define {module}.{name}: {_error_message(error)}")
+    try:
+        ffi.define_unchecked(linker, module, name, func_type, callback, env, finalizer)
+    except wasmtime.WasmtimeError as error:
+        raise ModuleLoadError(f"cannot define {module}.{name}: {error}") from None
 
 
 _EXPORT_KINDS: Final[dict[type, ExportKind]] = {
@@ -433,7 +370,7 @@ _EXPORT_KINDS: Final[dict[type, ExportKind]] = {
 }
 
 
-class _OwnedStore(wasmtime.Store):
+class _OwnedStore(ffi.FreeNotifyingStore):
     """A store pywasi made on its own engine. Its memories never move, so their views are not
     looked up per call; instead every view is detached before wasmtime frees the store (by
     `close()` or by collection), so a later system call fails cleanly, not on freed memory."""
@@ -442,10 +379,9 @@ class _OwnedStore(wasmtime.Store):
         self.memories: list[GuestMemory] = []
         super().__init__(engine)
 
-    def _delete(self, ptr: Any) -> None:
+    def before_free(self) -> None:
         for memory in self.memories:
             memory.detach()
-        super()._delete(ptr)
 
 
 def _context_finder(store: wasmtime.Store) -> Callable[[], int]:
@@ -456,7 +392,7 @@ def _context_finder(store: wasmtime.Store) -> Callable[[], int]:
     memory, so a strong reference back would be a cycle never collected. So a user's store is
     held weakly and checked on each lookup: once it is gone or closed, `MemoryGoneError`."""
     if isinstance(store, _OwnedStore):
-        address = ctypes.addressof(store._context().contents)
+        address = ffi.context_address(store)
         return lambda: address
     held = weakref.ref(store)
 
@@ -465,7 +401,7 @@ def _context_finder(store: wasmtime.Store) -> Callable[[], int]:
         try:
             if alive is None:
                 raise ValueError("collected")
-            return ctypes.addressof(alive._context().contents)
+            return ffi.context_address(alive)
         except ValueError:  # wasmtime-py's "already closed"
             raise MemoryGoneError() from None
 
@@ -524,7 +460,7 @@ class WasmtimeInstance(ExportAccess):
             memory = self.exports.get("memory")
         if not isinstance(memory, wasmtime.Memory):
             return None
-        if memory._memory._anon_1.store_id != self.instance._instance.store_id:
+        if ffi.memory_store_id(memory) != ffi.instance_store_id(self.instance):
             # wasmtime would panic (abort the process) on the first use.
             raise InvalidArgValueError(
                 "The memory belongs to another wasmtime.Store than the instance: pass a memory "
@@ -597,21 +533,10 @@ def memory_view(store: wasmtime.Store, memory: wasmtime.Memory, host_calls: _Hos
     """A `GuestMemory` over `memory`, a memory of `store` (see the engine contract in `base`
     for how it follows the memory and is detached when the store goes)."""
     find_context = _context_finder(store)
-    handle = ctypes.addressof(memory._memory)
-    keep_alive = memory  # the wasmtime_memory_t lives inside this object
-    window: list[Any] = [None, memoryview(b"")]  # (base address, view starting there)
+    window = ffi.MemoryWindow(memory)
 
     def locate() -> tuple[memoryview, int]:
-        assert keep_alive is not None
-        context = find_context()
-        base = _memory_data(context, handle)
-        size = _memory_data_size(context, handle)
-        if base != window[0]:
-            # A view as long as the largest 32-bit memory: GuestMemory checks every access
-            # against `size`, so the unmapped part past it is never touched.
-            span = ctypes.c_ubyte * max(size, _MAX_MEMORY32)
-            window[:] = [base, memoryview(span.from_address(base)).cast("B")]
-        return window[1], size
+        return window.locate(find_context())
 
     if isinstance(store, _OwnedStore):
         guest = GuestMemory(locate)
