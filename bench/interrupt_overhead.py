@@ -21,7 +21,7 @@ from pathlib import Path
 import wasmtime
 
 import pywasi
-from pywasi.engine.wasmtime_engine import ENGINE_SETTINGS, FUEL_SETTINGS, make_engine
+from pywasi.engine.engines import ENGINE_SETTINGS, FUEL_SETTINGS, make_engine
 from run import build
 
 _SETTINGS: Mapping[str, Mapping[str, bool]] = {

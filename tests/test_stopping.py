@@ -123,7 +123,7 @@ def test_ctrl_c_stops_system_calls_and_blocking_reads_by_default(guest: str) -> 
 
 def test_a_timeout_stops_a_pure_spin_loop_by_default() -> None:
     """A timeout is what asks for epoch checks: the default engine has none."""
-    from pywasi.engine.wasmtime_engine import default_engine
+    from pywasi.engine.engines import default_engine
 
     wasi, instance = control("compute", Limits(timeout=0.2))
     assert instance.store.engine is not default_engine()
@@ -133,7 +133,7 @@ def test_a_timeout_stops_a_pure_spin_loop_by_default() -> None:
 
 def test_the_default_compiles_no_epoch_checks() -> None:
     from pywasi.engine.cache import settings_of
-    from pywasi.engine.wasmtime_engine import default_engine, engine_for
+    from pywasi.engine.engines import default_engine, engine_for
 
     assert (settings_of(default_engine()) or {})["epoch_interruption"] is False
     assert engine_for(Limits(interruptible=False)) is default_engine()

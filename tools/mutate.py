@@ -52,7 +52,7 @@ SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
-        "relocation deleted, Python host calls", "src/pywasi/engine/wasmtime_engine.py",
+        "relocation deleted, Python host calls", "src/pywasi/engine/host_calls.py",
         "for memory in movable:\n                    memory.relocate()",
         "for memory in movable:\n                    pass",
         (_on_path(MOVING, "python-moving"),),
@@ -65,7 +65,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         # The raw-path fuzzer's reason to be: i32s handed over signed reach guest memory.
-        "Python host calls read i32s as signed", "src/pywasi/engine/wasmtime_engine.py",
+        "Python host calls read i32s as signed", "src/pywasi/engine/host_calls.py",
         'padded = (code + ("12x"', 'padded = (code.lower() + ("12x"',
         (_on_path("tests/test_hostile_arguments.py::"
                   "test_any_raw_arguments_through_wasmtime_give_an_errno", "walk-python"),

@@ -395,3 +395,19 @@ class DeadlineCallback:
         store_ptr = ctypes.addressof(store.ptr().contents)
         _set_epoch_deadline(_store_context(store_ptr), 1)
         _set_deadline_callback(store_ptr, self._addresses[0], data, self._addresses[1])
+
+
+# --- errors known only by their message ------------------------------------------------------
+
+def limit_exceeded(error: wasmtime.WasmtimeError) -> str | None:
+    """``"memory"`` or ``"table"`` when `error` is a store's resource limit refusing an
+    instance's memory or table, else None.
+
+    The one check of a message: wasmtime (50 and 51 alike) reports it as a plain
+    `WasmtimeError` ("memory minimum size of 2 pages exceeds memory limits"), with no trap
+    code, error type or code that tells it from another failure to instantiate."""
+    message = str(error)
+    for kind in ("memory", "table"):
+        if f"exceeds {kind} limits" in message:
+            return kind
+    return None

@@ -17,28 +17,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
 import wasmtime
 
 from ..errors import AlreadyStartedError, InvalidArgValueError, ModuleLoadError
 from ..memory import GuestMemory
 from . import ffi
-from .base import ExportKind
+from .base import ExportKind, WasiHost
+from .engines import epoch_checks
 from .exports import describe_type
-from .wasmtime_engine import (
-    WasmtimeInstance,
-    _HostCalls,
-    define_function,
-    epoch_checks,
-    memory_view,
-    watchdog_for,
-)
+from .host_calls import HostCalls, define_function, watchdog_for
+from .instance import WasmtimeInstance
+from .stores import memory_view
 
 if TYPE_CHECKING:  # imported where used: only plugins' host calls need it
     from ..plugin import Memory
 
-# Raw-value codes (see `wasmtime_engine._VALUE_TYPES`) of the core types a host function takes.
+# Raw-value codes (see `host_calls._VALUE_TYPES`) of the core types a host function takes.
 _CODES: Final = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
 _WASI_MODULES: Final = ("wasi_snapshot_preview1", "wasi_unstable")
 
@@ -61,18 +57,6 @@ Imports: TypeAlias = Mapping[str, Mapping[str, HostImport]]
 """``{"module": {"name": function or HostFunc or wasmtime extern}}``"""
 
 
-class _WasiLike(Protocol):
-    """What linking needs of a `WASI` object (kept loose: `WASI` imports this module)."""
-
-    @property
-    def import_module(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    def get_import_object(self) -> Mapping[str, Mapping[str, Any]]: ...
-
-
 def _import_kind(item: wasmtime.ImportType) -> str:
     kind = item.type
     if isinstance(kind, wasmtime.FuncType):
@@ -81,7 +65,7 @@ def _import_kind(item: wasmtime.ImportType) -> str:
             wasmtime.TableType: "a table"}.get(type(kind), "an import")
 
 
-def check_imports(module: wasmtime.Module, wasi: _WasiLike, imports: Imports) -> None:
+def check_imports(module: wasmtime.Module, wasi: WasiHost, imports: Imports) -> None:
     """Refuse, before linking, a module importing anything neither `wasi` nor `imports`
     provides, naming each such import and what to do about it."""
     provided = wasi.get_import_object()[wasi.import_module]
@@ -117,7 +101,7 @@ def _codes(types: Sequence[str], where: str) -> str:
 
 
 def link_imports(linker: wasmtime.Linker, store: wasmtime.Store, module: wasmtime.Module,
-                 imports: Imports, calls: _HostCalls) -> list[Memory]:
+                 imports: Imports, calls: HostCalls) -> list[Memory]:
     """Define in `linker` every import of `module` that `imports` has; returns the `Memory`
     views promised to host functions, to bind once the instance exists."""
     memories: list[Memory] = []
@@ -176,7 +160,7 @@ class _CallerInstance:
     """The `BoundInstance` the first system call of a guest instantiated from a user's Linker
     binds WASI with: its memory is the calling instance's `memory` export."""
 
-    def __init__(self, store: wasmtime.Store, memory: object, calls: _HostCalls) -> None:
+    def __init__(self, store: wasmtime.Store, memory: object, calls: HostCalls) -> None:
         self._store, self._memory, self._calls = store, memory, calls
 
     def export_kind(self, name: str) -> ExportKind | None:
@@ -186,7 +170,7 @@ class _CallerInstance:
         memory = memory if memory is not None else self._memory
         if not isinstance(memory, wasmtime.Memory):
             return None
-        return memory_view(self._store, memory, self._calls)
+        return memory_view(self._store, memory, self._calls.movable)
 
     def call(self, name: str) -> None:
         raise TypeError("call the guest's exports through wasmtime, or use WasiLink.instance()")
@@ -196,7 +180,7 @@ class WasiLink:
     """What `define_wasi` returns: `instance(...)` wraps an instance made with the Linker as
     a `WasmtimeInstance` (for `wasi.start()`, typed exports, exceptions out of traps)."""
 
-    def __init__(self, wasi: Any, store: wasmtime.Store, calls: _HostCalls) -> None:
+    def __init__(self, wasi: WasiHost, store: wasmtime.Store, calls: HostCalls) -> None:
         self._wasi, self._store, self._calls = wasi, store, calls
 
     def instance(self, instance: wasmtime.Instance) -> WasmtimeInstance:
@@ -210,11 +194,11 @@ class WasiLink:
         return self._calls.failure(trap)
 
 
-def define_wasi(wasi: Any, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
+def define_wasi(wasi: WasiHost, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
     """Define `wasi`'s functions in `linker`, for instances of `store`. WASI binds itself to
     the calling instance's `memory` export at its first system call, so an instance made with
     ``linker.instantiate(store, module)`` runs as it is; or wrap it with `WasiLink.instance`."""
-    calls = _HostCalls()
+    calls = HostCalls()
     store_id = ffi.store_id(store)
 
     def bind(caller_address: int) -> None:

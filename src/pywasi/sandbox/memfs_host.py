@@ -21,6 +21,7 @@ import stat
 import warnings
 from typing import Final
 
+from ..cache_policy import protect_cache
 from ..errors import SaveRefusedError
 from . import guard
 from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
@@ -33,18 +34,9 @@ _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHANGED: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EEXIST})
 
 
-def _protect_the_cache() -> None:
-    """Tell the guard where the compiled-module cache is, as `WASI` does for its preopens."""
-    from ..engine.cache import default_cache_dir  # the one thing the sandbox asks the engine
-
-    cache_dir = default_cache_dir()
-    if cache_dir is not None:
-        guard.protect(cache_dir)
-
-
 def read_tree(path: str | os.PathLike[str]) -> MemoryDir:
     """A copy of host directory `path` (see `MemoryDir.from_path`)."""
-    _protect_the_cache()
+    protect_cache()
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         if guard.is_sealed(fd):
