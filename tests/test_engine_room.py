@@ -141,3 +141,24 @@ def test_other_failures_that_speak_of_memory_and_limits_are_no_limit() -> None:
     assert ffi.limit_exceeded(error) is None
     failure = instantiation_failure(error, Limits(max_memory_size=1 << 20))
     assert isinstance(failure, ModuleLoadError) and not isinstance(failure, ResourceLimit)
+
+
+def test_a_host_function_s_call_back_into_the_guest_is_a_call_of_its_own() -> None:
+    """It enters the hooks again (the host's Python output it wrote before calling is flushed
+    first), unlike `start()`'s hand-over to the instance's call."""
+    wasi = CountingWASI()
+    bound: list[pywasi.WasmtimeInstance] = []
+
+    def call_back() -> None:
+        bound[0].call("g")
+
+    instance = pywasi.instantiate(
+        wasi, module('(import "env" "back" (func $back))', YIELD, MEMORY,
+                     '(func (export "f") (call $back))',
+                     '(func (export "g") (drop (call $y)))'),
+        imports={"env": {"back": call_back}})
+    bound.append(instance)
+    wasi.initialize(instance)
+    wasi.hooks.clear()
+    instance.call("f")
+    assert wasi.hooks == ["before", "before", "after", "after"]

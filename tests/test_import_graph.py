@@ -149,6 +149,11 @@ def test_the_engine_does_not_import_the_system_calls() -> None:
     assert arrows_out_of(PROJECT, "pywasi.engine.", "pywasi.syscalls") == []
 
 
+def test_the_engine_does_not_import_the_sandbox() -> None:
+    """The cache's protection is `pywasi.cache_policy`'s, which the cache asks."""
+    assert arrows_out_of(PROJECT, "pywasi.engine.", "pywasi.sandbox") == []
+
+
 def test_the_engine_does_not_import_the_call_path_layers() -> None:
     """Trace, fuel and reproducible runs wrap the calls in the WASI object's `layered_imports`."""
     for layer in ("pywasi.trace", "pywasi.fuel", "pywasi.reproducible", "pywasi.wasi"):

@@ -17,7 +17,7 @@ from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Filetype, Rights
 from .cache_policy import protect_cache
-from .engine.base import AroundGuestCall, BoundInstance, FuelTank
+from .engine.base import AroundGuestCall, BoundInstance, FuelTank, GuestCalls
 from .errors import (
     AlreadyStartedError,
     InvalidArgTypeError,
@@ -278,8 +278,8 @@ class WASI:
                                                        replay, abi.name, preopens, sockets)
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
-        # Calls into the guest under way: the hooks run around the outermost only.
-        self._guest_calls = [0]
+        # Calls into the guest: `start()` hands its entry over to the instance's call.
+        self._guest_calls = GuestCalls()
 
     def __enter__(self) -> WASI:
         return self
@@ -290,9 +290,9 @@ class WASI:
 
     @property
     def around_guest_call(self) -> AroundGuestCall:
-        """Entered around every call into the guest: the hooks run once however deeply calls
-        nest (`start()` and the instance's own call both enter it). Not kept on the object
-        (it holds the object: a cycle only a garbage collection would free)."""
+        """Entered around every call into the guest: the hooks run once per call (`start()`
+        and the instance's own call both enter for the same one). Not kept on the object (it
+        holds the object: a cycle only a garbage collection would free)."""
         return AroundGuestCall(self, self._guest_calls)
 
     @property
@@ -385,7 +385,7 @@ class WASI:
                     'The "instance.exports._initialize" property must be undefined: '
                     "a module exporting _initialize is a reactor; use initialize()"
                 )
-            with self.around_guest_call:
+            with AroundGuestCall(self, self._guest_calls, opens=True):
                 try:
                     instance.call("_start")
                 finally:
@@ -418,7 +418,7 @@ class WASI:
                         'The "instance.exports._initialize" property must be of type function. '
                         f"Received {kind}"
                     )
-                with self.around_guest_call:
+                with AroundGuestCall(self, self._guest_calls, opens=True):
                     instance.call("_initialize")
         except BaseException:
             _release(self._context.fds, self._context.stop)

@@ -154,7 +154,7 @@ class WasiHost(Protocol):
 
     @property
     def around_guest_call(self) -> AbstractContextManager[None]:
-        """Entered around every call into the guest (once, however deeply nested)."""
+        """Entered around every call into the guest (its hooks run once per call)."""
 
     def get_import_object(self) -> HostImportObject: ...
 
@@ -178,27 +178,46 @@ class GuestCallHooks(Protocol):
     def after_guest_call(self) -> None: ...
 
 
+class GuestCalls:
+    """One hooks object's calls into the guest: whether an entry is open that the next one
+    continues (`WASI.start` enters, then the instance's call does, for the same call)."""
+
+    __slots__ = ("handed_over",)
+
+    def __init__(self) -> None:
+        self.handed_over = False
+
+
 class AroundGuestCall:
-    """``with AroundGuestCall(hooks, depth):`` around a call into the guest. The hooks run on
-    the outermost entry only of all those sharing `depth`, the count of calls under way (one
-    per WASI object: `WASI.start` enters it, and so does the instance's call inside). An
-    error `after_guest_call` raises has what the call raised as its context; a
-    KeyboardInterrupt or SystemExit goes on as it is (the kept error waits for the next
-    call)."""
+    """``with AroundGuestCall(hooks, calls):`` around a call into the guest: the hooks run
+    once per call. An entry made with `opens` (`WASI.start`'s) hands the call over to the next
+    entry (the instance's call inside it), which then runs no hooks of its own; any other
+    entry runs them, a host function's call back into the guest included. An error
+    `after_guest_call` raises has what the call raised as its context; a KeyboardInterrupt or
+    SystemExit goes on as it is (the kept error waits for the next call)."""
 
-    __slots__ = ("_hooks", "_depth")
+    __slots__ = ("_hooks", "_calls", "_opens", "_skipped")
 
-    def __init__(self, hooks: GuestCallHooks, depth: list[int] | None = None) -> None:
+    def __init__(self, hooks: GuestCallHooks, calls: GuestCalls | None = None, *,
+                 opens: bool = False) -> None:
         self._hooks = hooks
-        self._depth = depth if depth is not None else [0]
+        self._calls = calls if calls is not None else GuestCalls()
+        self._opens = opens
+        self._skipped: list[bool] = []  # per open entry (calls nest through host functions)
 
     def __enter__(self) -> None:
-        if self._depth[0] == 0:
-            self._hooks.before_guest_call()
-        self._depth[0] += 1
+        calls = self._calls
+        if calls.handed_over and not self._opens:
+            calls.handed_over = False
+            self._skipped.append(True)
+            return
+        self._hooks.before_guest_call()
+        self._skipped.append(False)
+        calls.handed_over = self._opens
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._depth[0] -= 1
-        if self._depth[0] == 0 and (kind is None or issubclass(kind, Exception)):
+        if self._opens:
+            self._calls.handed_over = False
+        if not self._skipped.pop() and (kind is None or issubclass(kind, Exception)):
             self._hooks.after_guest_call()

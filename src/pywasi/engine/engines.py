@@ -25,7 +25,7 @@ ENGINE_SETTINGS: Final[Mapping[str, bool]] = {
     "wasm_function_references": True,
     # No epoch checks, as `wasmtime run` and wasmtime-py compile: they cost call-heavy code up
     # to half its speed (bench/real_programs.py). A stop still ends every blocking wait and
-    # stops the guest at its next host call (`_HostCalls.stop_flag`).
+    # stops the guest at its next host call (`host_calls.HostCalls.stop_flag`).
     "epoch_interruption": False,
 }
 # Fuel is counted by code compiled for it (a few % slower), so it has an engine of its own.

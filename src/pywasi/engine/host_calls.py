@@ -295,7 +295,7 @@ def define_function(linker: wasmtime.Linker, calls: HostCalls, module: str, name
                     function: Callable[..., Any], params: str, result: str,
                     bind: Callable[[int], object] | None = None) -> None:
     """Define `module`.`name` in `linker` as `function` on the fast path, with the raw-value
-    codes `params` and `result` (see `_HostCalls.callback`)."""
+    codes `params` and `result` (see `HostCalls.callback`)."""
     func_type = _func_type(_func_types(linker.engine), params, result)
     callback, env, finalizer = calls.callback(function, params, result, bind)
     try:

@@ -3,7 +3,7 @@
 Guests compiled with epoch checks (a timeout, or ``Limits(interruptible=True)``) check an
 epoch in loops and function entries, which costs call-heavy code a lot (issue 17 measured yosys
 at 1.6-1.8x its time without; bench/real_programs.py), so the default engine has none. Every
-host call checks the stop flag on entry (`wasmtime_engine._HostCalls.stop_flag`), so any guest
+host call checks the stop flag on entry (`host_calls.HostCalls.stop_flag`), so any guest
 stops at its next system call. A store with epoch checks gets an epoch deadline one tick
 ahead and a deadline callback (`Watchdog`); the engine's epoch is
 only ever advanced when something may want a guest stopped, so the callback runs only then, on
