@@ -398,16 +398,22 @@ class DeadlineCallback:
 
 
 # --- errors known only by their message ------------------------------------------------------
+# wasmtime (50 and 51 alike) reports these failures to instantiate as a plain `WasmtimeError`,
+# with no trap code, error type or code that tells them from another: their messages are the
+# only tell, read here alone.
 
 def limit_exceeded(error: wasmtime.WasmtimeError) -> str | None:
     """``"memory"`` or ``"table"`` when `error` is a store's resource limit refusing an
-    instance's memory or table, else None.
-
-    The one check of a message: wasmtime (50 and 51 alike) reports it as a plain
-    `WasmtimeError` ("memory minimum size of 2 pages exceeds memory limits"), with no trap
-    code, error type or code that tells it from another failure to instantiate."""
+    instance's memory or table ("memory minimum size of 2 pages exceeds memory limits"), else
+    None."""
     message = str(error)
     for kind in ("memory", "table"):
         if f"exceeds {kind} limits" in message:
             return kind
     return None
+
+
+def cross_engine(error: wasmtime.WasmtimeError) -> bool:
+    """Whether `error` is wasmtime refusing a module compiled for another engine than the
+    store's ("cross-`Engine` instantiation is not currently supported")."""
+    return "cross-`Engine`" in str(error)

@@ -51,13 +51,10 @@ def instantiation_failure(error: wasmtime.WasmtimeError, limits: Limits | None) 
         return ResourceLimit(
             f"the module's table is larger than its limit of {table_bound} elements "
             f"(-W max-table-elements, Limits.max_table_elements): {error}")
-    return ModuleLoadError(_instantiation_problem(str(error)))
-
-
-def _instantiation_problem(error: str) -> str:
-    if "cross-`Engine`" in error:
-        return ("cannot instantiate module: it was compiled for another wasmtime.Engine than "
-                "the store's. Pass store=wasmtime.Store(<the module's engine>), or compile it "
-                "for the store with pywasi.load_module(..., engine=store.engine) (with no "
-                "store=, that is pywasi's engine: pywasi.load_module(...))")
-    return f"cannot instantiate module: {error}"
+    if ffi.cross_engine(error):
+        return ModuleLoadError(
+            "cannot instantiate module: it was compiled for another wasmtime.Engine than "
+            "the store's. Pass store=wasmtime.Store(<the module's engine>), or compile it "
+            "for the store with pywasi.load_module(..., engine=store.engine) (with no "
+            "store=, that is pywasi's engine: pywasi.load_module(...))")
+    return ModuleLoadError(f"cannot instantiate module: {error}")
