@@ -49,6 +49,7 @@ PRECHECKS = "tests/test_prechecks.py"
 CACHE = "tests/test_cache_is_used.py"
 TRACE_FORGERY = "tests/test_control.py::test_a_guest_path_cannot_forge_or_restyle_a_trace_line"
 SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
+CACHE_POLICY = "tests/test_cache_policy.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -386,6 +387,24 @@ MUTATIONS: tuple[Mutation, ...] = (
         "    if limits.max_memory_size is not None \\",
         (_on_path("tests/test_table_limit.py::"
                   "test_a_table_grow_bomb_fails_under_the_default_limit", "c"),),
+    ),
+    Mutation(
+        "a WASI object with preopens leaves the compiled-module cache unprotected",
+        "src/pywasi/wasi.py",
+        "        if preopens:  # so that no guest plants native code for a later run\n"
+        "            protect_cache()\n", "",
+        (CACHE_POLICY + "test_a_wasi_object_with_preopens_protects_the_cache",),
+    ),
+    Mutation(
+        "the cache opens its directory without protecting it", "src/pywasi/engine/cache.py",
+        "    protect_cache(location.path)  # now with the directory's identity", "",
+        (CACHE_POLICY + "test_the_cache_protects_its_directory_when_it_opens_it",),
+    ),
+    Mutation(
+        "a memory tree copied from home takes the compiled-module cache along",
+        "src/pywasi/sandbox/memfs_host.py",
+        "    protect_cache()\n    fd = os.open(path,", "    fd = os.open(path,",
+        (CACHE_POLICY + "test_a_memory_tree_copy_of_home_leaves_the_cache_out",),
     ),
 )
 
