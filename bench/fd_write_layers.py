@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 import pywasi
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import host_calls
 from pywasi.syscalls import WasiContext
 from run import build
 
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300_000)
     parser.add_argument("--repeats", type=int, default=7)
     options = parser.parse_args()
-    path = "pure Python" if wasmtime_engine.trampoline is None else "the C trampoline"
+    path = "pure Python" if host_calls.trampoline is None else "the C trampoline"
     print(f"host calls through {path} (PYWASI_TRAMPOLINE=0 for pure Python)")
     print(f"{'layer':54s} {'min':>7s} {'median':>7s}  us/call (thread CPU time)")
     for label, layer in LAYERS:

@@ -36,7 +36,7 @@ import wasmtime
 
 import pywasi
 from pywasi import Limits
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import host_calls
 from run import build
 
 _LIMITS: Mapping[str, Limits | None] = {
@@ -69,12 +69,12 @@ def _run_once(module: wasmtime.Module, limits: Limits | None, iterations: int
 def _host_calls(path: str, stop_check: bool) -> Iterator[None]:
     """Host calls linked from here on take `path` ("c" or "python"), with or without the stop
     check on entry (removed by patching this process's copy of pywasi: a measurement only)."""
-    built = wasmtime_engine.trampoline
-    source = wasmtime_engine._HOST_CALL_SOURCE
+    built = host_calls.trampoline
+    source = host_calls._HOST_CALL_SOURCE
     if _STOP_CHECK not in source:
         raise SystemExit("the host-call template changed: update _STOP_CHECK in this bench")
     if path == "python":
-        wasmtime_engine.trampoline = None
+        host_calls.trampoline = None
     elif built is None:
         raise SystemExit("the C trampoline is not built")
     elif not stop_check:
@@ -83,17 +83,17 @@ def _host_calls(path: str, stop_check: bool) -> Iterator[None]:
         def host_call(*args: Any) -> Any:  # stop_flag and check_stop left out: no check
             return real.HostCall(*args[:8])
 
-        wasmtime_engine.trampoline = SimpleNamespace(  # type: ignore[assignment]
+        host_calls.trampoline = SimpleNamespace(  # type: ignore[assignment]
             HostCall=host_call, CALLBACK=real.CALLBACK, FINALIZER=real.FINALIZER)
     if not stop_check:
-        wasmtime_engine._HOST_CALL_SOURCE = source.replace(_STOP_CHECK, "")  # type: ignore[misc]
-    wasmtime_engine._host_call_factory.cache_clear()
+        host_calls._HOST_CALL_SOURCE = source.replace(_STOP_CHECK, "")  # type: ignore[misc]
+    host_calls._host_call_factory.cache_clear()
     try:
         yield
     finally:
-        wasmtime_engine.trampoline = built
-        wasmtime_engine._HOST_CALL_SOURCE = source  # type: ignore[misc]
-        wasmtime_engine._host_call_factory.cache_clear()
+        host_calls.trampoline = built
+        host_calls._HOST_CALL_SOURCE = source  # type: ignore[misc]
+        host_calls._host_call_factory.cache_clear()
 
 
 def _interleaved(variants: Mapping[str, Callable[[], float]], repeats: int
@@ -151,7 +151,7 @@ def main() -> None:
         _print(times, _BASE, unit)
 
     clock = pywasi.load_module(build("clock"))
-    paths = ["c", "python"] if wasmtime_engine.trampoline is not None else ["python"]
+    paths = ["c", "python"] if host_calls.trampoline is not None else ["python"]
     for path in paths:
         times = _interleaved({
             f"{path}: stop check on entry": partial(_per_call_figure, clock, calls, path, True),

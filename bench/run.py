@@ -30,7 +30,7 @@ from typing import Protocol
 import wasmtime
 
 import pywasi
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import host_calls
 from wasmtime_wasi import run_command
 
 BENCH = Path(__file__).resolve().parent
@@ -92,13 +92,13 @@ class PywasiHost:
         self._pure_python = pure_python
 
     def run(self, module: Path, args: Sequence[str], repeats: int) -> list[Sample]:
-        built = wasmtime_engine.trampoline
+        built = host_calls.trampoline
         if self._pure_python:
-            wasmtime_engine.trampoline = None
+            host_calls.trampoline = None
         try:
             return self._run(module, args, repeats)
         finally:
-            wasmtime_engine.trampoline = built
+            host_calls.trampoline = built
 
     def _run(self, module: Path, args: Sequence[str], repeats: int) -> list[Sample]:
         compiled = pywasi.load_module(module)
@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parser.parse_args(argv)
 
     hosts: list[Host] = [PywasiHost()]
-    if wasmtime_engine.trampoline is None:
+    if host_calls.trampoline is None:
         print("pywasi's C trampoline is not built: the pywasi column is its pure-Python path")
     else:
         hosts.append(PywasiHost(pure_python=True))
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("us/call = in-guest elapsed time / iterations (monotonic clock around the loop).")
     print("compute ms = in-guest loop time. start-up ms = host wall time for WASI object +")
     print("instantiate (module precompiled) + _start + exit of an empty main, in the host process.")
-    if wasmtime_engine.trampoline is not None:
+    if host_calls.trampoline is not None:
         print("pywasi-py = pywasi with PYWASI_TRAMPOLINE=0: host calls in pure Python, no C.")
     print(f"load average after: {load_average()}")
     print_targets(results)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import host_calls as host_call_module
 from pywasi.sandbox import resolver
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-HOST_CALL_PATHS = ["c", "python"] if wasmtime_engine.trampoline is not None else ["python"]
+HOST_CALL_PATHS = ["c", "python"] if host_call_module.trampoline is not None else ["python"]
 # Host path lookups have two routes (see sandbox.resolver): the tests of paths run on both.
 RESOLUTION_ROUTES = ["openat2", "walk"] if resolver.openat2 is not None else ["walk"]
 ROUTED_MODULES = {"test_sandbox", "test_conformance_fs", "test_fs_calls", "test_redteam",
@@ -109,12 +109,12 @@ def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 def host_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     path: str = getattr(request, "param", HOST_CALL_PATHS[0])
     if path == "python":
-        _turn_off(monkeypatch, wasmtime_engine, "trampoline", "PYWASI_TRAMPOLINE")
+        _turn_off(monkeypatch, host_call_module, "trampoline", "PYWASI_TRAMPOLINE")
     if request.node.get_closest_marker("one_path"):
         # The marker's promise, kept: linking a host function would mean the other path
         # goes untested.
         def refuse(*args: Any, **kwargs: Any) -> Any:
             pytest.fail("a test marked one_path links a host call: remove the marker")
 
-        monkeypatch.setattr(wasmtime_engine._HostCalls, "callback", refuse)
+        monkeypatch.setattr(host_call_module.HostCalls, "callback", refuse)
     return path

@@ -23,7 +23,7 @@ from pywasi import (
     PreopenError,
     ProcExit,
 )
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import ffi
 
 MEMORY = '(memory (export "memory") 1)'
 PROC_EXIT = '(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
@@ -386,7 +386,7 @@ def test_exports_work_after_the_instance_wrapper_is_gone() -> None:
     def held() -> tuple[int, int]:
         gc.collect()
         host_calls = [o for o in gc.get_objects() if type(o).__name__ == "HostCall"]
-        return len(wasmtime_engine._LENT), len(host_calls)
+        return len(ffi.LENT), len(host_calls)
 
     before = held()
     wasi = preview1()

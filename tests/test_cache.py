@@ -23,9 +23,9 @@ import wasmtime
 
 import pywasi
 from guest import build_c, run_guest
-from pywasi import WASI, PreopenError, load_module
+from pywasi import WASI, PreopenError, cache_policy, load_module
 from pywasi.engine import cache
-from pywasi.engine.wasmtime_engine import ENGINE_SETTINGS, make_engine
+from pywasi.engine.engines import ENGINE_SETTINGS, make_engine
 
 EXIT_WAT = """(module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -169,7 +169,7 @@ def test_no_home_directory_turns_caching_off(tmp_path: Path,
     for name in ("HOME", "PYWASI_CACHE_DIR", "XDG_CACHE_HOME", "PYWASI_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(Path, "home", no_home)
-    assert cache.default_location() is None
+    assert cache_policy.default_location() is None
     wasi = WASI(version="preview1", preopens={"/sandbox": str(tmp_path)})
     assert wasi.start(pywasi.instantiate(wasi, B)) == 22
 

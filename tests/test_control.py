@@ -34,7 +34,8 @@ from pywasi import (
     instantiate,
     trace,
 )
-from pywasi.engine.wasmtime_engine import default_engine, load_module
+from pywasi.engine.engines import default_engine
+from pywasi.engine.wasmtime_engine import load_module
 
 # How soon a stopped guest is back in Python is load-dependent: bench/stop_latency.py measures
 # it. These tests assert what stops it: each guest here would otherwise run for ever (or for
@@ -375,7 +376,7 @@ def test_ctrl_c_and_interrupt_end_blocking_socket_calls(mode: str) -> None:
 def test_an_uninterruptible_guest_is_compiled_without_epoch_checks() -> None:
     """`Limits(interruptible=False)`: no epoch checks (the default engine's, and the CLI's
     without a timeout); the guest still runs, and a timeout is refused."""
-    from pywasi.engine.wasmtime_engine import engine_for
+    from pywasi.engine.engines import engine_for
 
     assert engine_for(Limits(interruptible=False)) is default_engine()
     wasi, instance = make("random", "4", limits=Limits(interruptible=False))

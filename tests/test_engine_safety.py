@@ -25,7 +25,7 @@ from background import JOIN_SECONDS, in_background
 from pywasi.abi.errno import WasiErrno
 from pywasi.abi.layouts import U32
 from pywasi.abi.types import Errno
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import engines, host_calls
 from pywasi.memory import GuestMemory
 from pywasi.syscalls import IMPLEMENTATIONS, SystemCall, errno_of
 from scripts.engine_safety import SCENARIOS, run_isolated
@@ -60,34 +60,34 @@ def test_scenario_runs_without_a_crash(scenario: str, host_calls: str) -> None:
 def test_function_types_are_kept_per_engine_and_go_with_it() -> None:
     signature = ("IIII", "I")  # fd_write's raw-value codes
     first, second = wasmtime.Engine(), wasmtime.Engine()
-    of_first = wasmtime_engine._func_type(wasmtime_engine._func_types(first), *signature)
-    of_second = wasmtime_engine._func_type(wasmtime_engine._func_types(second), *signature)
+    of_first = host_calls._func_type(host_calls._func_types(first), *signature)
+    of_second = host_calls._func_type(host_calls._func_types(second), *signature)
     assert of_first is not of_second
-    assert wasmtime_engine._func_type(wasmtime_engine._func_types(first), *signature) is of_first
+    assert host_calls._func_type(host_calls._func_types(first), *signature) is of_first
     gc.collect()  # engines earlier tests left in cycles go now, not in the count below
-    engines = len(wasmtime_engine._FUNC_TYPES)
+    engines = len(host_calls._FUNC_TYPES)
     del first
     gc.collect()
-    assert len(wasmtime_engine._FUNC_TYPES) == engines - 1
+    assert len(host_calls._FUNC_TYPES) == engines - 1
 
 
 def test_default_engine_is_made_once_when_threads_race(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[wasmtime.Engine] = []
-    make_engine = wasmtime_engine.make_engine
+    make_engine = engines.make_engine
 
     def slow_make_engine() -> wasmtime.Engine:
         time.sleep(0.05)  # wide open for a second thread, were there no lock
         made.append(make_engine())
         return made[-1]
 
-    monkeypatch.setattr(wasmtime_engine, "_default_engine", None)
-    monkeypatch.setattr(wasmtime_engine, "make_engine", slow_make_engine)
+    monkeypatch.setattr(engines, "_default_engine", None)
+    monkeypatch.setattr(engines, "make_engine", slow_make_engine)
     barrier = threading.Barrier(8)
     seen: list[wasmtime.Engine] = []
 
     def ask() -> None:
         barrier.wait()
-        seen.append(wasmtime_engine.default_engine())
+        seen.append(engines.default_engine())
 
     threads = [in_background(ask) for _ in range(8)]
     for thread in threads:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import pywasi
 from pywasi.abi.signatures import PREVIEW1_SIGNATURES
 from pywasi.abi.types import Errno
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import host_calls
 
 PAGE = 65536
 # Calls that may block on their arguments (a clock wait, a read from a pipe): run separately.
@@ -177,7 +177,7 @@ def fuzz_through_wasmtime(root: Path, examples: int) -> None:
     wasi = sandboxed(root, os.open(os.devnull, os.O_RDWR))
     instance = pywasi.instantiate(wasi, relay_module())
     wasi.finalize_bindings(instance)
-    print("path:", "c" if wasmtime_engine.trampoline is not None else "python", flush=True)
+    print("path:", "c" if host_calls.trampoline is not None else "python", flush=True)
     for name in CALLED:
         fuzz_one(instance, root, name, examples)
 

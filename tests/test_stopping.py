@@ -231,7 +231,7 @@ def test_a_guest_ending_on_another_thread_leaves_the_main_threads_ctrl_c_alone()
 @pytest.mark.parametrize("guest", GUESTS)
 def test_a_timeout_stops_every_guest(guest: str) -> None:
     """Its own expiry, pure spin included: a timeout is what asks for epoch checks."""
-    from pywasi.engine.wasmtime_engine import default_engine
+    from pywasi.engine.engines import default_engine
 
     wasi, instance, _said = control(guest, Limits(timeout=0.2))
     assert instance.store.engine is not default_engine()
@@ -324,7 +324,7 @@ def test_a_timeout_ends_pywasi_run(guest: str) -> None:
 
 def test_the_default_compiles_no_epoch_checks() -> None:
     from pywasi.engine.cache import settings_of
-    from pywasi.engine.wasmtime_engine import default_engine, engine_for
+    from pywasi.engine.engines import default_engine, engine_for
 
     assert (settings_of(default_engine()) or {})["epoch_interruption"] is False
     assert engine_for(Limits(interruptible=False)) is default_engine()

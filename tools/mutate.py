@@ -51,10 +51,11 @@ TRACE_FORGERY = "tests/test_control.py::test_a_guest_path_cannot_forge_or_restyl
 SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
 MEMTREE = "tests/test_memtree_trust.py"
 STOPPING = "tests/test_stopping.py"
+CACHE_POLICY = "tests/test_cache_policy.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
-        "relocation deleted, Python host calls", "src/pywasi/engine/wasmtime_engine.py",
+        "relocation deleted, Python host calls", "src/pywasi/engine/host_calls.py",
         "for memory in movable:\n                    memory.relocate()",
         "for memory in movable:\n                    pass",
         (_on_path(MOVING, "python-moving"),),
@@ -67,7 +68,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         # The raw-path fuzzer's reason to be: i32s handed over signed reach guest memory.
-        "Python host calls read i32s as signed", "src/pywasi/engine/wasmtime_engine.py",
+        "Python host calls read i32s as signed", "src/pywasi/engine/host_calls.py",
         'padded = (code + ("12x"', 'padded = (code.lower() + ("12x"',
         (_on_path("tests/test_hostile_arguments.py::"
                   "test_any_raw_arguments_through_wasmtime_give_an_errno", "walk-python"),
@@ -256,9 +257,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_sandbox.py::test_host_side_races_cannot_make_a_path_escape[walk-a/x]",),
     ),
     Mutation(
-        "a call into the guest holds the GIL", "src/pywasi/engine/exports.py",
-        '_call_unchecked: Final = _dll["wasmtime_func_call_unchecked"]',
-        '_call_unchecked: Final = ctypes.PyDLL(_dll._name)["wasmtime_func_call_unchecked"]',
+        "a call into the guest holds the GIL", "src/pywasi/engine/ffi.py",
+        '_call_unchecked: Final = _prototype("wasmtime_func_call_unchecked", _P, _P, _P, _P, '
+        '_SIZE, _P)',
+        '_call_unchecked: Final = ctypes.PyDLL(_dll._name)["wasmtime_func_call_unchecked"]\n'
+        '_call_unchecked.restype, _call_unchecked.argtypes = _P, [_P, _P, _P, _SIZE, _P]',
         (_on_path("tests/test_many_guests.py::test_guest_code_runs_without_the_gil", "c"),),
     ),
     Mutation(
@@ -488,14 +491,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "no stop check on host-call entry, Python host calls",
-        "src/pywasi/engine/wasmtime_engine.py",
+        "src/pywasi/engine/host_calls.py",
         "            if stop_flag[0]:\n                check_stop()",
         "            if False:\n                check_stop()",
         (_on_path(f"{STOPPING}::test_interrupt_stops_what_the_readme_says",
                   "python-uninterruptible-clock"),),
     ),
     Mutation(
-        "a Ctrl-C on entry to a Python host call dropped", "src/pywasi/engine/wasmtime_engine.py",
+        "a Ctrl-C on entry to a Python host call dropped", "src/pywasi/engine/host_calls.py",
         "        signal_watcher.entries.add(host_call.__code__)",
         "        pass",
         (_on_path(f"{STOPPING}::test_ctrl_c_stops_what_the_readme_says", "python-default-clock"),),
@@ -522,10 +525,28 @@ MUTATIONS: tuple[Mutation, ...] = (
         (_on_path(f"{STOPPING}::test_ctrl_c_ends_pywasi_run_in_every_mode", "c-default-compute"),),
     ),
     Mutation(
-        "a timeout compiles no epoch checks", "src/pywasi/engine/wasmtime_engine.py",
+        "a timeout compiles no epoch checks", "src/pywasi/engine/engines.py",
         "            if epochs:\n                settings = {**settings, **INTERRUPTIBLE}",
         "            if False:\n                settings = {**settings, **INTERRUPTIBLE}",
         (_on_path(f"{STOPPING}::test_a_timeout_stops_every_guest", "c-compute"),),
+    ),
+    Mutation(
+        "a WASI object with preopens leaves the compiled-module cache unprotected",
+        "src/pywasi/wasi.py",
+        "        if preopens:  # so that no guest plants native code for a later run\n"
+        "            protect_cache()\n", "",
+        (CACHE_POLICY + "test_a_wasi_object_with_preopens_protects_the_cache",),
+    ),
+    Mutation(
+        "the cache opens its directory without protecting it", "src/pywasi/engine/cache.py",
+        "    protect_cache(location.path)  # now with the directory's identity", "",
+        (CACHE_POLICY + "test_the_cache_protects_its_directory_when_it_opens_it",),
+    ),
+    Mutation(
+        "a memory tree copied from home takes the compiled-module cache along",
+        "src/pywasi/sandbox/memfs_host.py",
+        "    protect_cache()\n    fd = os.open(path,", "    fd = os.open(path,",
+        (CACHE_POLICY + "test_a_memory_tree_copy_of_home_leaves_the_cache_out",),
     ),
 )
 

@@ -33,7 +33,7 @@ from .cli_options import (
     usage,
 )
 from .cli_stdio import StandardDescriptors
-from .engine import wasmtime_engine
+from .engine import host_calls
 from .engine.host_imports import wasi_version
 from .engine.interrupt import signal_watcher, timer
 from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
@@ -81,7 +81,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def version_text() -> str:
-    trampoline = "C trampoline" if wasmtime_engine.trampoline is not None else \
+    trampoline = "C trampoline" if host_calls.trampoline is not None else \
         "pure-Python host calls (no C trampoline)"
     import platform
     from importlib.metadata import version  # only here: its import costs a plain run ~7 ms

@@ -13,12 +13,13 @@ what wasmtime raises when wasm code runs out, and the fuel left is set to 0.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from .abi.layouts import U32
 from .abi.signatures import Signature
+from .engine.base import FuelTank
 from .errors import OutOfFuel
-from .syscalls import HostFunction, SystemCall
+from .syscalls import HostFunction, ImportObject, SystemCall, wrap_system_calls
 
 BASE: Final = 1000
 """Every system call."""
@@ -30,13 +31,6 @@ BYTES_PER_UNIT: Final = 16
 """Bytes moved (read, written, filled with random data, listed) per unit."""
 PER_PATH_BYTE: Final = 10
 """Each byte of a path (its components are walked one by one)."""
-
-
-class FuelTank(Protocol):
-    """What the charging needs of a wasmtime.Store."""
-
-    def get_fuel(self) -> int: ...
-    def set_fuel(self, fuel: int) -> None: ...
 
 
 # Per call, the argument positions (after the context) whose values are counts: poll
@@ -107,15 +101,8 @@ def _fueled(system_call: SystemCall, signature: Signature, store: FuelTank) -> S
     return fueled
 
 
-def fueled_imports(import_object: Mapping[str, Mapping[str, HostFunction]],
-                   signatures: Mapping[str, Signature],
+def fueled_imports(import_object: ImportObject, signatures: Mapping[str, Signature],
                    store: FuelTank) -> dict[str, dict[str, HostFunction]]:
     """`import_object` with every pywasi system call paying `store` fuel for its work."""
-    return {
-        module: {
-            name: _fueled(function, signatures[name], store)
-            if isinstance(function, SystemCall) else function
-            for name, function in functions.items()
-        }
-        for module, functions in import_object.items()
-    }
+    return wrap_system_calls(import_object, signatures,
+                             lambda call, signature: _fueled(call, signature, store))

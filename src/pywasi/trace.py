@@ -36,7 +36,7 @@ from .abi.types import (
 )
 from .memory import GuestMemory
 from .printable import printable
-from .syscalls import HostFunction, SystemCall, errno_of
+from .syscalls import HostFunction, ImportObject, SystemCall, errno_of, wrap_system_calls
 
 _PREVIEW_BYTES: Final = 48  # of data written or read, shown per call
 
@@ -307,7 +307,7 @@ def _traced(system_call: SystemCall, signature: Signature,
 
 
 def traced_imports(
-    import_object: Mapping[str, Mapping[str, HostFunction]],
+    import_object: ImportObject,
     signatures: Mapping[str, Signature],
     sink: TraceSink,
 ) -> dict[str, dict[str, HostFunction]]:
@@ -315,11 +315,5 @@ def traced_imports(
     report: Callable[[TraceEvent], None] = (
         trace_writer(sink) if hasattr(sink, "write") else sink
     )
-    return {
-        module: {
-            name: _traced(function, signatures[name], report)
-            if isinstance(function, SystemCall) else function
-            for name, function in functions.items()
-        }
-        for module, functions in import_object.items()
-    }
+    return wrap_system_calls(import_object, signatures,
+                             lambda call, signature: _traced(call, signature, report))

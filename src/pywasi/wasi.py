@@ -16,8 +16,8 @@ from typing import IO, TYPE_CHECKING, Any
 from .abi.layouts import ABIS
 from .abi.signatures import Signature
 from .abi.types import Filetype, Rights
-from .engine.base import AroundGuestCall, BoundInstance
-from .engine.cache import default_cache_dir
+from .cache_policy import protect_cache
+from .engine.base import AroundGuestCall, BoundInstance, FuelTank, GuestCalls
 from .errors import (
     AlreadyStartedError,
     InvalidArgTypeError,
@@ -251,9 +251,8 @@ class WASI:
             if isinstance(stream, HostStream):
                 stream.stop = self._context.stop  # so that an interrupt ends a blocking read
             fds.add(Descriptor(stream, stream.rights, 0))
-        cache_dir = default_cache_dir() if preopens else None
-        if cache_dir is not None:  # so that no guest plants native code for a later run
-            guard.protect(cache_dir)
+        if preopens:  # so that no guest plants native code for a later run
+            protect_cache()
         # The one quota of all this guest's memory trees, made with the first of them.
         tree_quota: list[TreeQuota] = []
         tree_limit = (limits or Limits()).max_memory_tree_bytes
@@ -279,6 +278,8 @@ class WASI:
                                                        replay, abi.name, preopens, sockets)
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
+        # Calls into the guest: `start()` hands its entry over to the instance's call.
+        self._guest_calls = GuestCalls()
 
     def __enter__(self) -> WASI:
         return self
@@ -286,6 +287,13 @@ class WASI:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+    @property
+    def around_guest_call(self) -> AroundGuestCall:
+        """Entered around every call into the guest: the hooks run once per call (`start()`
+        and the instance's own call both enter for the same one). Not kept on the object (it
+        holds the object: a cycle only a garbage collection would free)."""
+        return AroundGuestCall(self, self._guest_calls)
 
     @property
     def stop_signal(self) -> StopSignal:
@@ -308,6 +316,14 @@ class WASI:
 
     def get_import_object(self) -> dict[str, dict[str, HostFunction]]:
         return {self.import_module: self.wasi_import}
+
+    def layered_imports(self, fuel: FuelTank | None) -> Mapping[str, Mapping[str, HostFunction]]:
+        """The import object to link, with this object's layers (reproducible runs, the
+        trace, and fuel paid out of `fuel`'s store when given) around the system calls."""
+        from .call_path import layered_imports
+
+        return layered_imports(self.get_import_object(), self.signatures,
+                               reproducible=self.reproducible, trace=self.trace, fuel=fuel)
 
     def define(self, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
         """Put these system calls into your own ``wasmtime.Linker`` for instances of `store`
@@ -369,7 +385,7 @@ class WASI:
                     'The "instance.exports._initialize" property must be undefined: '
                     "a module exporting _initialize is a reactor; use initialize()"
                 )
-            with AroundGuestCall(self):
+            with AroundGuestCall(self, self._guest_calls, opens=True):
                 try:
                     instance.call("_start")
                 finally:
@@ -402,7 +418,7 @@ class WASI:
                         'The "instance.exports._initialize" property must be of type function. '
                         f"Received {kind}"
                     )
-                with AroundGuestCall(self):
+                with AroundGuestCall(self, self._guest_calls, opens=True):
                     instance.call("_initialize")
         except BaseException:
             _release(self._context.fds, self._context.stop)

@@ -28,7 +28,7 @@ import wasmtime
 import pywasi
 from pywasi.abi.signatures import PREVIEW1_SIGNATURES
 from pywasi.abi.types import Errno
-from pywasi.engine import wasmtime_engine
+from pywasi.engine import engines, host_calls
 from pywasi.syscalls import SystemCall
 
 FD_WRITE = ('(import "wasi_snapshot_preview1" "fd_write" '
@@ -165,13 +165,13 @@ def threads_start_at_once() -> str:
     """8 threads start guests at the same moment, half on pywasi's engine (which must be made
     once), half on engines of their own."""
     made: list[wasmtime.Engine] = []
-    make_engine = wasmtime_engine.make_engine
+    make_engine = engines.make_engine
 
     def counted(*args: Any, **kwargs: Any) -> wasmtime.Engine:
         made.append(make_engine(*args, **kwargs))
         return made[-1]
 
-    wasmtime_engine.make_engine = counted
+    engines.make_engine = counted
     barrier = threading.Barrier(8)
     failures: list[BaseException] = []
 
@@ -360,7 +360,7 @@ def run_isolated(scenario: str, trampoline: bool,
 def main(argv: list[str]) -> int:
     if argv:
         (scenario,) = argv
-        path = "python" if wasmtime_engine.trampoline is None else "c"
+        path = "python" if host_calls.trampoline is None else "c"
         print(f"{scenario} [{path}]: {SCENARIOS[scenario]()}")
         return 0
     failed = 0

@@ -25,9 +25,10 @@ that can write files but not read the user's private ones:
 * **No guest can reach it.** The secret is only as good as its secrecy, and a guest with ``--dir
   ~`` could otherwise read it, or replace the directory (or ``~/.cache``) with one of its own,
   key included. `WASI` protects the cache's location whenever it has preopens, and the cache again
-  once it has opened its directory (`sandbox.guard`): no guest may enter or open the directory
-  (by device and inode), nor create, remove, rename or link its name or those of its ancestors.
-  So in a later run the directory, its key and its entries are still the ones pywasi made.
+  once it has opened its directory (one policy: `pywasi.cache_policy`; `sandbox.guard` enforces
+  it): no guest may enter or open the directory (by device and inode), nor create, remove,
+  rename or link its name or those of its ancestors. So in a later run the directory, its key
+  and its entries are still the ones pywasi made.
 
 **Warm loads copy nothing and hash as little as they may.** An entry is mapped, checked where it
 lies and handed to wasmtime from the mapping (see `_OpenCache.read`), so Python never holds a
@@ -50,7 +51,6 @@ to move it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import mmap
 import os
@@ -62,13 +62,13 @@ from collections.abc import Mapping
 from contextlib import suppress
 from functools import cache
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 from weakref import WeakKeyDictionary
 
 import wasmtime
-from wasmtime import _bindings as ffi
 
-from ..sandbox import guard
+from ..cache_policy import CacheLocation, default_location, protect_cache
+from .ffi import deserialize
 
 try:  # the C code behind hashlib.blake2b and hmac.compare_digest, without loading OpenSSL
     from _blake2 import blake2b
@@ -115,44 +115,6 @@ def settings_of(engine: wasmtime.Engine) -> Mapping[str, bool] | None:
 
 def cache_enabled() -> bool:
     return os.environ.get("PYWASI_CACHE", "1").lower() not in ("0", "false", "no", "off")
-
-
-class CacheLocation(NamedTuple):
-    """Where the cache lives: `below` are the directories pywasi makes (and opens without
-    following links) beneath `base`, the user's own directory."""
-
-    base: Path
-    below: tuple[str, ...]
-
-    @property
-    def path(self) -> Path:
-        return self.base.joinpath(*self.below)
-
-    @classmethod
-    def of(cls, directory: Path) -> CacheLocation:
-        directory = Path(os.path.abspath(directory))
-        return cls(directory.parent, (directory.name,))
-
-
-def default_location() -> CacheLocation | None:
-    """``$PYWASI_CACHE_DIR``, else ``$XDG_CACHE_HOME/pywasi`` (if absolute, as the XDG spec
-    asks), else ``~/.cache/pywasi``; None with no home directory."""
-    configured = os.environ.get("PYWASI_CACHE_DIR")
-    if configured:
-        return CacheLocation.of(Path(configured))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and os.path.isabs(xdg):
-        return CacheLocation(Path(xdg), ("pywasi",))
-    try:
-        home = Path.home()
-    except (RuntimeError, KeyError):
-        return None
-    return CacheLocation(home, (".cache", "pywasi")) if home.is_absolute() else None
-
-
-def default_cache_dir() -> Path | None:
-    location = default_location()
-    return location.path if location is not None else None
 
 
 class _Refused(Exception):
@@ -332,19 +294,6 @@ def _map(dir_fd: int, name: str) -> tuple[mmap.mmap, os.stat_result] | None:
         os.close(fd)
 
 
-def _deserialize(engine: wasmtime.Engine, code: memoryview) -> wasmtime.Module:
-    """The module serialized in `code`, handed to wasmtime where it lies: wasmtime-py's
-    `Module.deserialize` wants bytes and copies them once more (59 MB for avr-gcc's cc1)."""
-    native = (ctypes.c_uint8 * len(code)).from_buffer(code)
-    module = ctypes.POINTER(ffi.wasmtime_module_t)()
-    error = ffi.wasmtime_module_deserialize(engine.ptr(), native, len(code),
-                                            ctypes.byref(module))
-    del native  # the mapping can only be closed once nothing points into it
-    if error:
-        raise wasmtime.WasmtimeError._from_ptr(error)
-    return wasmtime.Module._from_ptr(module)
-
-
 class _OpenCache:
     """The cache directory, held by descriptor, and its secret."""
 
@@ -383,7 +332,7 @@ class _OpenCache:
                 if _settled(st):
                     self._publish(verified)
             try:
-                return _deserialize(engine, code)
+                return deserialize(engine, code)
             except wasmtime.WasmtimeError:  # written by an incompatible build: recompile
                 return None
         finally:
@@ -455,7 +404,7 @@ def _open(location: CacheLocation) -> _OpenCache | None:
         return None
     except OSError:
         return None
-    guard.protect(location.path)  # now with the directory's identity
+    protect_cache(location.path)  # now with the directory's identity
     try:
         return _OpenCache(dir_fd, _read_secret(dir_fd))
     except _Refused as refusal:

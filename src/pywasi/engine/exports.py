@@ -9,23 +9,20 @@ lists what exists, and a call's arguments are checked against the export's type 
 
 A checked call goes through ``wasmtime_func_call_unchecked`` with the raw values packed by
 one precompiled `struct`, not through `wasmtime.Func.__call__` (which looks the function's
-type up and converts every value through ctypes objects on each call: about 15 µs).
+type up and converts every value through a wrapper object on each call: about 15 µs).
 """
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from struct import Struct
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import wasmtime
-from wasmtime import _bindings as ffi
-from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
-from wasmtime._instance import InstanceExports
 
 from ..memory import GuestMemory
+from . import ffi
 
 if TYPE_CHECKING:  # imported where used: only a plugin's caller needs it
     from ..plugin import Memory
@@ -34,14 +31,8 @@ _Extern = TypeVar("_Extern", wasmtime.Func, wasmtime.Global, wasmtime.Table, was
 _KIND_NAMES: Final = {wasmtime.Func: "function", wasmtime.Global: "global",
                       wasmtime.Table: "table", wasmtime.Memory: "memory"}
 _U32_MASK: Final = 0xFFFFFFFF
-_RAW_VALUE_SIZE: Final = 16
 # `struct` codes of each core type in a raw value (i32 and f32 fill 4 of its 16 bytes).
 _RAW_LAYOUTS: Final = {"i32": "i12x", "i64": "q8x", "f32": "f12x", "f64": "d8x"}
-
-_call_unchecked: Final = _dll["wasmtime_func_call_unchecked"]
-_call_unchecked.restype = ctypes.c_void_p
-_call_unchecked.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
-                            ctypes.c_void_p]
 
 
 def describe_type(func_type: wasmtime.FuncType) -> str:
@@ -94,23 +85,16 @@ class ExportCall:
             self._unpack = Struct("<" + "".join(_RAW_LAYOUTS[value]
                                                 for value in results)).unpack_from
             self._slots = max(len(params), len(results))
-            self._address = ctypes.addressof(func._func)
+            self._address = ffi.func_address(func)
 
     def invoke(self, store: wasmtime.Store, arguments: Sequence[Any]) -> Any:
         """Call with `arguments` as `arguments()` returned them; wasmtime's exceptions
         (`Trap`, `WasmtimeError`) come out as they are."""
         if not self._raw:
             return self.func(store, *arguments)
-        values = (ctypes.c_ubyte * (_RAW_VALUE_SIZE * self._slots or 1))()
+        values = ffi.raw_values(self._slots)
         self._pack(values, 0, *arguments)
-        trap = ctypes.c_void_p()  # one per call: a host function may call in again
-        error = _call_unchecked(store._context(), self._address, values, self._slots,
-                                ctypes.byref(trap))
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
-        if trap.value:
-            raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
+        ffi.call_unchecked(store, self._address, values, self._slots)
         results = self._unpack(values, 0)
         return results[0] if len(results) == 1 else list(results) if results else None
 
@@ -125,7 +109,7 @@ class ExportCall:
 class ExportAccess:
     """The typed export accessors of `WasmtimeInstance`, with its `exports` and `store`."""
 
-    exports: InstanceExports
+    exports: ffi.Exports
     store: wasmtime.Store
     _calls: dict[str, ExportCall]
     _memory: Memory | None
@@ -134,7 +118,7 @@ class ExportAccess:
         item = self.exports.get(name)
         if item is None:
             listed = ", ".join(f"{export} ({_KIND_NAMES.get(type(value), 'tag')})"
-                               for export, value in self.exports._extern_map.items())
+                               for export, value in ffi.export_map(self.exports).items())
             raise LookupError(f"the module has no export {name!r}; it exports: "
                               f"{listed or 'nothing'}")
         if not isinstance(item, kind):
@@ -181,7 +165,7 @@ class ExportAccess:
         def call_within(self, name: str, *args: Any) -> Any: ...
 
     def _allocator(self) -> tuple[Callable[[int], int], Callable[[int, int], None]]:
-        names = self.exports._extern_map
+        names = ffi.export_map(self.exports)
         if "malloc" in names:
             free = (lambda ptr, size: self.call_within("free", ptr)) if "free" in names else \
                 (lambda ptr, size: None)

@@ -14,32 +14,27 @@ replaces ``linker.define_wasi()`` / ``store.set_wasi(...)`` with ``wasi.define(l
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
 import wasmtime
-from wasmtime import _bindings as ffi
 
 from ..errors import AlreadyStartedError, InvalidArgValueError, ModuleLoadError
 from ..memory import GuestMemory
-from .base import ExportKind
+from . import ffi
+from .base import ExportKind, WasiHost
+from .engines import epoch_checks
 from .exports import describe_type
-from .wasmtime_engine import (
-    WasmtimeInstance,
-    _HostCalls,
-    define_function,
-    epoch_checks,
-    memory_view,
-    watchdog_for,
-)
+from .host_calls import HostCalls, define_function, watchdog_for
+from .instance import WasmtimeInstance
+from .stores import memory_view
 
 if TYPE_CHECKING:  # imported where used: only plugins' host calls need it
     from ..plugin import Memory
 
-# Raw-value codes (see `wasmtime_engine._VALUE_TYPES`) of the core types a host function takes.
+# Raw-value codes (see `host_calls._VALUE_TYPES`) of the core types a host function takes.
 _CODES: Final = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
 _WASI_MODULES: Final = ("wasi_snapshot_preview1", "wasi_unstable")
 
@@ -62,18 +57,6 @@ Imports: TypeAlias = Mapping[str, Mapping[str, HostImport]]
 """``{"module": {"name": function or HostFunc or wasmtime extern}}``"""
 
 
-class _WasiLike(Protocol):
-    """What linking needs of a `WASI` object (kept loose: `WASI` imports this module)."""
-
-    @property
-    def import_module(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    def get_import_object(self) -> Mapping[str, Mapping[str, Any]]: ...
-
-
 def _import_kind(item: wasmtime.ImportType) -> str:
     kind = item.type
     if isinstance(kind, wasmtime.FuncType):
@@ -82,7 +65,7 @@ def _import_kind(item: wasmtime.ImportType) -> str:
             wasmtime.TableType: "a table"}.get(type(kind), "an import")
 
 
-def check_imports(module: wasmtime.Module, wasi: _WasiLike, imports: Imports) -> None:
+def check_imports(module: wasmtime.Module, wasi: WasiHost, imports: Imports) -> None:
     """Refuse, before linking, a module importing anything neither `wasi` nor `imports`
     provides, naming each such import and what to do about it."""
     provided = wasi.get_import_object()[wasi.import_module]
@@ -118,7 +101,7 @@ def _codes(types: Sequence[str], where: str) -> str:
 
 
 def link_imports(linker: wasmtime.Linker, store: wasmtime.Store, module: wasmtime.Module,
-                 imports: Imports, calls: _HostCalls) -> list[Memory]:
+                 imports: Imports, calls: HostCalls) -> list[Memory]:
     """Define in `linker` every import of `module` that `imports` has; returns the `Memory`
     views promised to host functions, to bind once the instance exists."""
     memories: list[Memory] = []
@@ -173,17 +156,11 @@ def bind_memories(memories: Sequence[Memory], instance: WasmtimeInstance) -> Non
         view._bind(guest, "the instance exports no memory (export it as `memory`)")
 
 
-def _store_id(store: wasmtime.Store) -> int:
-    probe = wasmtime.Global(store, wasmtime.GlobalType(wasmtime.ValType.i32(), False),
-                            wasmtime.Val.i32(0))
-    return int(probe._global.store_id)
-
-
 class _CallerInstance:
     """The `BoundInstance` the first system call of a guest instantiated from a user's Linker
     binds WASI with: its memory is the calling instance's `memory` export."""
 
-    def __init__(self, store: wasmtime.Store, memory: object, calls: _HostCalls) -> None:
+    def __init__(self, store: wasmtime.Store, memory: object, calls: HostCalls) -> None:
         self._store, self._memory, self._calls = store, memory, calls
 
     def export_kind(self, name: str) -> ExportKind | None:
@@ -193,7 +170,7 @@ class _CallerInstance:
         memory = memory if memory is not None else self._memory
         if not isinstance(memory, wasmtime.Memory):
             return None
-        return memory_view(self._store, memory, self._calls)
+        return memory_view(self._store, memory, self._calls.movable)
 
     def call(self, name: str) -> None:
         raise TypeError("call the guest's exports through wasmtime, or use WasiLink.instance()")
@@ -203,7 +180,7 @@ class WasiLink:
     """What `define_wasi` returns: `instance(...)` wraps an instance made with the Linker as
     a `WasmtimeInstance` (for `wasi.start()`, typed exports, exceptions out of traps)."""
 
-    def __init__(self, wasi: Any, store: wasmtime.Store, calls: _HostCalls) -> None:
+    def __init__(self, wasi: WasiHost, store: wasmtime.Store, calls: HostCalls) -> None:
         self._wasi, self._store, self._calls = wasi, store, calls
 
     def instance(self, instance: wasmtime.Instance) -> WasmtimeInstance:
@@ -217,19 +194,16 @@ class WasiLink:
         return self._calls.failure(trap)
 
 
-def define_wasi(wasi: Any, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
+def define_wasi(wasi: WasiHost, linker: wasmtime.Linker, store: wasmtime.Store) -> WasiLink:
     """Define `wasi`'s functions in `linker`, for instances of `store`. WASI binds itself to
     the calling instance's `memory` export at its first system call, so an instance made with
     ``linker.instantiate(store, module)`` runs as it is; or wrap it with `WasiLink.instance`."""
-    calls = _HostCalls()
-    store_id = _store_id(store)
+    calls = HostCalls()
+    store_id = ffi.store_id(store)
 
     def bind(caller_address: int) -> None:
-        caller = wasmtime.Caller(ctypes.cast(caller_address,
-                                             ctypes.POINTER(ffi.wasmtime_caller_t)))
-        memory = caller.get("memory")
-        if isinstance(memory, wasmtime.Memory) and \
-                memory._memory._anon_1.store_id != store_id:
+        memory = ffi.caller_export(caller_address, "memory")
+        if isinstance(memory, wasmtime.Memory) and ffi.memory_store_id(memory) != store_id:
             raise InvalidArgValueError(
                 "the guest was instantiated in another wasmtime.Store than the one given to "
                 "wasi.define(linker, store): instantiate it with that store")

@@ -3,7 +3,7 @@
 Guests compiled with epoch checks (a timeout, or ``Limits(interruptible=True)``) check an
 epoch in loops and function entries, which costs call-heavy code a lot (issue 17 measured yosys
 at 1.6-1.8x its time without; bench/real_programs.py), so the default engine has none. Every
-host call checks the stop flag on entry (`wasmtime_engine._HostCalls.stop_flag`), so any guest
+host call checks the stop flag on entry (`host_calls.HostCalls.stop_flag`), so any guest
 stops at its next system call. A store with epoch checks gets an epoch deadline one tick
 ahead and a deadline callback (`Watchdog`); the engine's epoch is
 only ever advanced when something may want a guest stopped, so the callback runs only then, on
@@ -33,7 +33,6 @@ callback, or on entry to the host call just begun (`wake` sets its stop flag).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import os
 import signal
@@ -44,37 +43,15 @@ from types import CodeType, FrameType
 from typing import Any, Final
 
 import wasmtime
-from wasmtime._bindings import dll as _dll  # type: ignore[attr-defined]
 
 from ..errors import GuestInterrupted, GuestTimeout
+from . import ffi
 
 SignalHandler = Callable[[int, FrameType | None], Any]
 
 # `signal`'s functions without the module's enum conversions, which cost ~6 us a call (an
 # exception each, for a handler that is a function): this runs around every call into a guest.
 _signal: Any = importlib.import_module("_signal")
-
-_DEADLINE_CALLBACK: Final = ctypes.CFUNCTYPE(
-    ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
-    ctypes.POINTER(ctypes.c_uint8),
-)
-_FINALIZER: Final = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_set_deadline_callback: Final = _dll["wasmtime_store_epoch_deadline_callback"]
-_set_deadline_callback.restype = None
-_set_deadline_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                   ctypes.c_void_p]
-_set_epoch_deadline: Final = _dll["wasmtime_context_set_epoch_deadline"]
-_set_epoch_deadline.restype = None
-_set_epoch_deadline.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
-_store_context: Final = _dll["wasmtime_store_context"]
-_store_context.restype = ctypes.c_void_p
-_store_context.argtypes = [ctypes.c_void_p]
-_error_new: Final = _dll["wasmtime_error_new"]
-_error_new.restype = ctypes.c_size_t
-_error_new.argtypes = [ctypes.c_char_p]
-
-_CONTINUE: Final = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
-
 
 @contextlib.contextmanager
 def timer(seconds: float, action: Callable[[], None]) -> Iterator[None]:
@@ -116,10 +93,8 @@ class Watchdog:
         self._timeout = 0.0
         self._on_main_thread = False
         if epochs:
-            store_ptr = ctypes.addressof(store.ptr().contents)
-            _set_epoch_deadline(_store_context(store_ptr), 1)
             _WATCHDOGS[id(self)] = self  # until wasmtime drops the store (`_forget`)
-            _set_deadline_callback(store_ptr, _TICK_ADDRESS, id(self), _FORGET_ADDRESS)
+            _DEADLINE.install(store, id(self))
 
     def tick(self) -> int:
         """The deadline callback's verdict: 0 to carry on, else the error to stop with."""
@@ -130,7 +105,7 @@ class Watchdog:
         if reason is None:
             return 0
         tag = self._on_stop(reason)
-        return int(_error_new(f"guest stopped: {reason} {tag}".encode()))
+        return ffi.new_error(f"guest stopped: {reason} {tag}")
 
     def reason_to_stop(self) -> BaseException | None:
         """Why the guest must stop now, if it must: what a signal handler raised (given
@@ -305,21 +280,15 @@ signal_watcher: Final = _SignalWatcher()
 _WATCHDOGS: Final[dict[int, Watchdog]] = {}
 
 
-def _tick(context: int | None, data: int | None, delta: ctypes._Pointer[ctypes.c_uint64],
-          kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
+def _verdict(data: int) -> int:
     # Python code on the guest's thread: a pending SIGINT handler has just run, on entry
     # (see `_SignalWatcher._guarded`), and what it raised is waiting for `tick` to take.
-    delta[0] = 1
-    kind[0] = _CONTINUE
-    return _WATCHDOGS[data or 0].tick()
+    return _WATCHDOGS[data].tick()
 
 
-def _forget(data: int | None) -> None:
-    _WATCHDOGS.pop(data or 0, None)
+def _forget(data: int) -> None:
+    _WATCHDOGS.pop(data, None)
 
 
-signal_watcher.entries.add(_tick.__code__)
-_TICK: Final = _DEADLINE_CALLBACK(_tick)
-_TICK_ADDRESS: Final = ctypes.cast(_TICK, ctypes.c_void_p).value
-_FORGET: Final = _FINALIZER(_forget)
-_FORGET_ADDRESS: Final = ctypes.cast(_FORGET, ctypes.c_void_p).value
+_DEADLINE: Final = ffi.DeadlineCallback(_verdict, _forget)
+signal_watcher.entries.add(_DEADLINE.code)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from ..abi.signatures import Signature
-from ..syscalls import HostFunction, SystemCall
+from ..syscalls import HostFunction, ImportObject, SystemCall, wrap_system_calls
 from .determinism import Determinism, Deterministic
 from .record import Recorder
 from .replay import ReplayDiverged, Replayer
@@ -29,17 +29,12 @@ class Layer(Protocol):
 
 
 def wrapped_imports(
-    import_object: Mapping[str, Mapping[str, HostFunction]],
+    import_object: ImportObject,
     signatures: Mapping[str, Signature],
     layers: list[Layer],
 ) -> dict[str, dict[str, HostFunction]]:
     """`import_object` with each pywasi system call wrapped by each of `layers` in turn."""
-    wrapped: dict[str, dict[str, HostFunction]] = {}
-    for module, functions in import_object.items():
-        wrapped[module] = {}
-        for name, function in functions.items():
-            for layer in layers:
-                if isinstance(function, SystemCall):
-                    function = layer.wrap(function, signatures[name])
-            wrapped[module][name] = function
+    wrapped = {module: dict(functions) for module, functions in import_object.items()}
+    for layer in layers:
+        wrapped = wrap_system_calls(wrapped, signatures, layer.wrap)
     return wrapped

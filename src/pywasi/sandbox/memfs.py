@@ -26,7 +26,7 @@ import os
 import time
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import IO, ClassVar, Final, Union
+from typing import IO, ClassVar, Final, NamedTuple, Union
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype
@@ -487,7 +487,7 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         pywasi's compiled-module cache is left out, with a warning (no guest may read it)."""
         from .memfs_host import read_tree
 
-        return read_tree(path)
+        return read_tree(path, KINDS)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the tree into host directory `path` (made if missing), replacing entries of
@@ -496,7 +496,7 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         beneath while it is written, `SaveRefusedError`."""
         from .memfs_host import save_tree
 
-        save_tree(self, path)
+        save_tree(self, path, KINDS)
 
     @classmethod
     def from_archive(cls, source: str | os.PathLike[str] | IO[bytes]) -> MemoryDir:
@@ -507,14 +507,28 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
                 return cls.from_archive(file)
         from .memfs_archive import read_archive  # tarfile and zipfile: only when asked for
 
-        return read_archive(source)
+        return read_archive(source, KINDS)
 
     def to_archive(self, target: str | os.PathLike[str] | IO[bytes], kind: str = "") -> None:
         """Write the tree as an archive: `kind` is "zip", "tar", "tar.gz", "tar.bz2" or
         "tar.xz", by default taken from `target`'s name (a zip cannot hold symbolic links)."""
         from .memfs_archive import write_archive  # tarfile and zipfile: only when asked for
 
-        write_archive(self, target, kind)
+        write_archive(self, target, kind, KINDS)
+
+
+class TreeKinds(NamedTuple):
+    """The node classes, handed to the modules that copy trees to and from host directories
+    and archives (`memfs_host`, `memfs_archive`): `MemoryDir`'s methods call them, so they
+    build and read trees with these instead of importing this module (no import cycle)."""
+
+    directory: type[MemoryDir]
+    file: type[MemoryFile]
+    symlink: type[MemorySymlink]
+    chunk: int
+
+
+KINDS: Final = TreeKinds(MemoryDir, MemoryFile, MemorySymlink, CHUNK)
 
 
 def filetype_of(node: MemoryNode) -> Filetype:

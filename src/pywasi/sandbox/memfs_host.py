@@ -19,11 +19,14 @@ import os
 import shutil
 import stat
 import warnings
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from ..cache_policy import protect_cache
 from ..errors import SaveRefusedError
 from . import guard
-from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
+
+if TYPE_CHECKING:  # the classes themselves come as `kinds` (see `memfs.TreeKinds`)
+    from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink, TreeKinds
 
 _DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -33,24 +36,15 @@ _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHANGED: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EEXIST})
 
 
-def _protect_the_cache() -> None:
-    """Tell the guard where the compiled-module cache is, as `WASI` does for its preopens."""
-    from ..engine.cache import default_cache_dir  # the one thing the sandbox asks the engine
-
-    cache_dir = default_cache_dir()
-    if cache_dir is not None:
-        guard.protect(cache_dir)
-
-
-def read_tree(path: str | os.PathLike[str]) -> MemoryDir:
+def read_tree(path: str | os.PathLike[str], kinds: TreeKinds) -> MemoryDir:
     """A copy of host directory `path` (see `MemoryDir.from_path`)."""
-    _protect_the_cache()
+    protect_cache()
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         if guard.is_sealed(fd):
             raise ValueError(f"{os.fspath(path)!r} is pywasi's compiled-module cache, which no "
                              "guest may read: copy another directory")
-        return _Importer(os.fspath(path)).directory(fd)
+        return _Importer(os.fspath(path), kinds).directory(fd)
     finally:
         os.close(fd)
 
@@ -58,13 +52,14 @@ def read_tree(path: str | os.PathLike[str]) -> MemoryDir:
 class _Importer:
     """Copies host directories, one node per host inode, so hard links stay links."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, kinds: TreeKinds) -> None:
         self.path = path
+        self.kinds = kinds
         self.seen: dict[tuple[int, int], MemoryNode] = {}
         self.warned = False
 
     def directory(self, fd: int) -> MemoryDir:
-        tree = MemoryDir()
+        tree = self.kinds.directory()
         for name in sorted(os.listdir(fd)):
             node = self.node(fd, name)
             if node is not None:
@@ -79,7 +74,7 @@ class _Importer:
             return self.seen[key]
         node: MemoryNode
         if stat.S_ISLNK(st.st_mode):
-            node = MemorySymlink(os.readlink(name, dir_fd=dir_fd))
+            node = self.kinds.symlink(os.readlink(name, dir_fd=dir_fd))
         elif stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
             fd = os.open(name, _DIRECTORY if stat.S_ISDIR(st.st_mode) else _READ, dir_fd=dir_fd)
             try:
@@ -87,7 +82,7 @@ class _Importer:
                 if stat.S_ISDIR(st.st_mode):
                     return self.directory(fd) if not self.sealed(fd, st) else None
                 with open(fd, "rb", closefd=False) as file:
-                    node = MemoryFile(file.read())
+                    node = self.kinds.file(file.read())
             finally:
                 os.close(fd)
         else:
@@ -112,12 +107,12 @@ def _copy_times(node: MemoryNode, st: os.stat_result) -> None:
     node.atime_ns, node.mtime_ns, node.ctime_ns = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
 
 
-def save_tree(tree: MemoryDir, path: str | os.PathLike[str]) -> None:
+def save_tree(tree: MemoryDir, path: str | os.PathLike[str], kinds: TreeKinds) -> None:
     """Write `tree` into host directory `path` (see `MemoryDir.save`)."""
     os.makedirs(path, exist_ok=True)  # `path` and its parents are the embedder's own
     root = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _Saver(os.fspath(path), root).directory(tree, root, ())
+        _Saver(os.fspath(path), root, kinds).directory(tree, root, ())
     finally:
         os.close(root)
 
@@ -125,9 +120,10 @@ def save_tree(tree: MemoryDir, path: str | os.PathLike[str]) -> None:
 class _Saver:
     """Writes one tree beneath the directory `root`, by descriptor."""
 
-    def __init__(self, path: str, root: int) -> None:
+    def __init__(self, path: str, root: int, kinds: TreeKinds) -> None:
         self.path = path
         self.root = root
+        self.kinds = kinds
         self.written: dict[int, tuple[bytes, ...]] = {}  # a linked node's first copy
 
     def refuse(self, where: tuple[bytes, ...], error: OSError) -> SaveRefusedError:
@@ -142,20 +138,20 @@ class _Saver:
                 raise ValueError(f"a memory tree entry is named {name!r}")
             here = (*where, name)
             try:
-                if isinstance(node, MemoryDir):
+                if isinstance(node, self.kinds.directory):
                     child = self.enter(fd, name)
                     try:
                         self.directory(node, child, here)
                     finally:
                         os.close(child)
-                elif isinstance(node, (MemoryFile, MemorySymlink)):
+                elif isinstance(node, (self.kinds.file, self.kinds.symlink)):
                     self.leaf(fd, name, node)
                 # A custom file has no contents of its own to save.
             except OSError as error:
                 if error.errno in _CHANGED:
                     raise self.refuse(here, error) from None
                 raise
-            if isinstance(node, (MemoryFile, MemorySymlink)) and node.nlink > 1:
+            if isinstance(node, (self.kinds.file, self.kinds.symlink)) and node.nlink > 1:
                 self.written.setdefault(node.ino, here)
         os.utime(fd, ns=(tree.atime_ns, tree.mtime_ns))
 
@@ -189,10 +185,11 @@ class _Saver:
                 if parent != self.root:
                     os.close(parent)
             return
-        if isinstance(node, MemorySymlink):
+        if isinstance(node, self.kinds.symlink):
             os.symlink(node.target, name, dir_fd=fd)
             os.utime(name, ns=(node.atime_ns, node.mtime_ns), dir_fd=fd, follow_symlinks=False)
             return
+        assert isinstance(node, self.kinds.file)  # what `leaf` takes: a file or a link
         out = os.open(name, _NEW_FILE, 0o666, dir_fd=fd)
         try:
             for offset, piece in node.pieces():

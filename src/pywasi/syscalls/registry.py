@@ -9,7 +9,7 @@ It reads and writes guest memory through ``ctx.memory`` and signals failure by r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from ..abi.errno import WasiErrno, errno_from_os
@@ -20,6 +20,7 @@ from .context import WasiContext
 
 Implementation = Callable[..., int]
 HostFunction = Callable[..., "int | None"]
+ImportObject = Mapping[str, Mapping[str, HostFunction]]
 
 IMPLEMENTATIONS: Final[dict[str, Implementation]] = {}
 
@@ -102,6 +103,9 @@ class SystemCall:
         self.context = ctx
         self.implementation: Implementation = _not_started
 
+    # For engines calling `implementation` themselves (`engine.base.RawSystemCall`).
+    errno_of = staticmethod(errno_of)
+
     def enable(self) -> None:
         """Start serving calls (once the context's memory is bound)."""
         self.implementation = self._enabled
@@ -128,4 +132,20 @@ def build_imports(ctx: WasiContext) -> dict[str, SystemCall]:
     return {
         name: SystemCall(ctx, name, IMPLEMENTATIONS.get(name, _not_implemented), signature)
         for name, signature in ctx.abi.signatures.items()
+    }
+
+
+def wrap_system_calls(import_object: ImportObject, signatures: Mapping[str, Signature],
+                      wrap: Callable[[SystemCall, Signature], SystemCall]
+                      ) -> dict[str, dict[str, HostFunction]]:
+    """`import_object` with each pywasi system call replaced by ``wrap(call, signature)`` and
+    anything else (an embedder's replacement) left as it is: the one shape in which the call
+    path's layers (reproducible runs, trace, fuel; see `pywasi.call_path`) wrap the calls."""
+    return {
+        module: {
+            name: wrap(function, signatures[name]) if isinstance(function, SystemCall)
+            else function
+            for name, function in functions.items()
+        }
+        for module, functions in import_object.items()
     }
