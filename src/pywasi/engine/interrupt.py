@@ -23,11 +23,11 @@ arrives after the main thread last looked for pending handlers but before it blo
 poll(2) does not interrupt the poll, so the bell ends it, and the handler then runs.
 
 CPython runs a pending handler at the first instruction of a Python function too, and two such
-functions are called by wasmtime through ctypes, where an exception escaping them would be
-printed and dropped (the guest carrying on, uninterrupted): the deadline callback, and the
-pure-Python host call. What a handler raises there is handed to the main thread's guest
-(`_SignalWatcher.guest`), which raises it at its next check: at once in the deadline
-callback, or on entry to the host call just begun (`wake` sets its stop flag).
+functions are called by wasmtime as C callbacks (engine/ffi.py), where an exception escaping
+them would be printed and dropped (the guest carrying on, uninterrupted): the deadline
+callback, and the pure-Python host call. What a handler raises there is handed to the main
+thread's guest (`_SignalWatcher.guest`), which raises it at its next check: at once in the
+deadline callback, or on entry to the host call just begun (`wake` sets its stop flag).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class _SignalWatcher:
         self.engines: list[wasmtime.Engine] = []
         # The watchdog of the guest running on the main thread (innermost), if one is.
         self.guest: Watchdog | None = None
-        # Codes of the Python functions wasmtime calls through ctypes: a handler's exception
+        # Codes of the Python functions wasmtime calls as C callbacks: a handler's exception
         # at their first instruction would be dropped, so it goes to `guest` instead.
         self.entries: set[CodeType] = set()
         # Called on the watcher's thread when SIGINT arrives during a guest call: for guests
@@ -197,9 +197,9 @@ class _SignalWatcher:
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     def _guarded(self, handler: Callable[[int, FrameType | None], Any]) -> SignalHandler:
-        """`handler`, except that on entry to a function wasmtime calls through ctypes (where
-        CPython may run it, and where an exception could not be caught: ctypes would drop it)
-        what it raises is handed to the main thread's guest, which raises it at once."""
+        """`handler`, except that on entry to a function wasmtime calls as a C callback (where
+        CPython may run it, and where an exception could not be caught: the callback would drop
+        it) what it raises is handed to the main thread's guest, which raises it at once."""
 
         def run_handler(signum: int, frame: FrameType | None) -> Any:
             forced, self._forced = self._forced, None
