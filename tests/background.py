@@ -31,8 +31,9 @@ def later(seconds: float, action: Callable[..., object], *args: Any) -> threadin
 
 def wait_until_in(thread: threading.Thread, function: str) -> None:
     """Wait (at most `JOIN_SECONDS`) until `thread`'s innermost Python frame is `function`'s:
-    for a guest's thread, ``invoke`` (the export's call: wasm runs, in no host call) or the
-    host call it blocks in, so that a stop sent now lands there and not on the way."""
+    for a guest's thread, ``call_unchecked`` (the export's call, in the shim: wasm runs, in no
+    host call) or the host call it blocks in, so that a stop sent now lands there and not on
+    the way."""
     deadline = time.monotonic() + JOIN_SECONDS
     while True:
         frame = sys._current_frames().get(thread.ident or 0)

@@ -86,7 +86,7 @@ GUESTS = {
     "clock": None,  # a compute loop with a system call (clock_time_get) per round: anywhere
     "stdin": "wait_for",  # blocked in fd_read on a pipe nobody writes to
     "sleep": "_wait",  # blocked in poll_oneoff on a 1000 s clock
-    "compute": "invoke",  # a pure spin loop: in wasm, with no system call
+    "compute": "call_unchecked",  # a pure spin loop: in wasm (engine/ffi.py), no system call
 }
 
 
@@ -286,14 +286,14 @@ WATCHED_CLI = Path(__file__).parent / "scripts" / "watched_cli.py"
 def test_ctrl_c_ends_pywasi_run_in_every_mode(mode: str, guest: str, tmp_path: Path) -> None:
     """Without epoch checks the process ends from the signal watcher's thread (pure spin
     too); with them the guest is stopped from within. Exit status 130, one line. The pure
-    spin is one with no system call at all, so that once in ``invoke`` it is in wasm."""
+    spin is one with no system call at all, so that once in ``call_unchecked`` it is in wasm."""
     module = build_c("control")
     if guest == "compute":
         module = tmp_path / "spin.wat"
         module.write_bytes(SPIN_FOR_EVER)
     there_read, there_write = os.pipe()
     process = subprocess.Popen(
-        [sys.executable, str(WATCHED_CLI), str(there_write), GUESTS[guest] or "invoke",
+        [sys.executable, str(WATCHED_CLI), str(there_write), GUESTS[guest] or "call_unchecked",
          "run", *CLI_MODES[mode], str(module), guest],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         pass_fds=[there_write])

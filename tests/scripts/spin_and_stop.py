@@ -34,7 +34,7 @@ def main(mode: str, stop: str, module: str) -> None:
 
     def stop_when_spinning() -> None:
         started.wait()
-        wait_until_in(threading.main_thread(), "invoke")
+        wait_until_in(threading.main_thread(), "call_unchecked")
         print("spinning", flush=True)
         if stop == "interrupt":
             sys.stdin.readline()

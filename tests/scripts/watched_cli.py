@@ -1,7 +1,7 @@
 """`pywasi ARG...`, the command as a user runs it, with a thread that writes a line to
 descriptor FD once the main thread's innermost Python frame is FUNCTION's: for
 tests/test_stopping.py, so that the SIGINT it then sends lands there (in the guest's wasm,
-``invoke``, or the host call it blocks in), not on the way.
+``call_unchecked``, or the host call it blocks in), not on the way.
 
     python tests/scripts/watched_cli.py FD FUNCTION ARG...
 """
