@@ -26,7 +26,7 @@ import os
 import time
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import IO, ClassVar, Final, Union
+from typing import IO, Any, ClassVar, Final, Union
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype
@@ -390,21 +390,72 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         return len(self._entries)
 
     def __repr__(self) -> str:
-        return f"MemoryDir({self.to_dict()!r})"
+        # Built from the walk, not from the nested repr of `to_dict`: no depth is too deep.
+        parts = ["MemoryDir({"]
+        depth, first = 0, True
+        for level, _, name, node in descend(self):
+            parts.append("}" * (depth - level))
+            first = first and depth == level
+            depth = level
+            parts.append(("" if first else ", ") + repr(os.fsdecode(name)) + ": ")
+            if isinstance(node, MemoryDir):
+                parts.append("{")
+                depth, first = depth + 1, True
+            else:
+                parts.append(repr(node.read_bytes() if isinstance(node, MemoryFile) else node))
+                first = False
+        parts.append("}" * depth + "})")
+        return "".join(parts)
+
+    def __eq__(self, other: object) -> bool:
+        """As a mapping's equality (the same names, equal entries), compared with a stack
+        of its own, so no depth is too deep."""
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        pairs: list[tuple[MemoryDir, Mapping[Any, Any]]] = [(self, other)]
+        while pairs:
+            mine, theirs = pairs.pop()
+            if len(mine) != len(theirs):
+                return False
+            for name, node in mine._entries.items():
+                key = os.fsdecode(name)
+                if key not in theirs:
+                    return False
+                value = theirs[key]
+                if isinstance(node, MemoryDir) and isinstance(value, Mapping):
+                    pairs.append((node, value))
+                elif node != value:
+                    return False
+        return True
 
     def to_dict(self) -> dict[str, bytes | dict[str, object] | MemoryNode]:
         """The tree as plain data: bytes for files, dicts for directories (links and custom
         files as their nodes)."""
         exported: dict[str, bytes | dict[str, object] | MemoryNode] = {}
-        for name, node in self._entries.items():
+        into: dict[int, dict[str, Any]] = {id(self): exported}  # each directory's dict
+        for _, directory, name, node in descend(self):
             key = os.fsdecode(name)
             if isinstance(node, MemoryFile):
-                exported[key] = node.read_bytes()
+                into[id(directory)][key] = node.read_bytes()
             elif isinstance(node, MemoryDir):
-                exported[key] = dict(node.to_dict())
+                into[id(directory)][key] = into[id(node)] = {}
             else:
-                exported[key] = node
+                into[id(directory)][key] = node
         return exported
+
+    def __reduce__(self) -> tuple[Any, tuple[list[tuple[Any, ...]]]]:
+        """Pickled flat: each directory's own state, its subdirectories by number, so that
+        pickle, copy and deepcopy take a tree of any depth (a subtree comes out detached)."""
+        directories = [self, *(node for _, _, _, node in descend(self)
+                               if isinstance(node, MemoryDir))]
+        number = {id(directory): index for index, directory in enumerate(directories)}
+        return _rebuild, ([
+            (type(directory), directory.ino, directory.nlink, directory.atime_ns,
+             directory.mtime_ns, directory.ctime_ns, directory._next_cookie, directory._removed,
+             directory._cookies, directory._listed,
+             [(name, number[id(node)] if isinstance(node, MemoryDir) else node)
+              for name, node in directory._entries.items()])
+            for directory in directories],)
 
     # -- entries, as the guest changes them -----------------------------------------------
     def entry(self, name: bytes) -> MemoryNode | None:
@@ -515,6 +566,43 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         from .memfs_archive import write_archive  # tarfile and zipfile: only when asked for
 
         write_archive(self, target, kind)
+
+
+def descend(tree: MemoryDir) -> Iterator[tuple[int, MemoryDir, bytes, MemoryNode]]:
+    """Every entry beneath `tree`, depth first, each directory's in order and before its own
+    entries, as (its depth, its directory, its name, its node): the one walk of every export
+    (to_dict, repr, pickling, archives), with a stack of its own, since a guest can nest
+    directories deeper than Python's recursion limit."""
+    stack = [(tree, iter(tree._entries.items()))]
+    while stack:
+        directory, entries = stack[-1]
+        for name, node in entries:
+            yield len(stack) - 1, directory, name, node
+            if isinstance(node, MemoryDir):
+                stack.append((node, iter(node._entries.items())))
+                break
+        else:
+            stack.pop()
+
+
+def _rebuild(states: list[tuple[Any, ...]]) -> MemoryDir:
+    """The tree `MemoryDir.__reduce__` pickled: its directories made first, then filled."""
+    directories: list[MemoryDir] = [state[0].__new__(state[0]) for state in states]
+    for directory in directories:
+        directory.parent = None
+    for directory, state in zip(directories, states, strict=True):
+        (_, directory.ino, directory.nlink, directory.atime_ns, directory.mtime_ns,
+         directory.ctime_ns, directory._next_cookie, directory._removed, cookies, listed,
+         entries) = state
+        directory._cookies = dict(cookies)
+        directory._listed = (list(listed[0]), list(listed[1]))
+        directory._entries = {}
+        for name, node in entries:
+            if isinstance(node, int):
+                node = directories[node]
+                node.parent = directory
+            directory._entries[name] = node
+    return directories[0]
 
 
 def filetype_of(node: MemoryNode) -> Filetype:

@@ -19,10 +19,11 @@ import os
 import shutil
 import stat
 import warnings
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..errors import SaveRefusedError
 from . import guard
+from .dirstack import DirectoryStack
 from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 
 _DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -30,7 +31,9 @@ _NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_C
 _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # What a save meets when someone changes the target beside it: a link where it made a
 # directory (ELOOP, ENOTDIR), a name taken again after it removed what was there (EEXIST).
-_CHANGED: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EEXIST})
+# A directory moved away beneath it (ESTALE, from `DirectoryStack`).
+_CHANGED: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                             errno.ESTALE})
 
 
 def _protect_the_cache() -> None:
@@ -55,8 +58,17 @@ def read_tree(path: str | os.PathLike[str]) -> MemoryDir:
         os.close(fd)
 
 
+class _Opened(NamedTuple):
+    """A host directory opened to be copied, its stat taken from the descriptor."""
+
+    fd: int
+    st: os.stat_result
+
+
 class _Importer:
-    """Copies host directories, one node per host inode, so hard links stay links."""
+    """Copies host directories, one node per host inode, so hard links stay links; depth
+    first with a stack of its own (no depth is too deep), few descriptors held
+    (`DirectoryStack`)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -64,15 +76,38 @@ class _Importer:
         self.warned = False
 
     def directory(self, fd: int) -> MemoryDir:
-        tree = MemoryDir()
-        for name in sorted(os.listdir(fd)):
-            node = self.node(fd, name)
-            if node is not None:
-                tree.attach(os.fsencode(name), node)
-        _copy_times(tree, os.fstat(fd))
-        return tree
+        """The copy of directory `fd` and everything beneath it."""
+        levels = DirectoryStack(fd)
+        top = MemoryDir()
+        # Each directory being copied: its tree, the names left, its stat, where it goes.
+        frames = [(top, iter(sorted(os.listdir(fd))), os.fstat(fd), top, b"")]
+        try:
+            while frames:
+                tree, names, st, parent, place = frames[-1]
+                for name in names:
+                    node = self.node(levels.top, name)
+                    if isinstance(node, _Opened):
+                        if self.sealed(node.fd, node.st):
+                            os.close(node.fd)
+                            continue
+                        levels.push(node.fd)
+                        frames.append((MemoryDir(), iter(sorted(os.listdir(node.fd))), node.st,
+                                       tree, os.fsencode(name)))
+                        break
+                    if node is not None:
+                        tree.attach(os.fsencode(name), node)
+                else:
+                    _copy_times(tree, st)
+                    frames.pop()
+                    if frames:
+                        levels.pop()
+                        parent.attach(place, tree)
+        finally:
+            levels.close()
+        return top
 
-    def node(self, dir_fd: int, name: str) -> MemoryNode | None:
+    def node(self, dir_fd: int, name: str) -> MemoryNode | _Opened | None:
+        """The copy of entry `name` of `dir_fd`, or the directory it is, opened."""
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         key = (st.st_dev, st.st_ino)
         if key in self.seen:
@@ -83,13 +118,23 @@ class _Importer:
         elif stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
             fd = os.open(name, _DIRECTORY if stat.S_ISDIR(st.st_mode) else _READ, dir_fd=dir_fd)
             try:
-                st = os.fstat(fd)
-                if stat.S_ISDIR(st.st_mode):
-                    return self.directory(fd) if not self.sealed(fd, st) else None
-                with open(fd, "rb", closefd=False) as file:
-                    node = MemoryFile(file.read())
-            finally:
+                opened = os.fstat(fd)
+                # What was opened must be what lstat saw: swapped meanwhile (for a FIFO, a
+                # device, another file), it is refused as such files are.
+                if (opened.st_dev, opened.st_ino, stat.S_IFMT(opened.st_mode)) != (
+                        *key, stat.S_IFMT(st.st_mode)):
+                    raise ValueError(f"{self.path}: {name!r} changed while being copied (it "
+                                     f"is now {_kind(opened)}): copy again, from a directory "
+                                     "no one else writes")
+                if not stat.S_ISDIR(opened.st_mode):
+                    with open(fd, "rb", closefd=False) as file:
+                        node = MemoryFile(file.read())
+            except BaseException:
                 os.close(fd)
+                raise
+            if stat.S_ISDIR(opened.st_mode):
+                return _Opened(fd, opened)  # the caller's to close
+            os.close(fd)
         else:
             raise ValueError(f"{self.path}: {name!r} is neither a file, a directory nor a "
                              "symbolic link")
@@ -104,8 +149,17 @@ class _Importer:
         if not self.warned:
             self.warned = True
             warnings.warn(f"MemoryDir.from_path({self.path!r}) left out pywasi's "
-                          "compiled-module cache, which no guest may read", stacklevel=4)
+                          "compiled-module cache, which no guest may read", stacklevel=5)
         return True
+
+
+def _kind(st: os.stat_result) -> str:
+    """What kind of file `st` is, in words."""
+    for test, kind in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO")):
+        if test(st.st_mode):
+            return kind
+    return "a special file"
 
 
 def _copy_times(node: MemoryNode, st: os.stat_result) -> None:
@@ -117,7 +171,7 @@ def save_tree(tree: MemoryDir, path: str | os.PathLike[str]) -> None:
     os.makedirs(path, exist_ok=True)  # `path` and its parents are the embedder's own
     root = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _Saver(os.fspath(path), root).directory(tree, root, ())
+        _Saver(os.fspath(path), root).directory(tree)
     finally:
         os.close(root)
 
@@ -136,28 +190,43 @@ class _Saver:
                                 f"({error.strerror}); nothing outside {self.path!r} was "
                                 "touched: save again, or into a directory no one else writes")
 
-    def directory(self, tree: MemoryDir, fd: int, where: tuple[bytes, ...]) -> None:
-        for name, node in tree._entries.items():
-            if name in (b"", b".", b"..") or b"/" in name:
-                raise ValueError(f"a memory tree entry is named {name!r}")
-            here = (*where, name)
-            try:
-                if isinstance(node, MemoryDir):
-                    child = self.enter(fd, name)
+    def directory(self, tree: MemoryDir) -> None:
+        """Write `tree` into the root: depth first with a stack of its own (no depth is too
+        deep), few descriptors held (`DirectoryStack`)."""
+        levels = DirectoryStack(self.root)
+        root: tuple[bytes, ...] = ()
+        frames = [(tree, iter(tree._entries.items()), root)]
+        try:
+            while frames:
+                directory, entries, where = frames[-1]
+                for name, node in entries:
+                    if name in (b"", b".", b"..") or b"/" in name:
+                        raise ValueError(f"a memory tree entry is named {name!r}")
+                    here = (*where, name)
                     try:
-                        self.directory(node, child, here)
-                    finally:
-                        os.close(child)
-                elif isinstance(node, (MemoryFile, MemorySymlink)):
-                    self.leaf(fd, name, node)
-                # A custom file has no contents of its own to save.
-            except OSError as error:
-                if error.errno in _CHANGED:
-                    raise self.refuse(here, error) from None
-                raise
-            if isinstance(node, (MemoryFile, MemorySymlink)) and node.nlink > 1:
-                self.written.setdefault(node.ino, here)
-        os.utime(fd, ns=(tree.atime_ns, tree.mtime_ns))
+                        if isinstance(node, MemoryDir):
+                            levels.push(self.enter(levels.top, name))
+                            frames.append((node, iter(node._entries.items()), here))
+                            break
+                        if isinstance(node, (MemoryFile, MemorySymlink)):
+                            self.leaf(levels.top, name, node)
+                        # A custom file has no contents of its own to save.
+                    except OSError as error:
+                        if error.errno in _CHANGED:
+                            raise self.refuse(here, error) from None
+                        raise
+                    if isinstance(node, (MemoryFile, MemorySymlink)) and node.nlink > 1:
+                        self.written.setdefault(node.ino, here)
+                else:
+                    os.utime(levels.top, ns=(directory.atime_ns, directory.mtime_ns))
+                    frames.pop()
+                    if frames:
+                        try:
+                            levels.pop()
+                        except OSError as error:
+                            raise self.refuse(where, error) from None
+        finally:
+            levels.close()
 
     def enter(self, fd: int, name: bytes) -> int:
         """The directory `name` in `fd`, made (in place of anything else there) if need be."""
