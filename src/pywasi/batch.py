@@ -45,6 +45,7 @@ from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestInterrupted, GuestTrap, InvalidArgTypeError, InvalidArgValueError
 from .limits import Limits
 from .sandbox.memfs import MemoryDir
+from .sandbox.nesting import equal, flatten, render, unflatten, walk
 from .sandbox.readonly import Preopen, ReadOnly
 from .wasi import WASI
 
@@ -208,6 +209,31 @@ class Result:
     def ok(self) -> bool:
         """The guest ran to its end and exited with 0."""
         return self.trap is None and self.exit_code == 0
+
+    # A guest's directories may nest deeper than the recursion of Python's own repr, ==
+    # and pickle of nested dicts: `files` is shown, compared and pickled by `nesting`.
+    def __repr__(self) -> str:
+        shown = (f"{item.name}={render(walk(self.files))}" if item.name == "files"
+                 else f"{item.name}={getattr(self, item.name)!r}" for item in fields(self))
+        return f"Result({', '.join(shown)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        return equal(self.files, other.files) and all(
+            getattr(self, item.name) == getattr(other, item.name)
+            for item in fields(self) if item.name != "files")
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["files"] = flatten(self.files)
+        return _unpickled_result, (values,)
+
+
+def _unpickled_result(values: dict[str, Any]) -> Result:
+    """The `Result` `Result.__reduce__` pickled."""
+    values["files"] = unflatten(values["files"])
+    return Result(**values)
 
 
 # Compiled modules of this process, by sha-256 and what the job's limits ask of the engine.

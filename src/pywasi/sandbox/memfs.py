@@ -31,6 +31,7 @@ from typing import IO, Any, ClassVar, Final, Union
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype
 from .files import Dirent, Filestat, WasiFile, fail
+from .nesting import equal, render
 from .resolver import walk
 
 FILE_SIZE_MAX: Final = 1 << 32
@@ -346,8 +347,18 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         self._listed: tuple[list[int], list[bytes]] = ([], [])
         self._removed = 0
         self.parent: MemoryDir | None = None
-        for name, value in (entries or {}).items():
-            self.attach(_name(name), _node_of(value))
+        # Nested mappings are made with a stack, not recursion: they may be a deep tree's
+        # `to_dict` (a batch job's files from an earlier `Result`).
+        pending: list[tuple[MemoryDir, Mapping[str, Content]]] = [(self, entries or {})]
+        while pending:
+            directory, contents = pending.pop()
+            for name, value in contents.items():
+                if isinstance(value, Mapping) and not isinstance(value, MemoryNode):
+                    child = MemoryDir()
+                    directory.attach(_name(name), child)
+                    pending.append((child, value))
+                else:
+                    directory.attach(_name(name), _node_of(value))
 
     # -- the embedder's view --------------------------------------------------------------
     def _locate(self, path: str) -> tuple[MemoryDir, bytes]:
@@ -390,43 +401,14 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         return len(self._entries)
 
     def __repr__(self) -> str:
-        # Built from the walk, not from the nested repr of `to_dict`: no depth is too deep.
-        parts = ["MemoryDir({"]
-        depth, first = 0, True
-        for level, _, name, node in descend(self):
-            parts.append("}" * (depth - level))
-            first = first and depth == level
-            depth = level
-            parts.append(("" if first else ", ") + repr(os.fsdecode(name)) + ": ")
-            if isinstance(node, MemoryDir):
-                parts.append("{")
-                depth, first = depth + 1, True
-            else:
-                parts.append(repr(node.read_bytes() if isinstance(node, MemoryFile) else node))
-                first = False
-        parts.append("}" * depth + "})")
-        return "".join(parts)
+        # From the walk, not the repr of `to_dict`, which recurses: no depth is too deep.
+        return "MemoryDir(" + render(
+            (depth, os.fsdecode(name), node.read_bytes() if isinstance(node, MemoryFile) else node)
+            for depth, _, name, node in descend(self)) + ")"
 
     def __eq__(self, other: object) -> bool:
-        """As a mapping's equality (the same names, equal entries), compared with a stack
-        of its own, so no depth is too deep."""
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        pairs: list[tuple[MemoryDir, Mapping[Any, Any]]] = [(self, other)]
-        while pairs:
-            mine, theirs = pairs.pop()
-            if len(mine) != len(theirs):
-                return False
-            for name, node in mine._entries.items():
-                key = os.fsdecode(name)
-                if key not in theirs:
-                    return False
-                value = theirs[key]
-                if isinstance(node, MemoryDir) and isinstance(value, Mapping):
-                    pairs.append((node, value))
-                elif node != value:
-                    return False
-        return True
+        """As a mapping's equality (the same names, equal entries), without recursion."""
+        return equal(self, other) if isinstance(other, Mapping) else NotImplemented
 
     def to_dict(self) -> dict[str, bytes | dict[str, object] | MemoryNode]:
         """The tree as plain data: bytes for files, dicts for directories (links and custom
@@ -466,7 +448,9 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         """Make `name` name `node`, replacing what it named (a directory lives in one place
         only, so a tree never holds a cycle)."""
         if isinstance(node, MemoryDir):
-            if self.contains(node):
+            # An empty directory is no one's ancestor: a new one is attached in O(1), however
+            # deep (a guest's mkdir one level further down).
+            if (node is self or node._entries) and self.contains(node):
                 raise ValueError("a MemoryDir cannot be put inside itself")
             if node.parent is not None and not (node.parent is self
                                                 and self._entries.get(name) is node):
