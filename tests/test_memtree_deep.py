@@ -10,6 +10,7 @@ import io
 import os
 import pickle
 import resource
+import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,13 +68,24 @@ def few_descriptors() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.fixture
+def host_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory for a deep save, removed after the test by rm (pytest's own clean-up of
+    old temporary directories is shutil.rmtree, which recurses)."""
+    place = tmp_path / "saved"
+    yield place
+    subprocess.run(["rm", "-rf", str(place)], check=True)
+
+
 @pytest.mark.one_path
 def test_save_and_from_path_take_any_depth_with_few_descriptors(
-        deep: MemoryDir, tmp_path: Path, few_descriptors: None) -> None:
-    deep.save(tmp_path / "saved")
-    assert repr(MemoryDir.from_path(tmp_path / "saved")) == f"MemoryDir({SHOWN})"
-    deep.save(tmp_path / "saved")  # again, over what the first save made
-    assert repr(MemoryDir.from_path(tmp_path / "saved")) == f"MemoryDir({SHOWN})"
+        deep: MemoryDir, host_dir: Path, few_descriptors: None) -> None:
+    deep.save(host_dir)
+    assert repr(MemoryDir.from_path(host_dir)) == f"MemoryDir({SHOWN})"
+    deep.save(host_dir)  # again, over what the first save made
+    assert repr(MemoryDir.from_path(host_dir)) == f"MemoryDir({SHOWN})"
+    MemoryDir({"d": b"a file now"}).save(host_dir)  # the deep host directory replaced
+    assert MemoryDir.from_path(host_dir).to_dict() == {"d": b"a file now"}
 
 
 @pytest.mark.one_path

@@ -76,3 +76,36 @@ class DirectoryStack:
 def _identity(fd: int) -> tuple[int, int]:
     st = os.fstat(fd)
     return st.st_dev, st.st_ino
+
+
+def remove_tree(parent: int, name: str | bytes) -> None:
+    """Remove directory `name` of `parent` and everything beneath it, by descriptor, never
+    following a link (one swapped in for a directory is ELOOP or ENOTDIR), with few
+    descriptors held however deep: `shutil.rmtree` recurses, and holds one per level."""
+    levels = DirectoryStack(parent)
+    levels.push(os.open(name, _DIRECTORY, dir_fd=parent))
+    try:
+        frames = [(name, _clear_files(levels.top))]  # each level: its name, its subdirectories
+        while frames:
+            subdirectories = frames[-1][1]
+            if subdirectories:
+                below = subdirectories.pop()
+                levels.push(os.open(below, _DIRECTORY, dir_fd=levels.top))
+                frames.append((below, _clear_files(levels.top)))
+            else:
+                levels.pop()
+                os.rmdir(frames.pop()[0], dir_fd=levels.top)
+    finally:
+        levels.close()
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Remove every entry of directory `fd` but its subdirectories, which it returns."""
+    subdirectories = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    return subdirectories

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import warnings
 from typing import Final, NamedTuple
 
 from ..errors import SaveRefusedError
 from . import guard
-from .dirstack import DirectoryStack
+from .dirstack import DirectoryStack, remove_tree
 from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 
 _DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -243,10 +242,7 @@ class _Saver:
         st = _lstat(fd, name)
         if st is not None:
             if stat.S_ISDIR(st.st_mode):
-                if not shutil.rmtree.avoids_symlink_attacks:
-                    raise SaveRefusedError(f"MemoryDir.save: cannot safely replace the "
-                                           f"directory {os.fsdecode(name)!r} on this system")
-                shutil.rmtree(name, dir_fd=fd)  # by descriptor: never follows a link
+                remove_tree(fd, name)  # by descriptor: never follows a link
             else:
                 os.unlink(name, dir_fd=fd)
         first = self.written.get(node.ino)
