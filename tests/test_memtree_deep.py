@@ -21,8 +21,7 @@ import pywasi
 from guest import build_c, run_guest
 from pywasi import MemoryDir, MemoryFile
 from pywasi.batch import run_job
-from pywasi.sandbox.dirstack import KEEP_OPEN, DirectoryStack
-from pywasi.sandbox.memfs_host import _DIRECTORY
+from pywasi.sandbox.dirstack import DIRECTORY, KEEP_OPEN, DirectoryStack
 
 DEPTH = 5000  # far past Python's recursion limit (1000), and past 1024 descriptors
 SHOWN = "{'d': " * DEPTH + "{'end': b'bottom'" + "}" * (DEPTH + 1)
@@ -144,11 +143,11 @@ def test_a_walk_coming_back_up_refuses_a_directory_moved_elsewhere(tmp_path: Pat
     the way back: a moved beside r meanwhile, `..` of b is no longer a, and it stops."""
     (tmp_path / "r/a/b/c").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
-    root = os.open(tmp_path / "r", _DIRECTORY)
+    root = os.open(tmp_path / "r", DIRECTORY)
     levels = DirectoryStack(root, keep=1)
     try:
         for name in ("a", "b", "c"):
-            levels.push(os.open(name, _DIRECTORY, dir_fd=levels.top))
+            levels.push(os.open(name, DIRECTORY, dir_fd=levels.top))
         os.rename(tmp_path / "r/a/b", tmp_path / "elsewhere/b")
         levels.pop()  # back in b: the very directory, moved with c
         with pytest.raises(OSError) as refused:

@@ -16,7 +16,8 @@ from typing import Final
 KEEP_OPEN: Final = 32
 """How many directories of a walk stay open beside its root."""
 
-_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+"""How a host directory of a tree is opened: never through a symbolic link."""
 
 
 class DirectoryStack:
@@ -53,7 +54,7 @@ class DirectoryStack:
         child = self.top
         try:
             if self._fds[-2] is None:
-                parent = os.open("..", _DIRECTORY, dir_fd=child)
+                parent = os.open("..", DIRECTORY, dir_fd=child)
                 if _identity(parent) != self._ids[-2]:
                     os.close(parent)
                     raise OSError(errno.ESTALE, "a directory moved while being walked")
@@ -83,14 +84,14 @@ def remove_tree(parent: int, name: str | bytes) -> None:
     following a link (one swapped in for a directory is ELOOP or ENOTDIR), with few
     descriptors held however deep: `shutil.rmtree` recurses, and holds one per level."""
     levels = DirectoryStack(parent)
-    levels.push(os.open(name, _DIRECTORY, dir_fd=parent))
+    levels.push(os.open(name, DIRECTORY, dir_fd=parent))
     try:
         frames = [(name, _clear_files(levels.top))]  # each level: its name, its subdirectories
         while frames:
             subdirectories = frames[-1][1]
             if subdirectories:
                 below = subdirectories.pop()
-                levels.push(os.open(below, _DIRECTORY, dir_fd=levels.top))
+                levels.push(os.open(below, DIRECTORY, dir_fd=levels.top))
                 frames.append((below, _clear_files(levels.top)))
             else:
                 levels.pop()

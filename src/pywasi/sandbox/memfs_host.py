@@ -22,10 +22,9 @@ from typing import Final, NamedTuple
 
 from ..errors import SaveRefusedError
 from . import guard
-from .dirstack import DirectoryStack, remove_tree
+from .dirstack import DIRECTORY, DirectoryStack, remove_tree
 from .memfs import MemoryDir, MemoryFile, MemoryNode, MemorySymlink
 
-_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # What a save meets when someone changes the target beside it: a link where it made a
@@ -115,7 +114,7 @@ class _Importer:
         if stat.S_ISLNK(st.st_mode):
             node = MemorySymlink(os.readlink(name, dir_fd=dir_fd))
         elif stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-            fd = os.open(name, _DIRECTORY if stat.S_ISDIR(st.st_mode) else _READ, dir_fd=dir_fd)
+            fd = os.open(name, DIRECTORY if stat.S_ISDIR(st.st_mode) else _READ, dir_fd=dir_fd)
             try:
                 opened = os.fstat(fd)
                 # What was opened must be what lstat saw: swapped meanwhile (for a FIFO, a
@@ -235,7 +234,7 @@ class _Saver:
             st = None
         if st is None:
             os.mkdir(name, dir_fd=fd)
-        return os.open(name, _DIRECTORY, dir_fd=fd)
+        return os.open(name, DIRECTORY, dir_fd=fd)
 
     def leaf(self, fd: int, name: bytes, node: MemoryFile | MemorySymlink) -> None:
         """Make `name` in `fd` `node`'s copy, replacing whatever is there."""
@@ -271,7 +270,7 @@ class _Saver:
         """A directory written earlier, walked to again from the root without following links."""
         fd = self.root
         for name in where:
-            entered = os.open(name, _DIRECTORY, dir_fd=fd)
+            entered = os.open(name, DIRECTORY, dir_fd=fd)
             if fd != self.root:
                 os.close(fd)
             fd = entered
