@@ -518,7 +518,8 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> MemoryDir:
         """A copy of a host directory: files, directories, symbolic links (as they are), hard
-        links (as one node) and times. Other kinds of file (FIFOs, devices) are refused;
+        links (as one node) and times. Other kinds of file (FIFOs, devices), and an entry
+        swapped for another between its lstat and its open, are refused (ValueError);
         pywasi's compiled-module cache is left out, with a warning (no guest may read it)."""
         from .memfs_host import read_tree
 

@@ -2,11 +2,12 @@
 
 A tree being saved holds whatever a guest left in it, and the target may hold what an earlier
 save (so, a guest) put there: a symbolic link where the tree now has a directory, say. So
-`save` opens its target once and makes everything beneath relative to directory descriptors,
-never following a link: a host entry in the way of a different kind (a link, a file where a
-directory goes, a directory where a file goes) is removed and replaced, and what cannot be done
-that way (the target changing under it) is refused with `SaveRefusedError`. Nothing outside the
-target is created, changed or removed.
+`save` opens its target once and makes everything beneath relative to directory descriptors
+(`dirstack`: few held open, however deep the tree), never following a link: a host entry in
+the way of a different kind (a link, a file where a directory goes, a directory where a file
+goes) is removed and replaced, and what cannot be done that way (the target changing under
+it) is refused with `SaveRefusedError`. Nothing outside the target is created, changed or
+removed.
 
 `from_path` reads by descriptor too, and leaves out pywasi's compiled-module cache (its secret
 key must never reach a guest), as preopens do (`guard`).
