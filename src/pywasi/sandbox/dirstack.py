@@ -39,7 +39,11 @@ class DirectoryStack:
     def push(self, fd: int) -> None:
         """Go down into directory `fd` (now the stack's to close), closing the shallowest
         level held once more than `keep` are."""
-        self._ids.append(_identity(fd))
+        try:
+            self._ids.append(_identity(fd))
+        except OSError:
+            os.close(fd)
+            raise
         self._fds.append(fd)
         if len(self._fds) - self._oldest_open > self.keep:
             shallowest = self._fds[self._oldest_open]
