@@ -202,11 +202,12 @@ def _stamp(times: list[tuple[MemoryNode, int]]) -> None:
 
 def _paths(tree: MemoryDir) -> Iterator[tuple[str, MemoryNode]]:
     """Every entry beneath `tree` with its path in an archive, parents first (`descend`)."""
-    prefixes = {id(tree): ""}  # each directory's path, with its "/"
-    for _, directory, name, node in descend(tree):
-        path = prefixes[id(directory)] + os.fsdecode(name)
+    above: list[str] = []  # the names of the directories the walk is in
+    for depth, _, name, node in descend(tree):
+        del above[depth:]
+        path = "/".join([*above, os.fsdecode(name)])
         if isinstance(node, MemoryDir):
-            prefixes[id(node)] = path + "/"
+            above.append(os.fsdecode(name))
         yield path, node
 
 

@@ -175,16 +175,31 @@ def save_tree(tree: MemoryDir, path: str | os.PathLike[str]) -> None:
         os.close(root)
 
 
+Place = tuple[bytes, "Place | None"]
+"""Where an entry of a save is: its name and its directory's place (None: the root), so
+that the places of a deep tree share their beginnings (a tuple of names each would cost
+depth squared)."""
+
+
+def _names(place: Place | None) -> list[bytes]:
+    """The names from the root down to `place`."""
+    names = []
+    while place is not None:
+        name, place = place
+        names.append(name)
+    return names[::-1]
+
+
 class _Saver:
     """Writes one tree beneath the directory `root`, by descriptor."""
 
     def __init__(self, path: str, root: int) -> None:
         self.path = path
         self.root = root
-        self.written: dict[int, tuple[bytes, ...]] = {}  # a linked node's first copy
+        self.written: dict[int, Place] = {}  # a linked node's first copy
 
-    def refuse(self, where: tuple[bytes, ...], error: OSError) -> SaveRefusedError:
-        place = os.path.join(self.path, *map(os.fsdecode, where))
+    def refuse(self, where: Place | None, error: OSError) -> SaveRefusedError:
+        place = os.path.join(self.path, *map(os.fsdecode, _names(where)))
         return SaveRefusedError(f"MemoryDir.save: {place!r} changed while being written "
                                 f"({error.strerror}); nothing outside {self.path!r} was "
                                 "touched: save again, or into a directory no one else writes")
@@ -193,7 +208,7 @@ class _Saver:
         """Write `tree` into the root: depth first with a stack of its own (no depth is too
         deep), few descriptors held (`DirectoryStack`)."""
         levels = DirectoryStack(self.root)
-        root: tuple[bytes, ...] = ()
+        root: Place | None = None
         frames = [(tree, iter(tree._entries.items()), root)]
         try:
             while frames:
@@ -201,7 +216,7 @@ class _Saver:
                 for name, node in entries:
                     if name in (b"", b".", b"..") or b"/" in name:
                         raise ValueError(f"a memory tree entry is named {name!r}")
-                    here = (*where, name)
+                    here = (name, where)
                     try:
                         if isinstance(node, MemoryDir):
                             levels.push(self.enter(levels.top, name))
@@ -247,9 +262,9 @@ class _Saver:
                 os.unlink(name, dir_fd=fd)
         first = self.written.get(node.ino)
         if first is not None:
-            parent = self.reopen(first[:-1])
+            parent = self.reopen(first[1])
             try:
-                os.link(first[-1], name, src_dir_fd=parent, dst_dir_fd=fd, follow_symlinks=False)
+                os.link(first[0], name, src_dir_fd=parent, dst_dir_fd=fd, follow_symlinks=False)
             finally:
                 if parent != self.root:
                     os.close(parent)
@@ -267,10 +282,10 @@ class _Saver:
         finally:
             os.close(out)
 
-    def reopen(self, where: tuple[bytes, ...]) -> int:
+    def reopen(self, where: Place | None) -> int:
         """A directory written earlier, walked to again from the root without following links."""
         fd = self.root
-        for name in where:
+        for name in _names(where):
             entered = os.open(name, DIRECTORY, dir_fd=fd)
             if fd != self.root:
                 os.close(fd)
