@@ -21,7 +21,7 @@ import pytest
 import pywasi
 from guest import build_c, run_guest
 from pywasi import MemoryDir, MemoryFile
-from pywasi.batch import run_job
+from pywasi.batch import check_travel, run_job
 from pywasi.sandbox.dirstack import DIRECTORY, KEEP_OPEN, DirectoryStack
 
 DEPTH = 5000  # far past Python's recursion limit (1000), and past 1024 descriptors
@@ -152,8 +152,10 @@ def test_a_batch_result_and_its_next_job_take_any_depth() -> None:
     assert pickle.loads(pickle.dumps(result)) == result  # as a process pool sends it back
     output = result.files["/out"]
     for files in (output, MemoryDir(output)):  # a dict, and a tree the worker copies (pickle)
-        again = run_job(pywasi.Job(wasm, args=["guest", "/out", str(DEPTH)], files={"/out": files}))
-        assert again.ok and again.stdout == f"{DEPTH} 0\n".encode()
+        job = pywasi.Job(wasm, args=["guest", "/out", str(DEPTH)], files={"/out": files})
+        check_travel(job)  # as run_batch checks every job
+        for again in (run_job(job), run_job(pickle.loads(pickle.dumps(job)))):
+            assert again.ok and again.stdout == f"{DEPTH} 0\n".encode()
 
 
 # -- the descriptors of a deep walk ---------------------------------------------------------

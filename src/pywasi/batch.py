@@ -85,6 +85,20 @@ class Job:
     """Anything picklable of the caller's, handed back as `Result.tag`."""
     sha256: str = ""
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any], list[str]]]:
+        """Pickled with its trees given as nested dicts flat (`nesting`): a guest's deep
+        directories, from an earlier `Result`, travel to a worker as they are."""
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["files"], nested = self._travelling_files()
+        return _unpickled_job, (values, nested)
+
+    def _travelling_files(self) -> tuple[dict[str, Any], list[str]]:
+        """`files` as pickled, and the paths of those flattened."""
+        nested = [path for path, tree in self.files.items()
+                  if isinstance(tree, Mapping) and not isinstance(tree, MemoryDir)]
+        return {path: flatten(tree) if isinstance(tree, Mapping) and path in nested else tree
+                for path, tree in self.files.items()}, nested
+
     def __post_init__(self) -> None:
         module = self.module
         if isinstance(module, wasmtime.Module):
@@ -169,7 +183,7 @@ def check_travel(job: Job, index: int | None = None) -> None:
     if not isinstance(job, Job):
         raise InvalidArgTypeError(f"{which} is a {type(job).__name__}, not a pywasi.Job")
     for item in fields(job):
-        value = getattr(job, item.name)
+        value = job._travelling_files() if item.name == "files" else getattr(job, item.name)
         if value is None or isinstance(value, (bytes, str, Limits)):
             continue
         try:
@@ -228,6 +242,16 @@ class Result:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
         values["files"] = flatten(self.files)
         return _unpickled_result, (values,)
+
+
+def _unpickled_job(values: dict[str, Any], nested: list[str]) -> Job:
+    """The `Job` `Job.__reduce__` pickled (checked when it was made: not again)."""
+    values["files"] = {path: unflatten(tree) if path in nested else tree
+                       for path, tree in values["files"].items()}
+    job: Job = object.__new__(Job)
+    for name, value in values.items():
+        object.__setattr__(job, name, value)
+    return job
 
 
 def _unpickled_result(values: dict[str, Any]) -> Result:
