@@ -8,7 +8,7 @@ Printed, in seconds: making the chain through the guest's file system calls, the
 one), `from_path` of it, and a tar and a zip archive there and back (each member holds its
 whole path, so an archive grows with depth squared: --no-archives past ~10,000). Every one
 of these once raised RecursionError past ~1000 levels (and `save` held one descriptor per
-level).
+level). Last, the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import io
 import os
 import pickle
+import resource
 import subprocess
 import tempfile
 import time
@@ -78,6 +79,8 @@ def main() -> None:
             subprocess.run(["rm", "-rf", target], check=True)  # shutil.rmtree recurses
     for kind in () if arguments.no_archives else ("tar", "zip"):
         timed(f"{kind} there and back", lambda: archived(tree, kind))  # noqa: B023
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"{'peak RSS':<22} {peak:8d} MB")
 
 
 if __name__ == "__main__":
