@@ -52,6 +52,7 @@ SLASH = "tests/test_trailing_slash.py::test_trailing_slash_as_linux"
 MEMTREE = "tests/test_memtree_trust.py"
 STOPPING = "tests/test_stopping.py"
 CACHE_POLICY = "tests/test_cache_policy.py::"
+DEEP = "tests/test_memtree_deep.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
@@ -409,7 +410,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            st = None\n"
         "        if st is None:\n"
         "            os.mkdir(name, dir_fd=fd)\n"
-        "        return os.open(name, _DIRECTORY, dir_fd=fd)",
+        "        return os.open(name, DIRECTORY, dir_fd=fd)",
         "        if _lstat(fd, name) is None:\n"
         "            os.mkdir(name, dir_fd=fd)\n"
         "        return os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)",
@@ -419,9 +420,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "memory tree save: directories it made are entered following links",
-        "src/pywasi/sandbox/memfs_host.py",
-        "_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC",
-        "_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC",
+        "src/pywasi/sandbox/dirstack.py",
+        "DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC",
+        "DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC",
         (_on_path(f"{MEMTREE}::test_a_target_changed_during_the_save_is_refused_with_nothing_"
                   "written_outside", "c"),),
     ),
@@ -435,9 +436,28 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         # Issue 16 item 2: the cache's secret key was copied into the guest's tree.
         "from_path copies the compiled-module cache", "src/pywasi/sandbox/memfs_host.py",
-        "return self.directory(fd) if not self.sealed(fd, st) else None",
-        "return self.directory(fd)",
+        "                        if self.sealed(node.fd, node.st):",
+        "                        if False:",
         (_on_path(f"{MEMTREE}::test_from_path_of_home_leaves_the_cache_and_its_key_out", "c"),),
+    ),
+    Mutation(
+        # Deep trees: a walk coming back up reopens a parent as ".." of its child.
+        "a deep walk goes on in whatever '..' names now", "src/pywasi/sandbox/dirstack.py",
+        "                if _identity(parent) != self._ids[-2]:",
+        "                if False:",
+        (f"{DEEP}::test_a_walk_coming_back_up_refuses_a_directory_moved_elsewhere",),
+    ),
+    Mutation(
+        "a deep walk holds a descriptor per level", "src/pywasi/sandbox/dirstack.py",
+        "        if len(self._fds) - self._oldest_open > self.keep:",
+        "        if False:",
+        (f"{DEEP}::test_save_and_from_path_take_any_depth_with_few_descriptors",),
+    ),
+    Mutation(
+        "from_path copies a FIFO swapped in after its lstat", "src/pywasi/sandbox/memfs_host.py",
+        "                if (opened.st_dev, opened.st_ino, stat.S_IFMT(opened.st_mode)) != (",
+        "                if False and (",
+        (f"{DEEP}::test_from_path_refuses_a_fifo_swapped_in_after_it_looked",),
     ),
     Mutation(
         # Issue 16 item 4: a write far out stored the hole before it as zeros.

@@ -45,6 +45,7 @@ from .engine.wasmtime_engine import WasmtimeInstance, instantiate, load_module
 from .errors import GuestInterrupted, GuestTrap, InvalidArgTypeError, InvalidArgValueError
 from .limits import Limits
 from .sandbox.memfs import MemoryDir
+from .sandbox.nesting import equal, flatten, render, unflatten, walk
 from .sandbox.readonly import Preopen, ReadOnly
 from .wasi import WASI
 
@@ -83,6 +84,20 @@ class Job:
     tag: Any = None
     """Anything picklable of the caller's, handed back as `Result.tag`."""
     sha256: str = ""
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any], list[str]]]:
+        """Pickled with its trees given as nested dicts flat (`nesting`): a guest's deep
+        directories, from an earlier `Result`, travel to a worker as they are."""
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["files"], nested = self._travelling_files()
+        return _unpickled_job, (values, nested)
+
+    def _travelling_files(self) -> tuple[dict[str, Any], list[str]]:
+        """`files` as pickled, and the paths of those flattened."""
+        nested = [path for path, tree in self.files.items()
+                  if isinstance(tree, Mapping) and not isinstance(tree, MemoryDir)]
+        return {path: flatten(tree) if isinstance(tree, Mapping) and path in nested else tree
+                for path, tree in self.files.items()}, nested
 
     def __post_init__(self) -> None:
         module = self.module
@@ -168,7 +183,7 @@ def check_travel(job: Job, index: int | None = None) -> None:
     if not isinstance(job, Job):
         raise InvalidArgTypeError(f"{which} is a {type(job).__name__}, not a pywasi.Job")
     for item in fields(job):
-        value = getattr(job, item.name)
+        value = job._travelling_files() if item.name == "files" else getattr(job, item.name)
         if value is None or isinstance(value, (bytes, str, Limits)):
             continue
         try:
@@ -208,6 +223,41 @@ class Result:
     def ok(self) -> bool:
         """The guest ran to its end and exited with 0."""
         return self.trap is None and self.exit_code == 0
+
+    # A guest's directories may nest deeper than the recursion of Python's own repr, ==
+    # and pickle of nested dicts: `files` is shown, compared and pickled by `nesting`.
+    def __repr__(self) -> str:
+        shown = (f"{item.name}={render(walk(self.files))}" if item.name == "files"
+                 else f"{item.name}={getattr(self, item.name)!r}" for item in fields(self))
+        return f"Result({', '.join(shown)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        return equal(self.files, other.files) and all(
+            getattr(self, item.name) == getattr(other, item.name)
+            for item in fields(self) if item.name != "files")
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["files"] = flatten(self.files)
+        return _unpickled_result, (values,)
+
+
+def _unpickled_job(values: dict[str, Any], nested: list[str]) -> Job:
+    """The `Job` `Job.__reduce__` pickled (checked when it was made: not again)."""
+    values["files"] = {path: unflatten(tree) if path in nested else tree
+                       for path, tree in values["files"].items()}
+    job: Job = object.__new__(Job)
+    for name, value in values.items():
+        object.__setattr__(job, name, value)
+    return job
+
+
+def _unpickled_result(values: dict[str, Any]) -> Result:
+    """The `Result` `Result.__reduce__` pickled."""
+    values["files"] = unflatten(values["files"])
+    return Result(**values)
 
 
 # Compiled modules of this process, by sha-256 and what the job's limits ask of the engine.

@@ -25,12 +25,13 @@ import itertools
 import os
 import time
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, MutableMapping
-from typing import IO, ClassVar, Final, NamedTuple, Union
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import IO, Any, ClassVar, Final, NamedTuple, Union
 
 from ..abi.errno import WasiErrno
 from ..abi.types import Errno, Filetype
 from .files import Dirent, Filestat, WasiFile, fail
+from .nesting import equal, render
 from .resolver import walk
 
 FILE_SIZE_MAX: Final = 1 << 32
@@ -346,8 +347,18 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         self._listed: tuple[list[int], list[bytes]] = ([], [])
         self._removed = 0
         self.parent: MemoryDir | None = None
-        for name, value in (entries or {}).items():
-            self.attach(_name(name), _node_of(value))
+        # Nested mappings are made with a stack, not recursion: they may be a deep tree's
+        # `to_dict` (a batch job's files from an earlier `Result`).
+        pending: list[tuple[MemoryDir, Mapping[str, Content]]] = [(self, entries or {})]
+        while pending:
+            directory, contents = pending.pop()
+            for name, value in contents.items():
+                if isinstance(value, Mapping) and not isinstance(value, MemoryNode):
+                    child = MemoryDir()
+                    directory.attach(_name(name), child)
+                    pending.append((child, value))
+                else:
+                    directory.attach(_name(name), _node_of(value))
 
     # -- the embedder's view --------------------------------------------------------------
     def _locate(self, path: str) -> tuple[MemoryDir, bytes]:
@@ -390,21 +401,43 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         return len(self._entries)
 
     def __repr__(self) -> str:
-        return f"MemoryDir({self.to_dict()!r})"
+        # From the walk, not the repr of `to_dict`, which recurses: no depth is too deep.
+        return "MemoryDir(" + render(
+            (depth, os.fsdecode(name), node.read_bytes() if isinstance(node, MemoryFile) else node)
+            for depth, _, name, node in descend(self)) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        """As a mapping's equality (the same names, equal entries), without recursion."""
+        return equal(self, other) if isinstance(other, Mapping) else NotImplemented
 
     def to_dict(self) -> dict[str, bytes | dict[str, object] | MemoryNode]:
         """The tree as plain data: bytes for files, dicts for directories (links and custom
         files as their nodes)."""
         exported: dict[str, bytes | dict[str, object] | MemoryNode] = {}
-        for name, node in self._entries.items():
+        into: dict[int, dict[str, Any]] = {id(self): exported}  # each directory's dict
+        for _, directory, name, node in descend(self):
             key = os.fsdecode(name)
             if isinstance(node, MemoryFile):
-                exported[key] = node.read_bytes()
+                into[id(directory)][key] = node.read_bytes()
             elif isinstance(node, MemoryDir):
-                exported[key] = dict(node.to_dict())
+                into[id(directory)][key] = into[id(node)] = {}
             else:
-                exported[key] = node
+                into[id(directory)][key] = node
         return exported
+
+    def __reduce__(self) -> tuple[Any, tuple[list[tuple[Any, ...]]]]:
+        """Pickled flat: each directory's own state, its subdirectories by number, so that
+        pickle, copy and deepcopy take a tree of any depth (a subtree comes out detached)."""
+        directories = [self, *(node for _, _, _, node in descend(self)
+                               if isinstance(node, MemoryDir))]
+        number = {id(directory): index for index, directory in enumerate(directories)}
+        return _rebuild, ([
+            (type(directory), directory.ino, directory.nlink, directory.atime_ns,
+             directory.mtime_ns, directory.ctime_ns, directory._next_cookie, directory._removed,
+             directory._cookies, directory._listed,
+             [(name, number[id(node)] if isinstance(node, MemoryDir) else node)
+              for name, node in directory._entries.items()])
+            for directory in directories],)
 
     # -- entries, as the guest changes them -----------------------------------------------
     def entry(self, name: bytes) -> MemoryNode | None:
@@ -415,7 +448,9 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
         """Make `name` name `node`, replacing what it named (a directory lives in one place
         only, so a tree never holds a cycle)."""
         if isinstance(node, MemoryDir):
-            if self.contains(node):
+            # An empty directory is no one's ancestor: a new one is attached in O(1), however
+            # deep (a guest's mkdir one level further down).
+            if (node is self or node._entries) and self.contains(node):
                 raise ValueError("a MemoryDir cannot be put inside itself")
             if node.parent is not None and not (node.parent is self
                                                 and self._entries.get(name) is node):
@@ -483,7 +518,8 @@ class MemoryDir(MemoryNode, MutableMapping[str, MemoryNode]):
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> MemoryDir:
         """A copy of a host directory: files, directories, symbolic links (as they are), hard
-        links (as one node) and times. Other kinds of file (FIFOs, devices) are refused;
+        links (as one node) and times. Other kinds of file (FIFOs, devices), and an entry
+        swapped for another between its lstat and its open, are refused (ValueError);
         pywasi's compiled-module cache is left out, with a warning (no guest may read it)."""
         from .memfs_host import read_tree
 
@@ -526,9 +562,44 @@ class TreeKinds(NamedTuple):
     file: type[MemoryFile]
     symlink: type[MemorySymlink]
     chunk: int
+    descend: Callable[[MemoryDir], Iterator[tuple[int, MemoryDir, bytes, MemoryNode]]]
 
 
-KINDS: Final = TreeKinds(MemoryDir, MemoryFile, MemorySymlink, CHUNK)
+def descend(tree: MemoryDir) -> Iterator[tuple[int, MemoryDir, bytes, MemoryNode]]:
+    """Every entry beneath `tree`, depth first, each directory's in order and before its own
+    entries, as (its depth, its directory, its name, its node): the one walk of every export
+    (to_dict, repr, pickling, archives), with a stack of its own, since a guest can nest
+    directories deeper than Python's recursion limit."""
+    stack = [(tree, iter(tree._entries.items()))]
+    while stack:
+        directory, entries = stack[-1]
+        for name, node in entries:
+            yield len(stack) - 1, directory, name, node
+            if isinstance(node, MemoryDir):
+                stack.append((node, iter(node._entries.items())))
+                break
+        else:
+            stack.pop()
+
+
+def _rebuild(states: list[tuple[Any, ...]]) -> MemoryDir:
+    """The tree `MemoryDir.__reduce__` pickled: its directories made first, then filled."""
+    directories: list[MemoryDir] = [state[0].__new__(state[0]) for state in states]
+    for directory in directories:
+        directory.parent = None
+    for directory, state in zip(directories, states, strict=True):
+        (_, directory.ino, directory.nlink, directory.atime_ns, directory.mtime_ns,
+         directory.ctime_ns, directory._next_cookie, directory._removed, cookies, listed,
+         entries) = state
+        directory._cookies = dict(cookies)
+        directory._listed = (list(listed[0]), list(listed[1]))
+        directory._entries = {}
+        for name, node in entries:
+            if isinstance(node, int):
+                node = directories[node]
+                node.parent = directory
+            directory._entries[name] = node
+    return directories[0]
 
 
 def filetype_of(node: MemoryNode) -> Filetype:
@@ -563,3 +634,4 @@ class MemoryTree:
 
 
 MEMORY: Final = MemoryTree()
+KINDS: Final = TreeKinds(MemoryDir, MemoryFile, MemorySymlink, CHUNK, descend)

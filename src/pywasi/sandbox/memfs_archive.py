@@ -9,12 +9,14 @@ import shutil
 import tarfile
 import time
 import zipfile
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Final
 
-if TYPE_CHECKING:  # the classes themselves come as `kinds` (see `memfs.TreeKinds`)
+if TYPE_CHECKING:  # the node classes themselves come as `kinds` (see `memfs.TreeKinds`)
     from typing_extensions import Buffer
 
     from .memfs import MemoryDir, MemoryFile, MemoryNode, TreeKinds
+
 
 _ARCHIVE_KINDS: Final = ("zip", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar")
 
@@ -41,10 +43,10 @@ def write_archive(tree: MemoryDir, target: str | os.PathLike[str] | IO[bytes], k
         return
     if kind == "zip":
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-            _to_zip(tree, archive, "", kinds)
+            _to_zip(tree, archive, kinds)
         return
     with _open_tar(target, kind or "tar") as tar:
-        _to_tar(tree, tar, "", {}, kinds)
+        _to_tar(tree, tar, kinds)
 
 
 def _open_tar(target: IO[bytes], kind: str) -> tarfile.TarFile:
@@ -59,32 +61,57 @@ def _open_tar(target: IO[bytes], kind: str) -> tarfile.TarFile:
     raise ValueError(f"unknown archive kind {kind!r}: use one of {list(_ARCHIVE_KINDS)}")
 
 
-def _archive_place(root: MemoryDir, name: str, kinds: TreeKinds
-                   ) -> tuple[MemoryDir, bytes] | None:
-    """The directory (made as needed) and name an archive member goes to; None for the root.
-    A member beneath an earlier member that is no directory (a link, say) is refused, as
-    extracting it on a host would write through that link."""
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if name.startswith("/") or ".." in parts:
-        raise ValueError(f"archive member {name!r} points outside the tree")
-    if not parts:
-        return None
-    directory = root
-    for part in parts[:-1]:
-        entry = directory.entry(os.fsencode(part))
-        if entry is None:
-            entry = kinds.directory()
-            directory.attach(os.fsencode(part), entry)
-        elif not isinstance(entry, kinds.directory):
-            raise ValueError(f"archive member {name!r} lies beneath {part!r}, which is not a "
-                             "directory")
-        directory = entry
-    return directory, os.fsencode(parts[-1])
+class _Places:
+    """Where archive members go in `root`. Each is looked up from the root (a member beneath
+    an earlier one that is no directory, a link say, is refused, as extracting it on a host
+    would write through that link), except one beside the last member or just beneath it
+    (as archives list them), whose directory is known: so a deep tree is read in time that
+    grows with its members' names, not with their names' parts times the members."""
+
+    def __init__(self, root: MemoryDir, kinds: TreeKinds) -> None:
+        self.root = root
+        self.kinds = kinds
+        self.last: tuple[str, MemoryDir] | None = None  # the last member's parent, by name
+        self.last_directory: tuple[str, MemoryDir] | None = None  # the last, if a directory
+
+    def place(self, name: str) -> tuple[MemoryDir, bytes] | None:
+        """The directory (made as needed) and name member `name` goes to; None for the root."""
+        head, _, tail = name.rstrip("/").rpartition("/")
+        if not name.startswith("/") and tail not in ("", ".", ".."):
+            for known in (self.last_directory, self.last):
+                if known is not None and known[0] == head:  # checked when it was placed
+                    return known[1], os.fsencode(tail)
+        return self.look_up(name)
+
+    def placed(self, name: str, directory: MemoryDir, node: MemoryNode) -> None:
+        """Remember where member `name` went, as `node` in `directory`."""
+        head = name.rstrip("/").rpartition("/")[0]
+        self.last = (head, directory)
+        self.last_directory = ((name.rstrip("/"), node) if isinstance(node, self.kinds.directory)
+                               else None)
+
+    def look_up(self, name: str) -> tuple[MemoryDir, bytes] | None:
+        parts = [part for part in name.split("/") if part not in ("", ".")]
+        if name.startswith("/") or ".." in parts:
+            raise ValueError(f"archive member {name!r} points outside the tree")
+        if not parts:
+            return None
+        directory = self.root
+        for part in parts[:-1]:
+            entry = directory.entry(os.fsencode(part))
+            if entry is None:
+                entry = self.kinds.directory()
+                directory.attach(os.fsencode(part), entry)
+            elif not isinstance(entry, self.kinds.directory):
+                raise ValueError(f"archive member {name!r} lies beneath {part!r}, which is "
+                                 "not a directory")
+            directory = entry
+        return directory, os.fsencode(parts[-1])
 
 
 def _check_link_target(name: str, target: str) -> None:
     """A symbolic link member must point inside the tree: not absolute, no ".." above it."""
-    # The directories the link lies beneath, counted as `_archive_place` places it ("./l"
+    # The directories the link lies beneath, counted as `_Places` places it ("./l"
     # and "a//l" lie beneath none and one).
     depth = sum(part not in ("", ".") for part in name.split("/")) - 1
     for part in target.split("/"):
@@ -99,8 +126,9 @@ def _check_link_target(name: str, target: str) -> None:
 def _from_zip(archive: zipfile.ZipFile, kinds: TreeKinds) -> MemoryDir:
     root = kinds.directory()
     times: list[tuple[MemoryNode, int]] = []
+    places = _Places(root, kinds)
     for info in archive.infolist():
-        place = _archive_place(root, info.filename, kinds)
+        place = places.place(info.filename)
         if place is None:
             continue
         directory, name = place
@@ -108,6 +136,7 @@ def _from_zip(archive: zipfile.ZipFile, kinds: TreeKinds) -> MemoryDir:
         if not (info.is_dir() and isinstance(node, kinds.directory)):
             node = kinds.directory() if info.is_dir() else kinds.file(archive.read(info))
             directory.attach(name, node)
+        places.placed(info.filename, directory, node)
         times.append((node, int(time.mktime((*info.date_time, 0, 0, -1))) * 10**9))
     _stamp(times)
     return root
@@ -117,8 +146,9 @@ def _from_tar(archive: tarfile.TarFile, kinds: TreeKinds) -> MemoryDir:
     root = kinds.directory()
     by_name: dict[str, MemoryNode] = {}
     times: list[tuple[MemoryNode, int]] = []
+    places = _Places(root, kinds)
     for member in archive:
-        place = _archive_place(root, member.name, kinds)
+        place = places.place(member.name)
         if place is None:
             continue
         directory, name = place
@@ -141,6 +171,7 @@ def _from_tar(archive: tarfile.TarFile, kinds: TreeKinds) -> MemoryDir:
             raise ValueError(f"archive member {member.name!r} is not a file, directory or link")
         if directory.entry(name) is not node:
             directory.attach(name, node)
+        places.placed(member.name, directory, node)
         times.append((node, int(member.mtime * 10**9)))
         by_name[member.name] = node
     _stamp(times)
@@ -172,13 +203,22 @@ def _stamp(times: list[tuple[MemoryNode, int]]) -> None:
         node.atime_ns = node.mtime_ns = mtime_ns
 
 
-def _to_zip(tree: MemoryDir, archive: zipfile.ZipFile, prefix: str, kinds: TreeKinds) -> None:
-    for name, node in tree._entries.items():
-        path = prefix + os.fsdecode(name)
+def _paths(tree: MemoryDir, kinds: TreeKinds) -> Iterator[tuple[str, MemoryNode]]:
+    """Every entry beneath `tree` with its path in an archive, parents first (`descend`)."""
+    above: list[str] = []  # the names of the directories the walk is in
+    for depth, _, name, node in kinds.descend(tree):
+        del above[depth:]
+        path = "/".join([*above, os.fsdecode(name)])
+        if isinstance(node, kinds.directory):
+            above.append(os.fsdecode(name))
+        yield path, node
+
+
+def _to_zip(tree: MemoryDir, archive: zipfile.ZipFile, kinds: TreeKinds) -> None:
+    for path, node in _paths(tree, kinds):
         when = time.localtime(max(node.mtime_ns // 10**9, 315532800))[:6]  # zip starts at 1980
         if isinstance(node, kinds.directory):
             archive.writestr(zipfile.ZipInfo(path + "/", when), b"")
-            _to_zip(node, archive, path + "/", kinds)
         elif isinstance(node, kinds.file):
             with archive.open(zipfile.ZipInfo(path, when), "w") as member:
                 shutil.copyfileobj(_Contents(node), member, kinds.chunk)
@@ -186,10 +226,10 @@ def _to_zip(tree: MemoryDir, archive: zipfile.ZipFile, prefix: str, kinds: TreeK
             raise ValueError(f"a zip archive cannot hold the symbolic link {path!r}: use tar")
 
 
-def _to_tar(tree: MemoryDir, archive: tarfile.TarFile, prefix: str,
-            written: dict[int, str], kinds: TreeKinds) -> None:
-    for name, node in tree._entries.items():
-        info = tarfile.TarInfo(prefix + os.fsdecode(name))
+def _to_tar(tree: MemoryDir, archive: tarfile.TarFile, kinds: TreeKinds) -> None:
+    written: dict[int, str] = {}  # a linked node's first member
+    for path, node in _paths(tree, kinds):
+        info = tarfile.TarInfo(path)
         info.mtime = node.mtime_ns // 10**9
         data: _Contents | None = None
         if isinstance(node, kinds.directory):
@@ -205,5 +245,3 @@ def _to_tar(tree: MemoryDir, archive: tarfile.TarFile, prefix: str,
             continue
         written.setdefault(node.ino, info.name)
         archive.addfile(info, data)
-        if isinstance(node, kinds.directory):
-            _to_tar(node, archive, info.name + "/", written, kinds)
