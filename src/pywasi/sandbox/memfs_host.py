@@ -270,6 +270,7 @@ class _Saver:
             os.symlink(node.target, name, dir_fd=fd)
             os.utime(name, ns=(node.atime_ns, node.mtime_ns), dir_fd=fd, follow_symlinks=False)
             return
+        assert isinstance(node, self.kinds.file)  # what `leaf` takes: a file or a link
         out = os.open(name, _NEW_FILE, 0o666, dir_fd=fd)
         try:
             for offset, piece in node.pieces():
