@@ -5,6 +5,7 @@ pywasi's WASI in a user's own wasmtime Linker."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +226,28 @@ def test_several_calls_inside_one_calling_block() -> None:
     instance.close()
     with pytest.raises(pywasi.InstanceClosedError), instance.calling():
         pass
+
+
+def test_a_user_linker_gets_the_trace_and_the_recording(tmp_path: Path) -> None:
+    """`wasi.define` links the system calls with the layers `instantiate` would: a run on
+    the embedder's own engine and linker is traced and recorded, and replays."""
+    log, trace = tmp_path / "run.wasmrec", io.StringIO()
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    out = io.BytesIO()
+    guest = pywasi.WASI(version="preview1", stdout=out, record=log, trace=trace)
+    link = guest.define(linker, store)
+    instance = linker.instantiate(store, wasmtime.Module(engine, HELLO))
+    assert guest.start(link.instance(instance)) == 3
+    assert out.getvalue() == b"hi\n"
+    assert "fd_write" in trace.getvalue() and "proc_exit" in trace.getvalue()
+    assert "fd_write" in log.read_text()
+    replayed = io.BytesIO()
+    again = pywasi.WASI(version="preview1", stdout=replayed, replay=log)
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    link = again.define(linker, store)
+    instance = linker.instantiate(store, wasmtime.Module(engine, HELLO))
+    assert again.start(link.instance(instance)) == 3
+    assert replayed.getvalue() == b"hi\n"

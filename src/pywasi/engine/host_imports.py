@@ -210,7 +210,10 @@ def define_wasi(wasi: WasiHost, linker: wasmtime.Linker, store: wasmtime.Store) 
         with suppress(AlreadyStartedError):  # bound already: an earlier call, or wasi.start()
             wasi.finalize_bindings(_CallerInstance(store, memory, calls))
 
-    for name, function in wasi.wasi_import.items():
+    # With the layers `instantiate` links (reproducible runs, the trace); not fuel, which is
+    # paid out of a store pywasi made.
+    layered = wasi.layered_imports(None)[wasi.import_module]
+    for name, function in layered.items():
         signature = wasi.signatures[name]
         define_function(linker, calls, wasi.import_module, name, function, signature.params,
                         "I" if signature.returns_errno else "", bind)
