@@ -191,7 +191,8 @@ def _reproducible(options: RunOptions) -> dict[str, Any]:
         return {}
     from .reproducible import Determinism  # only for reproducible runs
 
-    chosen: dict[str, Any] = {"record": said.get("record")}
+    chosen: dict[str, Any] = {"record": said.get("record"),
+                              "record_format": said.get("record_format", "json")}
     if said.get("deterministic") or "random_seed" in said:
         chosen["deterministic"] = Determinism(random_seed=said.get("random_seed"))
     return chosen

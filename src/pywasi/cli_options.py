@@ -116,9 +116,12 @@ S_OPTIONS: Final[Settings] = {
     "deterministic-random-seed": ("random_seed", _count, "seed of a deterministic random_get"),
     "record": ("record", str, "write every system call and its answer to this file "
                "(pywasi replay, trace and diff read it)"),
+    "record-format": ("record_format", _one_of("json", "binary"), "json lines (default) or "
+                      "binary frames, smaller and faster for large runs"),
 }
 # -S settings that are no `Limits` field: reproducible runs (`pywasi.reproducible`).
-REPRODUCIBLE_SETTINGS: Final = ("deterministic", "random_seed", "record")
+REPRODUCIBLE_SETTINGS: Final = ("deterministic", "random_seed", "record",
+                                "record_format")
 
 
 def _settings(table: Settings, option: str) -> Callable[[str], dict[str, Any]]:

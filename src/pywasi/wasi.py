@@ -158,7 +158,8 @@ class WASI:
     process's RLIMIT_NOFILE, but never fewer than those need); opening past it is EMFILE for
     the guest. `trace`, a text stream or a callable taking a `TraceEvent`, receives every
     system call the guest makes, strace-style (`pywasi.trace`). `deterministic`, `record`
-    (with `record_writes` to keep the guest's written data, not its hash) and `replay` make a
+    (with `record_writes` to keep the guest's written data, not its hash, and `record_format`,
+    "json" lines or "binary" frames, for large runs) and `replay` make a
     run reproducible (`pywasi.reproducible`, the README's "Reproducible runs").
 
     The guest's host descriptors (preopens, sockets, files it opened) are closed by `close()`,
@@ -183,9 +184,10 @@ class WASI:
         max_open_files: int | None = None,
         trace: TraceSink | None = None,
         deterministic: Determinism | None = None,
-        record: str | os.PathLike[str] | IO[str] | None = None,
+        record: str | os.PathLike[str] | IO[str] | IO[bytes] | None = None,
         record_writes: bool = False,
-        replay: str | os.PathLike[str] | IO[str] | None = None,
+        record_format: str = "json",
+        replay: str | os.PathLike[str] | IO[str] | IO[bytes] | None = None,
     ) -> None:
         _check_type(version, "version", str, "of type str ('preview1' or 'unstable')")
         assert isinstance(version, str)
@@ -275,7 +277,8 @@ class WASI:
         self._context.max_random_size = limits.max_random_size if limits is not None else None
         self.trace = trace
         self.reproducible: list[Layer] = _reproducible(deterministic, record, record_writes,
-                                                       replay, abi.name, preopens, sockets)
+                                                       record_format, replay, abi.name,
+                                                       preopens, sockets)
         self._system_calls = build_imports(self._context)
         self.wasi_import: dict[str, HostFunction] = dict(self._system_calls)
         # Calls into the guest: `start()` hands its entry over to the instance's call.
@@ -436,8 +439,12 @@ class WASI:
 
 
 def _reproducible(deterministic: Determinism | None, record: object, record_writes: bool,
-                  replay: object, abi: str, preopens: object, sockets: object) -> list[Layer]:
+                  record_format: str, replay: object, abi: str, preopens: object,
+                  sockets: object) -> list[Layer]:
     """The layers `pywasi.reproducible` puts around the system calls, innermost first."""
+    if record_format not in ("json", "binary"):
+        raise InvalidArgValueError(
+            f"The option 'record_format' must be 'json' or 'binary', not {record_format!r}")
     if deterministic is None and record is None and replay is None:
         return []
     from .reproducible import Determinism, Deterministic, Recorder, Replayer
@@ -453,7 +460,8 @@ def _reproducible(deterministic: Determinism | None, record: object, record_writ
         _check_type(deterministic, "deterministic", Determinism, "a pywasi.Determinism")
         layers.append(Deterministic(deterministic))
     if record is not None:
-        layers.append(Recorder(record, abi, record_writes))  # type: ignore[arg-type]
+        layers.append(Recorder(record, abi, record_writes,  # type: ignore[arg-type]
+                               record_format))
     return layers
 
 

@@ -8,7 +8,6 @@ exactly the bytes the host gave the guest, never the guest's own (its writes are
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from struct import Struct
@@ -30,8 +29,6 @@ except ImportError:
         from _sha2 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
     except ImportError:  # not CPython
         from hashlib import sha256  # type: ignore[assignment, unused-ignore]
-
-_LINE: Final = json.JSONEncoder(separators=(",", ":")).encode  # one encoder for every call
 
 # Per call: (index of the pointer argument, kind) of each (pointer, length) parameter.
 _PAIR_ARGS: Final[dict[str, list[tuple[int, str]]]] = {}
@@ -105,13 +102,13 @@ class WatchedMemory(GuestMemory):
             self._before.append((ptr, self._real.read(ptr, length)))
 
     def changes(self) -> list[list[Any]]:
-        """[address, base64 bytes] of every run the host changed since the call began."""
+        """[address, bytes] of every run the host changed since the call began."""
         out = []
         for ptr, before in self._before:
             after = self._real.read(ptr, len(before))
             if after != before:
                 start, end = _changed(before, after)
-                out.append([ptr + start, logformat.encode(after[start:end])])
+                out.append([ptr + start, after[start:end]])
         return out
 
     def relocate(self) -> None:
@@ -170,26 +167,21 @@ class WatchedMemory(GuestMemory):
 class Recorder:
     """Writes the log of one WASI instance's calls (the header first)."""
 
-    def __init__(self, target: str | os.PathLike[str] | IO[str], abi: str,
-                 keep_writes: bool) -> None:
-        self._own = isinstance(target, (str, os.PathLike))
-        self.stream: IO[str] = (open(target, "w", encoding="utf-8")  # noqa: SIM115
-                                if isinstance(target, (str, os.PathLike)) else target)
+    def __init__(self, target: str | os.PathLike[str] | IO[Any], abi: str,
+                 keep_writes: bool, record_format: str = "json") -> None:
+        self.log = logformat.LogWriter(target, record_format,
+                                       logformat.header(abi, keep_writes))
         self.keep_writes = keep_writes
         self.count = 0
-        self.stream.write(logformat.header(abi, keep_writes) + "\n")
 
     def close(self) -> None:
-        if self._own:
-            self.stream.close()
-        else:
-            self.stream.flush()
+        self.log.close()
 
     def wrap(self, system_call: SystemCall, signature: Signature) -> SystemCall:
         """`system_call`, logging each call it serves."""
         context: WasiContext = system_call.context
         name = system_call.__name__
-        write: Callable[[str], Any] = self.stream.write
+        write: Callable[[dict[str, Any]], None] = self.log.write
 
         def implementation(ctx: WasiContext, *args: int) -> int:
             real = ctx.memory
@@ -214,10 +206,11 @@ class Recorder:
             finally:
                 ctx.memory = real
                 entry["out"] = watched.changes()
-                write(_LINE(entry) + "\n")
-                if "errno" not in entry:
-                    self.stream.flush()
-            return entry["errno"]  # type: ignore[no-any-return]
+                errno = entry.get("errno")
+                write(entry)
+                if errno is None:
+                    self.log.flush()
+            return errno  # type: ignore[return-value]
 
         wrapped = SystemCall(context, name, implementation, signature)
         wrapped.enable()

@@ -38,7 +38,7 @@ def describe(name: str, args: list[int], inputs: list[dict[str, str]]) -> str:
 class Replayer:
     """Answers one instance's calls from a log, in order."""
 
-    def __init__(self, log: str | Path | IO[str]) -> None:
+    def __init__(self, log: str | Path | IO[str] | IO[bytes]) -> None:
         head, self.calls = logformat.read_log(log)
         self.abi: str = head.get("abi", "preview1")
         self.keep_writes = bool(head.get("keep_writes"))
