@@ -568,6 +568,20 @@ MUTATIONS: tuple[Mutation, ...] = (
         "    protect_cache()\n    fd = os.open(path,", "    fd = os.open(path,",
         (CACHE_POLICY + "test_a_memory_tree_copy_of_home_leaves_the_cache_out",),
     ),
+    Mutation(
+        "a binary recording's frame length is not checked against the file",
+        "src/pywasi/reproducible/logformat.py",
+        "if size is None or size > len(data) - at - 8:", "if size is None:",
+        ("tests/test_reproducible_binary.py::"
+         "test_a_frame_claiming_4_gib_allocates_nothing_of_the_kind[python]",),
+    ),
+    Mutation(
+        "a binary recording's blob length is not checked against its frame",
+        "src/pywasi/reproducible/logformat.py",
+        "if size > len(body) - at - 4:", "if False:",
+        ("tests/test_reproducible_binary.py::"
+         "test_a_damaged_binary_log_is_a_clear_error[python-blob size]",),
+    ),
 )
 
 # Builds the trampoline into the copy's source tree, without reading pyproject.toml (whose
