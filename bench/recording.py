@@ -23,6 +23,11 @@ from pathlib import Path
 from real_programs import PYWASI, Hosts, Program, Timing, programs, timed
 
 
+def binary_log(log: Path) -> Path:
+    """Where the binary-framed recording of the run that writes `log` goes."""
+    return log.with_suffix(".wasmrecb")
+
+
 def commands(hosts: Hosts, program: Program, log: Path) -> dict[str, list[str]]:
     plain = hosts.command("pywasi", program)
     return {
@@ -30,6 +35,8 @@ def commands(hosts: Hosts, program: Program, log: Path) -> dict[str, list[str]]:
         "deterministic": [*plain[:2], "-S", "deterministic,deterministic-random-seed=1",
                           *plain[2:]],
         "record": [*plain[:2], f"-S=record={log}", *plain[2:]],
+        "record binary": [*plain[:2], f"-S=record={binary_log(log)}",
+                          "-S", "record-format=binary", *plain[2:]],
         "replay": [*PYWASI, "replay", str(log), str(program.module)],
     }
 
@@ -56,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{program.name}: " + ", ".join(
                 f"{mode} {wall:.2f} s ({wall / walls['plain']:.2f}x; CPU "
                 f"{cpus[mode] / cpus['plain']:.2f}x)" for mode, wall in walls.items())
-                + f"; log {log.stat().st_size / 1e6:.2f} MB, {calls} calls", flush=True)
+                + f"; log {log.stat().st_size / 1e6:.2f} MB (binary "
+                f"{binary_log(log).stat().st_size / 1e6:.2f} MB), {calls} calls", flush=True)
 
 
 if __name__ == "__main__":
