@@ -159,7 +159,7 @@ def read_log(source: str | Path | IO[str] | IO[bytes]) -> tuple[dict[str, Any], 
     data = source.read()
     if isinstance(data, bytes) and data.startswith(BINARY_MAGIC):
         return _read_frames(data, getattr(source, "name", "the log"))
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     lines = text.splitlines()
     try:
         head = json.loads(lines[0])
