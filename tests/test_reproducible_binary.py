@@ -155,3 +155,22 @@ def test_a_json_log_still_reads_from_a_text_stream(tmp_path: Path) -> None:
     with log.open(encoding="utf-8") as stream:
         from_stream: Any = read_log(stream)
     assert from_stream == read_log(log)
+
+
+def test_a_torn_last_json_line_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """A JSON-lines log of a run that ended mid-write reads as its binary twin does; a line
+    damaged elsewhere is a clear error, never a JSONDecodeError."""
+    _, log = _record(tmp_path, "run", "json")
+    whole = read_log(log)[1]
+    text = log.read_text()
+    log.write_text(text[: text.rstrip("\n").rfind("\n") + 20])
+    with pytest.warns(RuntimeWarning, match="last line, line .*, is torn"):
+        head, calls = read_log(log)
+    assert calls == whole[:-1] and head["pywasi-record"] == 1
+    lines = text.splitlines(keepends=True)
+    log.write_text("".join([*lines[:2], "{not json\n", *lines[2:]]))
+    with pytest.raises(pywasi.InvalidArgValueError, match="line 3 does not decode"):
+        read_log(log)
+    log.write_text("".join([*lines[:2], "[1, 2]\n", *lines[2:]]))
+    with pytest.raises(pywasi.InvalidArgValueError, match="line 3 is no call"):
+        read_log(log)

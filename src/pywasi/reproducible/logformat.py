@@ -170,7 +170,35 @@ def read_log(source: str | Path | IO[str] | IO[bytes]) -> tuple[dict[str, Any], 
             f"not a pywasi recording of format {VERSION} (its first line must be a "
             f'{{"{MAGIC}": {VERSION}, ...}} header, or its first bytes {BINARY_MAGIC!r}): '
             "record one with WASI(record=...)")
-    return head, [json.loads(line) for line in lines[1:] if line.strip()]
+    return head, _json_calls(lines, torn=not text.endswith("\n"),
+                             name=getattr(source, "name", "the log"))
+
+
+def _json_calls(lines: list[str], torn: bool, name: str) -> list[Call]:
+    """The calls of a JSON-lines log, lines[0] being its header. A last line cut short (no
+    newline after it: the recording run ended while writing it) is left out, with a warning,
+    as a binary log's torn frame; any other line that is no call is damage."""
+    calls: list[Any] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            call = json.loads(line)
+        except json.JSONDecodeError as error:
+            if torn and number == len(lines):
+                warnings.warn(f"{name}: its last line, line {number}, is torn (the recording "
+                              f"run ended while writing it): read the {len(calls)} calls "
+                              "before it", RuntimeWarning, stacklevel=4)
+                break
+            raise InvalidArgValueError(
+                f"{name} is a damaged pywasi recording: line {number} does not decode "
+                f"({error}); record the run again") from None
+        if not isinstance(call, dict):
+            raise InvalidArgValueError(
+                f"{name} is a damaged pywasi recording: line {number} is no call; record the "
+                "run again")
+        calls.append(call)
+    return calls
 
 
 def _read_frames(data: bytes, name: str) -> tuple[dict[str, Any], list[Call]]:
