@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -275,9 +276,14 @@ def test_cancelling_an_async_job_interrupts_its_guest() -> None:
     gc.collect()  # what a cancelled run's objects held is given back when they are freed
     threads, fds = threading.active_count(), _open_fds()
     asyncio.run(main())  # ends the loop's default executor's threads
-    gc.collect()
     assert threading.active_count() == threads
-    assert _open_fds() == fds
+    # A descriptor may be closed a moment after the run (CI saw one either side of the
+    # count): wait a little for it; one left over for good is a leak.
+    deadline = time.monotonic() + 5
+    while _open_fds() > fds and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.05)
+    assert _open_fds() <= fds
 
 
 def test_leaving_a_batch_early_stops_its_guests() -> None:
